@@ -1,0 +1,64 @@
+// swift-tools-version:6.0
+//
+// Tandem: Pacemaker/OCF resource agents for LVS director pairs.
+//
+// Layering (each layer imports only the ones before it):
+//   C modules (CNetlink, CLibXML2)
+//   -> value types and wrappers (Addresses, Netlink, LibXML, LinkLayer)
+//   -> the OCF contract (OCF; OCFTesting for tests)
+//   -> agents/<name>, one executable each.
+import PackageDescription
+
+let package = Package(
+    name: "Tandem",
+    products: [
+        .executable(name: "vip", targets: ["vip"]),
+    ],
+    targets: [
+        // C libraries, through pkg-config. `make deps` installs the -dev packages.
+        .systemLibrary(
+            name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0",
+            providers: [.apt(["libnl-3-dev", "libnl-route-3-dev", "libnl-genl-3-dev"])]),
+        // AF_PACKET socket headers (part of libc; no library to link).
+        .systemLibrary(name: "CPacket", path: "Sources/CPacket"),
+        .systemLibrary(
+            name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]),
+
+        // Value types shared by every layer: addresses, prefixes, interface names.
+        .target(name: "Addresses"),
+        // Typed Swift over libnl-3: addresses, links, route lookups, namespaces.
+        .target(name: "Netlink", dependencies: ["CNetlink", "Addresses"]),
+        // The libxml2 text writer, for meta-data.
+        .target(name: "LibXML", dependencies: ["CLibXML2"]),
+        // Frames on the wire: gratuitous ARP, unsolicited neighbour advertisements.
+        .target(name: "LinkLayer", dependencies: ["CPacket", "Addresses"]),
+        // The OCF contract: parameters, actions, exit codes, meta-data, logging, state.
+        .target(name: "OCF", dependencies: ["Addresses", "LibXML"]),
+        // Test support: running agents, throw-away namespaces, the malformed-input harness.
+        .target(name: "OCFTesting", dependencies: ["OCF", "Addresses", "Netlink"]),
+
+        // Agents.
+        .executableTarget(
+            name: "vip", dependencies: ["OCF", "Netlink", "LinkLayer", "Addresses"],
+            path: "agents/vip"),
+
+        // Benchmarks (`make bench`): agents side by side with the scripts they replace.
+        .executableTarget(
+            name: "tandem-bench", dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "Addresses"],
+            path: "Tests/Benchmarks"),
+
+        // Unit tests: pure logic, no root needed.
+        .testTarget(name: "AddressesTests", dependencies: ["Addresses"]),
+        .testTarget(name: "LinkLayerTests", dependencies: ["LinkLayer", "Addresses"]),
+        .testTarget(name: "OCFTests", dependencies: ["OCF", "OCFTesting"]),
+        // The agents through their executables: meta-data golden copies and schemas, validate-all tables.
+        .testTarget(
+            name: "AgentTests", dependencies: ["OCFTesting", "OCF"],
+            exclude: ["Snapshots"]),
+        // Real parts, as root: netlink in network namespaces, frames on a veth, ocf-tester, crm_resource.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "Addresses"]),
+    ]
+)

@@ -1,0 +1,45 @@
+internal import CNetlink
+import Glibc
+
+/// A network namespace, held open by a file descriptor.
+///
+/// Sockets belong to the namespace they were created in. `perform(_:)` switches the calling
+/// thread into the namespace, runs a synchronous body (create sockets there) and switches
+/// back, so one process can hold sockets in several namespaces: this is how tests watch a
+/// peer namespace and how agents act in a namespace other than their own. Network namespaces
+/// are per thread (`setns(2)`), so other threads are never affected.
+public final class NetworkNamespace {
+    let descriptor: Int32
+    public let path: String
+
+    /// Opens `/run/netns/<name>`, as `ip netns add` creates it.
+    public convenience init(named name: String) throws(NetlinkError) {
+        try self.init(path: "/run/netns/" + name)
+    }
+
+    /// Opens a namespace file such as `/proc/<pid>/ns/net` or `/run/netns/<name>`.
+    public init(path: String) throws(NetlinkError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw NetlinkError(function: "open(\(path))", errno: errno) }
+        self.descriptor = fd
+        self.path = path
+    }
+
+    deinit { close(descriptor) }
+
+    /// Runs `body` with the calling thread inside this namespace, then returns to the
+    /// thread's previous namespace. `body` must not suspend.
+    /// - Throws: `NetlinkError` naming `setns` when switching fails, or what `body` throws.
+    public func perform<T>(_ body: () throws -> T) throws -> T {
+        let original = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard original >= 0 else { throw NetlinkError(function: "open(/proc/thread-self/ns/net)", errno: errno) }
+        defer { close(original) }
+        guard setns(descriptor, TANDEM_CLONE_NEWNET) == 0 else { throw NetlinkError(function: "setns(\(path))", errno: errno) }
+        defer {
+            // Returning can only fail if the original namespace vanished, which an open
+            // descriptor prevents; a thread left in the wrong namespace must not go on.
+            if setns(original, TANDEM_CLONE_NEWNET) != 0 { abort() }
+        }
+        return try body()
+    }
+}

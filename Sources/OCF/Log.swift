@@ -1,0 +1,118 @@
+import Glibc
+
+/// The agent's log, in the ocf-shellfuncs tradition.
+///
+/// Lines go to stderr as `LEVEL: <agent>(<instance>): message` (Pacemaker records stderr;
+/// crmsh re-logs lines that start with `ERROR:`/`WARNING:`/`INFO:`), and to syslog when
+/// `HA_LOGFACILITY` names a facility. Debug lines only with `HA_debug=1`. Control characters
+/// in messages are replaced, so a configured value can never forge a line.
+public final class Log: @unchecked Sendable {
+    public enum Level: Int, Comparable, Sendable {
+        case debug, info, warning, error
+        public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+        var prefix: String {
+            switch self {
+            case .debug: "DEBUG"
+            case .info: "INFO"
+            case .warning: "WARNING"
+            case .error: "ERROR"
+            }
+        }
+        var syslogPriority: Int32 {
+            switch self {
+            case .debug: LOG_DEBUG
+            case .info: LOG_INFO
+            case .warning: LOG_WARNING
+            case .error: LOG_ERR
+            }
+        }
+    }
+
+    /// Where lines go besides syslog: the real stderr, or memory (tests).
+    public enum Sink: Sendable {
+        case standardError
+        case memory
+    }
+
+    public let tag: String
+    let minimumLevel: Level
+    let syslogFacility: Int32?
+    let sink: Sink
+    /// What a `.memory` log recorded, one entry per line.
+    public private(set) var lines: [String] = []
+
+    /// - Parameters:
+    ///   - agent: the agent name, e.g. `vip`.
+    ///   - environment: supplies the instance, `HA_debug` and `HA_LOGFACILITY`.
+    public init(agent: String, environment: Environment, sink: Sink = .standardError) {
+        tag = "\(agent)(\(Log.clean(environment.instance)))"
+        minimumLevel = environment.debug ? .debug : .info
+        syslogFacility = Log.facility(named: environment["HA_LOGFACILITY"])
+        self.sink = sink
+        if syslogFacility != nil { openlog(nil, LOG_PID, 0) }
+    }
+
+    public func debug(_ message: @autoclosure () -> String) { write(.debug, message) }
+    public func info(_ message: @autoclosure () -> String) { write(.info, message) }
+    public func warning(_ message: @autoclosure () -> String) { write(.warning, message) }
+    public func error(_ message: @autoclosure () -> String) { write(.error, message) }
+
+    private func write(_ level: Level, _ message: () -> String) {
+        guard level >= minimumLevel else { return }
+        let text = Log.clean(message())
+        emit("\(level.prefix): \(tag): \(text)")
+        if let facility = syslogFacility {
+            "\(tag): \(text)".withCString { line in
+                withVaList([line]) { vsyslog(facility | level.syslogPriority, "%s", $0) }
+            }
+        }
+    }
+
+    /// Writes the `ocf-exit-reason:` line Pacemaker shows in crm_mon (one line, ≤ 128 bytes
+    /// of reason as Pacemaker keeps them).
+    func exitReason(_ reason: String) {
+        var text = Log.clean(reason)
+        if text.utf8.count > 128 { text = String(decoding: text.utf8.prefix(125), as: UTF8.self) + "..." }
+        emit("ocf-exit-reason:" + text)
+    }
+
+    private func emit(_ line: String) {
+        switch sink {
+        case .standardError: Log.writeStandardError(line + "\n")
+        case .memory: lines.append(line)
+        }
+    }
+
+    static func writeStandardError(_ text: String) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return }
+            bytes = bytes.dropFirst(written)
+        }
+    }
+
+    /// One line, printable: control characters become `?`.
+    static func clean(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : Character($0) })
+    }
+
+    /// `HA_LOGFACILITY` names as syslog facilities; `none`, empty or unknown disables syslog.
+    static func facility(named name: String?) -> Int32? {
+        switch name {
+        case "daemon": LOG_DAEMON
+        case "user": LOG_USER
+        case "local0": LOG_LOCAL0
+        case "local1": LOG_LOCAL1
+        case "local2": LOG_LOCAL2
+        case "local3": LOG_LOCAL3
+        case "local4": LOG_LOCAL4
+        case "local5": LOG_LOCAL5
+        case "local6": LOG_LOCAL6
+        case "local7": LOG_LOCAL7
+        case "authpriv": LOG_AUTHPRIV
+        default: nil
+        }
+    }
+}

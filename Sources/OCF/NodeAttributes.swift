@@ -1,0 +1,89 @@
+/// Node attributes, the way agents tell Pacemaker's placement rules about this node
+/// (`location … rule -inf: not_defined rs_ok or rs_ok ne 1`).
+///
+/// Through the official tools, run with argument arrays: `attrd_updater` for transient
+/// attributes (kept by pacemaker-attrd, gone at reboot), `crm_attribute` for attributes in the
+/// CIB. Attribute names and values are checked first, so nothing odd reaches another program.
+public struct NodeAttributes: Sendable {
+    /// How long an attribute lives in the CIB. The corresponding option is `crm_attribute --lifetime`.
+    public enum Lifetime: String, Sendable {
+        case reboot, forever
+    }
+
+    let deadline: ContinuousClock.Instant
+    let attrdUpdater: String
+    let crmAttribute: String
+
+    /// - Parameters:
+    ///   - deadline: every command must end by then (pass the action's deadline).
+    ///   - attrdUpdater, crmAttribute: the programs; bare names are looked up in `PATH`.
+    public init(deadline: ContinuousClock.Instant, attrdUpdater: String = "attrd_updater",
+                crmAttribute: String = "crm_attribute") {
+        self.deadline = deadline
+        self.attrdUpdater = attrdUpdater
+        self.crmAttribute = crmAttribute
+    }
+
+    /// Sets a transient attribute of this node: `attrd_updater -n NAME -U VALUE [-d DAMPEN]`.
+    /// - Parameter dampen: how long attrd waits for further changes before writing.
+    public func update(_ name: String, to value: String, dampen: Duration? = nil) throws(OCFError) {
+        try checkName(name)
+        try checkValue(value)
+        var arguments = ["-n", name, "-U", value]
+        if let dampen { arguments += ["-d", "\(dampen.components.seconds)s"] }
+        try run(attrdUpdater, arguments)
+    }
+
+    /// Removes a transient attribute of this node: `attrd_updater -n NAME -D`.
+    public func delete(_ name: String) throws(OCFError) {
+        try checkName(name)
+        try run(attrdUpdater, ["-n", name, "-D"])
+    }
+
+    /// Sets a node attribute in the CIB: `crm_attribute [-N NODE] -n NAME -l LIFETIME -v VALUE`.
+    /// - Parameter node: the node; this node when `nil`.
+    public func set(_ name: String, to value: String, lifetime: Lifetime, node: String? = nil) throws(OCFError) {
+        try checkName(name)
+        try checkValue(value)
+        try run(crmAttribute, nodeArguments(node) + ["-n", name, "-l", lifetime.rawValue, "-v", value])
+    }
+
+    /// Removes a node attribute from the CIB: `crm_attribute [-N NODE] -n NAME -l LIFETIME -D`.
+    public func remove(_ name: String, lifetime: Lifetime, node: String? = nil) throws(OCFError) {
+        try checkName(name)
+        try run(crmAttribute, nodeArguments(node) + ["-n", name, "-l", lifetime.rawValue, "-D"])
+    }
+
+    private func nodeArguments(_ node: String?) -> [String] { node.map { ["-N", $0] } ?? [] }
+
+    /// Attribute names as Pacemaker's XML ids allow, and never an option.
+    private func checkName(_ name: String) throws(OCFError) {
+        let allowed = name.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
+                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: ":")
+        }
+        guard !name.isEmpty, !name.hasPrefix("-"), allowed else {
+            throw OCFError.generic("invalid node attribute name '\(name)'")
+        }
+    }
+
+    private func checkValue(_ value: String) throws(OCFError) {
+        guard !value.hasPrefix("-") || Int(value) != nil, !value.contains("\n") else {
+            throw OCFError.generic("invalid node attribute value '\(value)'")
+        }
+    }
+
+    private func run(_ program: String, _ arguments: [String]) throws(OCFError) {
+        let result: Command.Result
+        do {
+            result = try Command(program, arguments).run(deadline: deadline)
+        } catch {
+            throw OCFError.notInstalled("\(error)")
+        }
+        guard result.status == 0 else {
+            let detail = result.errorOutput.split(separator: "\n").last.map(String.init) ?? "exit status \(result.status)"
+            throw OCFError.generic("\(program) \(arguments.joined(separator: " ")) failed: \(detail)")
+        }
+    }
+}

@@ -1,0 +1,133 @@
+/// An OCF resource agent: a parameter set and the actions.
+///
+/// An agent is a small type: `AgentMain` owns dispatch, parameter loading, validation order,
+/// locking, exit codes, meta-data and logging. Methods throw; `OCFError` chooses the exit code,
+/// any other error ends as `OCF_ERR_GENERIC` with its description as the exit reason.
+public protocol ResourceAgent {
+    associatedtype Parameters: ParameterSet
+
+    /// The agent's file name, e.g. `vip`.
+    static var name: String { get }
+    static var version: String { get }
+    static var shortDescription: String { get }
+    static var longDescription: String { get }
+    /// Every action meta-data advertises. Optional actions (reload, promote, demote, notify)
+    /// are dispatched only when advertised here, and then must be implemented.
+    static var actions: [ActionAdvertisement] { get }
+
+    init(parameters: Parameters, context: AgentContext) throws
+
+    /// Checks that this node can run the configuration (interfaces, kernel facilities).
+    /// Runs for `validate-all` and before `start`; parameter syntax was checked already.
+    func validate() throws
+
+    /// Starts; succeeds when already started. Returns only when the resource is usable.
+    func start() throws
+
+    /// Stops; succeeds when already stopped. Never fails when it can prove nothing runs.
+    func stop() throws
+
+    /// Reports the state. Throw for a failed resource; return `.notRunning` only when cleanly stopped.
+    func monitor() throws -> MonitorResult
+
+    /// Stop with a configuration that does not parse. Pacemaker stops with the parameters
+    /// the resource was started with, so a configuration that never parsed never started
+    /// anything; agents that keep state of their own may still undo it here.
+    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext) throws
+
+    func reload() throws
+    func promote() throws
+    func demote() throws
+    func notify() throws
+}
+
+extension ResourceAgent {
+    public static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext) throws {
+        context.log.warning("stop with an invalid configuration (\(problems)): nothing can have been started with it")
+    }
+
+    public func reload() throws { throw OCFError.unimplemented("reload is not implemented") }
+    public func promote() throws { throw OCFError.unimplemented("promote is not implemented") }
+    public func demote() throws { throw OCFError.unimplemented("demote is not implemented") }
+    public func notify() throws { throw OCFError.unimplemented("notify is not implemented") }
+}
+
+/// What `monitor` found.
+public enum MonitorResult: Sendable, Equatable {
+    case running
+    case notRunning
+    case runningPromoted
+    /// Running, but a failure is more likely (shown as a failed operation, not recovered).
+    case degraded(String)
+    case degradedPromoted(String)
+    /// Promoted but failed.
+    case failedPromoted(String)
+
+    var exitCode: ExitCode {
+        switch self {
+        case .running: .success
+        case .notRunning: .notRunning
+        case .runningPromoted: .runningPromoted
+        case .degraded: .degraded
+        case .degradedPromoted: .degradedPromoted
+        case .failedPromoted: .failedPromoted
+        }
+    }
+}
+
+/// One `<action>` line of meta-data. Timeouts and intervals are advice for the admin's
+/// configuration; Pacemaker does not apply them by itself.
+public struct ActionAdvertisement: Sendable {
+    public let name: String
+    public let timeout: Int
+    public let interval: Int?
+    public let depth: Int?
+    public let role: String?
+
+    /// - Parameters:
+    ///   - timeout: seconds.
+    ///   - interval: seconds, for recurring monitors.
+    ///   - depth: the `OCF_CHECK_LEVEL` this monitor runs at.
+    public init(_ name: String, timeout: Int, interval: Int? = nil, depth: Int? = nil, role: String? = nil) {
+        self.name = name
+        self.timeout = timeout
+        self.interval = interval
+        self.depth = depth
+        self.role = role
+    }
+}
+
+/// Everything an action runs with.
+public struct AgentContext: Sendable {
+    /// The action name as invoked (`monitor`, `start`, …; `status` arrives as `monitor`).
+    public let action: String
+    public let environment: Environment
+    public let instance: String
+    public let log: Log
+    public let state: StateDirectory
+    /// When the action began.
+    public let started: ContinuousClock.Instant
+    /// When every wait inside the action must have ended: the operation timeout less a margin
+    /// (a tenth, at most 5 s) so the agent reports before Pacemaker's SIGKILL.
+    public let deadline: ContinuousClock.Instant
+    /// A monitor with no recurring interval: Pacemaker asking "is it running here?".
+    public let isProbe: Bool
+    /// `OCF_CHECK_LEVEL`: 0 cheap, 10 thorough, 20 expensive.
+    public let checkLevel: Int
+
+    public init(action: String, environment: Environment, log: Log, started: ContinuousClock.Instant = .now) {
+        self.action = action
+        self.environment = environment
+        self.instance = environment.instance
+        self.log = log
+        self.state = StateDirectory(environment: environment)
+        self.started = started
+        let timeout = environment.timeout
+        self.deadline = started + timeout - min(timeout / 10, .seconds(5))
+        self.isProbe = action == "monitor" && environment.intervalMilliseconds == 0
+        self.checkLevel = environment.checkLevel
+    }
+
+    /// Time left before `deadline`, never negative.
+    public var remaining: Duration { max(.zero, ContinuousClock.now.duration(to: deadline)) }
+}

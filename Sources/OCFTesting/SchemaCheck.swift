@@ -1,0 +1,34 @@
+import Glibc
+import OCF
+
+/// Validates meta-data the three ways it must pass: ocf-tester's OCF 1.0 DTD, resource-agents'
+/// `metadata.rng` and the OCF 1.1 RelaxNG schema, each with `xmllint`.
+public enum SchemaCheck {
+    public static let dtdDirectory = "/usr/share/resource-agents"
+    public static let resourceAgentsSchema = "/usr/share/resource-agents/metadata.rng"
+
+    /// The OCF 1.1 schema, kept in the repository (Tests/Schemas).
+    public static var ocf11Schema: String {
+        let file = #filePath
+        let root = file.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
+        return root + "/Tests/Schemas/ra-api-1.1.rng"
+    }
+
+    /// One line per failed check; empty when all three pass.
+    public static func problems(in xml: String) throws -> [String] {
+        var problems: [String] = []
+        let input = Array(xml.utf8)
+        let checks: [(String, [String])] = [
+            ("ra-api-1.dtd", ["--noout", "--valid", "-"]),
+            ("metadata.rng", ["--noout", "--relaxng", resourceAgentsSchema, "-"]),
+            ("OCF 1.1 ra-api.rng", ["--noout", "--relaxng", ocf11Schema, "-"]),
+        ]
+        for (name, arguments) in checks {
+            // The DTD is found relative to the working directory, as ocf-tester runs it.
+            let result = try Command("/usr/bin/env", ["--chdir=\(dtdDirectory)", "xmllint"] + arguments, input: input)
+                .run(deadline: .now + .seconds(30))
+            if result.status != 0 { problems.append("\(name): \(result.errorOutput)") }
+        }
+        return problems
+    }
+}

@@ -1,0 +1,100 @@
+import Glibc
+import OCF
+import Testing
+
+@Suite struct CommandTests {
+    @Test func argumentsAreNeverInterpretedByAShell() throws {
+        let result = try Command("/bin/echo", ["a; echo b", "$(id)", "`x`"]).run(deadline: .now + .seconds(10))
+        #expect(result.status == 0)
+        #expect(result.output == "a; echo b $(id) `x`\n")
+    }
+
+    @Test func statusEnvironmentAndInput() throws {
+        let failing = try Command("/bin/sh", ["-c", "exit 3"]).run(deadline: .now + .seconds(10))
+        #expect(failing.status == 3)
+        let env = try Command("/usr/bin/env", [], environment: ["ONLY": "this"]).run(deadline: .now + .seconds(10))
+        #expect(env.output == "ONLY=this\n")
+        let cat = try Command("/bin/cat", [], input: Array("fed on stdin".utf8)).run(deadline: .now + .seconds(10))
+        #expect(cat.output == "fed on stdin")
+    }
+
+    @Test func deadlineKillsTheCommand() throws {
+        let started = ContinuousClock.now
+        let result = try Command("/bin/sleep", ["30"]).run(deadline: .now + .milliseconds(300))
+        #expect(result.timedOut)
+        #expect(started.duration(to: .now) < .seconds(10))
+    }
+
+    @Test func missingProgram() {
+        #expect(throws: Command.SpawnError.self) { try Command("/nonexistent/tool").run(deadline: .now + .seconds(5)) }
+    }
+
+    @Test func outputHeldByABackgroundChildIsNotWaitedFor() throws {
+        let started = ContinuousClock.now
+        let result = try Command("/bin/sh", ["-c", "sleep 20 & echo done"]).run(deadline: .now + .seconds(15))
+        #expect(result.status == 0 && !result.timedOut)
+        #expect(started.duration(to: .now) < .seconds(10))
+    }
+}
+
+@Suite struct StateTests {
+    let directory: StateDirectory = {
+        let path = "/tmp/tandem-statetests-\(getpid())"
+        return StateDirectory(path: path)
+    }()
+
+    @Test func filesRoundTripWithMode0600() throws {
+        try directory.create()
+        let file = directory.file(agent: "vip", instance: "a/b", suffix: ".state")
+        #expect(file.path.hasSuffix("/vip-a_b.state"), "a slash cannot leave the directory")
+        #expect(try file.read() == nil)
+        try file.write([("address", "192.0.2.1"), ("note", "line\nbreak")])
+        #expect(try file.read() == ["address": "192.0.2.1", "note": "line?break"])
+        var info = stat()
+        #expect(stat(file.path, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o600)
+        try file.remove()
+        try file.remove()
+        #expect(try file.read() == nil)
+    }
+
+    @Test func locksExcludeAndTimeOut() throws {
+        try directory.create()
+        let path = directory.path + "/lock-test"
+        let held = try FileLock(path: path, deadline: .now + .seconds(1))
+        #expect(throws: StateError.self) { try FileLock(path: path, deadline: .now + .milliseconds(100)) }
+        withExtendedLifetime(held) {}
+        _ = consume held
+        let again = try FileLock(path: path, deadline: .now + .seconds(1))
+        withExtendedLifetime(again) {}
+    }
+
+    @Test func stateDirectoryFollowsHARSCTMP() {
+        #expect(StateDirectory(environment: Environment([:])).path == "/run/resource-agents")
+        #expect(StateDirectory(environment: Environment(["HA_RSCTMP": "/x"])).path == "/x")
+    }
+
+    @Test func processIdentity() throws {
+        let me = try #require(ProcessIdentity(pid: getpid()))
+        #expect(me.isRunning)
+        #expect(ProcessIdentity(me.description) == me)
+        #expect(!ProcessIdentity(pid: me.pid, startTime: me.startTime + 1).isRunning, "a reused pid is not the same process")
+        #expect(ProcessIdentity("garbage") == nil)
+    }
+}
+
+@Suite struct NodeAttributeTests {
+    @Test func namesAndValuesAreCheckedBeforeAnythingRuns() {
+        let attributes = NodeAttributes(deadline: .now + .seconds(5), attrdUpdater: "/nonexistent", crmAttribute: "/nonexistent")
+        #expect(throws: OCFError.self) { try attributes.update("-D", to: "1") }
+        #expect(throws: OCFError.self) { try attributes.update("a b", to: "1") }
+        #expect(throws: OCFError.self) { try attributes.update("ok", to: "--help") }
+        // A valid call reaches the program, which is missing here.
+        #expect { try attributes.update("rs_ok", to: "1") } throws: { ($0 as? OCFError)?.exitCode == .notInstalled }
+    }
+
+    @Test func toolFailuresAreErrors() throws {
+        let attributes = NodeAttributes(deadline: .now + .seconds(5), attrdUpdater: "/bin/false")
+        #expect { try attributes.delete("rs_ok") } throws: { ($0 as? OCFError)?.exitCode == .genericError }
+    }
+}

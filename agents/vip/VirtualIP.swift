@@ -1,0 +1,345 @@
+import Addresses
+import Netlink
+import OCF
+
+/// `ocf:tandem:vip`: a floating IPv4/IPv6 address, or the LVS-DR real-server address on lo.
+final class VirtualIP: ResourceAgent {
+    static let name = "vip"
+    static let version = tandemVersion
+    static let shortDescription = "Floating IPv4/IPv6 address with gratuitous ARP and unsolicited NA"
+    static let longDescription = """
+        Manages a floating IP address (IPv4 or IPv6) on a network interface, for an LVS director pair or any \
+        service that follows an address. start adds the address over netlink (waiting for IPv6 duplicate \
+        address detection), then announces it with gratuitous ARP or unsolicited neighbour advertisements; \
+        stop removes exactly that address; monitor checks address, prefix, interface and link state in one \
+        netlink dump. With lvs_dr_realserver it sets up an LVS-DR real server instead: the address on lo and \
+        the ARP sysctls that keep the real server silent about it.
+        """
+    static let actions = [
+        ActionAdvertisement("start", timeout: 20),
+        ActionAdvertisement("stop", timeout: 20),
+        ActionAdvertisement("monitor", timeout: 20, interval: 10),
+        ActionAdvertisement("monitor", timeout: 20, interval: 60, depth: 10),
+        ActionAdvertisement("validate-all", timeout: 20),
+        ActionAdvertisement("meta-data", timeout: 5),
+    ]
+
+    let parameters: VIPParameters
+    let context: AgentContext
+    private let routes: RouteSocket
+    private var resolved: Placement?
+
+    init(parameters: VIPParameters, context: AgentContext) throws {
+        self.parameters = parameters
+        self.context = context
+        routes = try netlink("opening a netlink socket") { () throws(NetlinkError) in try RouteSocket() }
+    }
+
+    var ip: IPAddress { parameters.ip }
+    var log: Log { context.log }
+    var stateFile: StateFile { context.state.file(agent: Self.name, instance: context.instance) }
+
+    // MARK: validate-all
+
+    func validate() throws {
+        let placement = try placement(addresses: try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() })
+        if parameters.lvsDRRealServer, ip.family == .inet, let network = placement.networkLink,
+           !Sysctl("net/ipv4/conf/\(network.name)/arp_ignore").exists {
+            throw OCFError.notInstalled("lvs_dr_realserver: /proc/sys/net/ipv4/conf/\(network.name) is missing")
+        }
+    }
+
+    /// Resolves interface, prefix and label, once per action.
+    func placement(addresses: [InterfaceAddress]) throws -> Placement {
+        if let resolved { return resolved }
+        let result = try parameters.lvsDRRealServer ? realServerPlacement() : networkPlacement(addresses)
+        resolved = result
+        return result
+    }
+
+    private func networkPlacement(_ addresses: [InterfaceAddress]) throws -> Placement {
+        let holders = addresses.filter { $0.address == ip }
+        let link: Link
+        if let nic = parameters.nic {
+            link = try requireLink(nic)
+        } else if let held = holders.first, let holder = try lookUpLink(held.interfaceIndex), !holder.flags.contains(.loopback) {
+            link = holder
+        } else if let route = try connectedRoute(), let routed = try lookUpLink(route.interfaceIndex) {
+            link = routed
+        } else {
+            throw OCFError.invalidArguments("nic: no interface on this node has a connected route to \(ip); set nic and cidr_netmask")
+        }
+
+        let prefix: Int
+        if let configured = parameters.cidrNetmask {
+            prefix = configured.length
+        } else if let held = holders.first(where: { $0.interfaceIndex == link.index }) {
+            prefix = held.prefixLength
+        } else if let route = try connectedRoute(), route.interfaceIndex == link.index {
+            prefix = route.prefixLength
+        } else {
+            throw OCFError.invalidArguments("cidr_netmask: no connected route to \(ip) on \(link.name) to take the prefix from; set cidr_netmask")
+        }
+        if case .v4(let v4) = ip, prefix <= 30, let broadcast = v4.broadcast(prefixLength: prefix) {
+            let network = IPv4Address(broadcast.value & IPv4Address.netmask(prefixLength: prefix).value)
+            if v4 == network || v4 == broadcast {
+                throw OCFError.invalidArguments("ip: \(ip) is the network or broadcast address of its /\(prefix) on \(link.name)")
+            }
+        }
+        return Placement(link: link, prefixLength: prefix, label: try label(on: link), networkLink: link)
+    }
+
+    private func realServerPlacement() throws -> Placement {
+        guard let loopback = try netlink("looking up lo", { () throws(NetlinkError) in try routes.link(named: .loopback) }) else {
+            throw OCFError.notInstalled("lvs_dr_realserver: this node has no lo interface")
+        }
+        var network: Link?
+        if let nic = parameters.nic {
+            network = try requireLink(nic)
+        } else if let route = try connectedRoute() {
+            network = try lookUpLink(route.interfaceIndex)
+        }
+        // IPv4 needs the interface for its ARP sysctls; IPv6 needs none.
+        if network == nil && ip.family == .inet {
+            throw OCFError.invalidArguments("nic: no interface on this node has a connected route to \(ip); set nic to the interface LVS-DR traffic arrives on")
+        }
+        return Placement(link: loopback, prefixLength: ip.maximumPrefixLength, label: try label(on: loopback),
+                         networkLink: network)
+    }
+
+    private func label(on link: Link) throws -> AddressLabel? {
+        guard let suffix = parameters.iflabel, let interface = InterfaceName(link.name) else { return nil }
+        guard let label = AddressLabel(interface: interface, suffix: suffix) else {
+            throw OCFError(parameters.nic == nil ? .invalidArguments : .notConfigured,
+                           "iflabel: \(link.name):\(suffix) is longer than 15 characters")
+        }
+        return label
+    }
+
+    private func requireLink(_ name: InterfaceName) throws -> Link {
+        guard let link = try netlink("looking up \(name)", { () throws(NetlinkError) in try routes.link(named: name) }) else {
+            throw OCFError.invalidArguments("nic: interface \(name) does not exist on this node")
+        }
+        return link
+    }
+
+    private func lookUpLink(_ index: Int32?) throws -> Link? {
+        guard let index else { return nil }
+        return try netlink("looking up interface \(index)") { () throws(NetlinkError) in try routes.link(index: index) }
+    }
+
+    /// The directly connected route the kernel would use for the address, if it has one.
+    private func connectedRoute() throws -> Route? {
+        let route = try netlink("looking up the route to \(ip)") { () throws(NetlinkError) in try routes.route(to: ip) }
+        return route?.isDirectlyConnected == true ? route : nil
+    }
+
+    // MARK: start
+
+    func start() throws {
+        let addresses = try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() }
+        let placement = try placement(addresses: addresses)
+        if parameters.checkLink, let network = placement.networkLink, !network.isOperational {
+            throw OCFError.generic("\(network.name) is \(network.flags.contains(.up) ? "without carrier" : "down"); not starting \(ip) (check_link)")
+        }
+        if let elsewhere = addresses.first(where: { $0.address == ip && $0.interfaceIndex != placement.link.index }) {
+            let name = (try? lookUpLink(elsewhere.interfaceIndex))??.name ?? "interface \(elsewhere.interfaceIndex)"
+            throw OCFError.generic("\(ip) is already on \(name); it must be removed there first")
+        }
+        let existing = addresses.first { $0.address == ip && $0.interfaceIndex == placement.link.index }
+        if let existing, existing.prefixLength != placement.prefixLength {
+            throw OCFError.generic("\(ip) is already on \(placement.link.name) as /\(existing.prefixLength), not /\(placement.prefixLength)")
+        }
+
+        // Record the intent before changing anything, so a stop after a failed start undoes it.
+        var record = Record(address: ip, placement: placement, realServer: parameters.lvsDRRealServer)
+        try context.state.create()
+        try record.save(to: stateFile)
+        if let interface = record.realServerInterface {
+            try RealServerSysctls(state: context.state, deadline: context.deadline)
+                .acquire(interface: interface, instance: context.instance)
+        }
+
+        if existing == nil {
+            try add(placement)
+            log.info("added \(ip)/\(placement.prefixLength) to \(placement.link.name)")
+        } else {
+            log.info("\(ip)/\(placement.prefixLength) is already on \(placement.link.name)")
+        }
+        if case .v6 = ip { try awaitDuplicateAddressDetection(on: placement.link) }
+
+        guard !parameters.lvsDRRealServer, parameters.arpCount > 0, let network = placement.networkLink,
+              let announcer = Announcer(address: ip, link: network, mode: parameters.arpMode)
+        else { return }
+        do {
+            try announcer.announce()
+        } catch {
+            log.warning("the first announcement of \(ip) on \(network.name) failed: \(error)")
+        }
+        record.announcer = announcer.announceInBackground(
+            rounds: parameters.arpCount - 1, interval: .milliseconds(parameters.arpIntervalMilliseconds), log: log)
+        if record.announcer != nil { try record.save(to: stateFile) }
+    }
+
+    private func add(_ placement: Placement) throws {
+        var flags: AddressFlags = []
+        if parameters.noDAD { flags.insert(.noDAD) }
+        if parameters.noPrefixRoute { flags.insert(.noPrefixRoute) }
+        var preferred = parameters.preferredLifetime == .forever ? nil : parameters.preferredLifetime.kernelValue
+        // A real server's IPv6 service address must never become its source address.
+        if parameters.lvsDRRealServer && ip.family == .inet6 && preferred == nil { preferred = 0 }
+        var broadcast: IPv4Address?
+        if case .v4(let v4) = ip, !parameters.lvsDRRealServer {
+            broadcast = parameters.broadcast ?? v4.broadcast(prefixLength: placement.prefixLength)
+        }
+        let request = AddressRequest(interfaceIndex: placement.link.index, address: ip, prefixLength: placement.prefixLength,
+                                     label: placement.label, broadcast: broadcast, flags: flags, preferredLifetime: preferred)
+        do {
+            try routes.add(request)
+        } catch where error.kind == .exists {
+            log.info("\(ip) appeared on \(placement.link.name) meanwhile")
+        } catch {
+            throw ocfError(error, while: "adding \(ip)/\(placement.prefixLength) to \(placement.link.name)")
+        }
+    }
+
+    /// Waits, on address events, until the kernel has checked the IPv6 address is not in use.
+    private func awaitDuplicateAddressDetection(on link: Link) throws {
+        let outcome = try netlink("waiting for duplicate address detection") { () throws(NetlinkError) in
+            try routes.waitForDuplicateAddressDetection(of: ip, interfaceIndex: link.index, deadline: context.deadline)
+        }
+        switch outcome {
+        case .completed:
+            return
+        case .failed:
+            try? routes.deleteAddress(ip, prefixLength: resolved?.prefixLength ?? ip.maximumPrefixLength, interfaceIndex: link.index)
+            throw OCFError.generic("duplicate address detection failed: another node on \(link.name) holds \(ip)")
+        case .removed:
+            throw OCFError.generic("\(ip) disappeared from \(link.name) during duplicate address detection")
+        case .timedOut:
+            throw OCFError.generic("duplicate address detection of \(ip) on \(link.name) did not finish in time")
+        }
+    }
+
+    // MARK: stop
+
+    func stop() throws {
+        if let record = try Record.load(from: stateFile) {
+            try VirtualIP.undo(record, routes: routes, context: context)
+            return
+        }
+        // No record (state lost): remove what monitor would call this resource.
+        let addresses = try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() }
+        let expected = try expectedInterfaceIndex()
+        for held in addresses where held.address == ip && (expected == nil || held.interfaceIndex == expected)
+            && (parameters.cidrNetmask == nil || held.prefixLength == parameters.cidrNetmask?.length) {
+            try delete(held.address, prefixLength: held.prefixLength, interfaceIndex: held.interfaceIndex)
+            log.info("removed \(ip)/\(held.prefixLength) (interface \(held.interfaceIndex))")
+        }
+    }
+
+    /// With a configuration that does not parse, a recorded start is still undone.
+    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext) throws {
+        context.log.warning("stop with an invalid configuration (\(problems)); undoing what was recorded, if anything")
+        let file = context.state.file(agent: name, instance: context.instance)
+        guard let record = try Record.load(from: file) else { return }
+        let routes = try netlink("opening a netlink socket") { () throws(NetlinkError) in try RouteSocket() }
+        try undo(record, routes: routes, context: context)
+    }
+
+    /// Removes exactly what a start recorded: the announcer, the address, the sysctls, the record.
+    static func undo(_ record: Record, routes: RouteSocket, context: AgentContext) throws {
+        record.announcer?.terminate()
+        let addresses = try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() }
+        if addresses.contains(where: record.matches) {
+            do {
+                try routes.deleteAddress(record.address, prefixLength: record.prefixLength, interfaceIndex: record.interfaceIndex)
+                context.log.info("removed \(record.address)/\(record.prefixLength) from \(record.interface)")
+            } catch where error.kind == .notFound {
+                // Gone meanwhile: that is what stop wants.
+            } catch {
+                throw ocfError(error, while: "removing \(record.address) from \(record.interface)")
+            }
+        }
+        if record.realServerInterface != nil {
+            try RealServerSysctls(state: context.state, deadline: context.deadline).release(instance: context.instance, log: context.log)
+        }
+        try context.state.file(agent: name, instance: context.instance).remove()
+    }
+
+    private func delete(_ address: IPAddress, prefixLength: Int, interfaceIndex: Int32) throws {
+        do {
+            try routes.deleteAddress(address, prefixLength: prefixLength, interfaceIndex: interfaceIndex)
+        } catch where error.kind == .notFound {
+        } catch {
+            throw ocfError(error, while: "removing \(address)")
+        }
+    }
+
+    // MARK: monitor
+
+    func monitor() throws -> MonitorResult {
+        let addresses = try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() }
+        let holders = addresses.filter { $0.address == ip }
+        let record = try Record.load(from: stateFile)
+        guard !holders.isEmpty else {
+            // Started here and gone without a stop is a failure, not a clean stop.
+            if let record, !context.isProbe {
+                throw OCFError.generic("\(ip) disappeared from \(record.interface)")
+            }
+            return .notRunning
+        }
+
+        let expectedIndex = try record.map(\.interfaceIndex) ?? expectedInterfaceIndex()
+        guard let held = holders.first(where: { expectedIndex == nil || $0.interfaceIndex == expectedIndex }) else {
+            throw OCFError.generic("\(ip) is on \(try interfaceName(holders[0].interfaceIndex)), not on \(record?.interface ?? parameters.nic?.rawValue ?? "its interface")")
+        }
+        let expectedPrefix = record?.prefixLength ?? (parameters.lvsDRRealServer ? ip.maximumPrefixLength : parameters.cidrNetmask?.length)
+        if let expectedPrefix, held.prefixLength != expectedPrefix {
+            throw OCFError.generic("\(ip) has prefix /\(held.prefixLength) instead of /\(expectedPrefix)")
+        }
+        if held.flags.contains(.dadFailed) {
+            throw OCFError.generic("duplicate address detection failed: another node holds \(ip)")
+        }
+        if context.checkLevel >= 10, let other = holders.first(where: { $0.interfaceIndex != held.interfaceIndex }) {
+            throw OCFError.generic("\(ip) is also on \(try interfaceName(other.interfaceIndex))")
+        }
+
+        let networkName = parameters.lvsDRRealServer ? (record?.realServerInterface ?? parameters.nic?.rawValue) : nil
+        if let networkName, ip.family == .inet, let problem = RealServerSysctls.problem(on: networkName) {
+            throw OCFError.generic(problem)
+        }
+        var network: Link?
+        if parameters.checkLink || parameters.arpRefreshOnMonitor {
+            network = try lookUpLink(parameters.lvsDRRealServer ? nil : held.interfaceIndex)
+                ?? networkName.flatMap(InterfaceName.init).flatMap { try? requireLink($0) }
+        }
+        if parameters.checkLink, let network, !network.isOperational {
+            throw OCFError.generic("\(network.name) is \(network.flags.contains(.up) ? "without carrier" : "down") (check_link)")
+        }
+        if parameters.arpRefreshOnMonitor, !context.isProbe, let network,
+           let announcer = Announcer(address: ip, link: network, mode: parameters.arpMode) {
+            do { try announcer.announce() } catch { log.warning("refreshing the announcement failed: \(error)") }
+        }
+        if let suffix = parameters.iflabel, held.label?.hasSuffix(":" + suffix) != true {
+            return .degraded("\(ip) is up but labelled \(held.label ?? "(none)"), not <nic>:\(suffix)")
+        }
+        return .running
+    }
+
+    /// The interface the parameters alone point at: lo for a real server, else `nic`;
+    /// `nil` when any interface will do (no nic configured, no record).
+    private func expectedInterfaceIndex() throws -> Int32? {
+        if parameters.lvsDRRealServer {
+            return try netlink("looking up lo") { () throws(NetlinkError) in try routes.link(named: .loopback) }?.index
+        }
+        guard let nic = parameters.nic else { return nil }
+        // A configured interface missing here holds nothing: report whatever holds the address as misplaced.
+        return try netlink("looking up \(nic)") { () throws(NetlinkError) in try routes.link(named: nic) }?.index ?? -1
+    }
+
+    private func interfaceName(_ index: Int32) throws -> String {
+        try lookUpLink(index)?.name ?? "interface \(index)"
+    }
+
+}
