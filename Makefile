@@ -28,7 +28,7 @@ PROVIDER_DIR := $(CURDIR)/.build/provider
 BUILD_PACKAGES := pkg-config libnl-3-dev libnl-route-3-dev libnl-genl-3-dev \
 	libxml2-dev libicu-dev liblzma-dev zlib1g-dev
 TEST_PACKAGES := libxml2-utils resource-agents pacemaker pacemaker-cli-utils corosync crmsh \
-	iproute2 iputils-ping socat procps util-linux psmisc
+	python3-lxml iproute2 iputils-ping socat procps util-linux psmisc
 PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 
 .PHONY: all deps build test unit integration e2e bench demo install uninstall \

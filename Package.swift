@@ -36,7 +36,7 @@ let package = Package(
         // The OCF contract: parameters, actions, exit codes, meta-data, logging, state.
         .target(name: "OCF", dependencies: ["Addresses", "LibXML"]),
         // Test support: running agents, throw-away namespaces, the malformed-input harness.
-        .target(name: "OCFTesting", dependencies: ["OCF", "Addresses", "Netlink"]),
+        .target(name: "OCFTesting", dependencies: ["OCF", "Addresses", "Netlink", "LinkLayer"]),
 
         // Agents.
         .executableTarget(

@@ -14,9 +14,14 @@ public struct XMLWriterError: Error, Sendable, CustomStringConvertible {
 public final class XMLWriter {
     private let buffer: xmlBufferPtr
     private let writer: xmlTextWriterPtr
+    private let indent: Int
+    private var indenting = false
     private var finished = false
 
-    /// Starts a UTF-8 document, indented by `indent` spaces per level.
+    /// Starts a document, indented by `indent` spaces per level from the root element on.
+    ///
+    /// The declaration is a bare `<?xml version="1.0"?>` (UTF-8 by default): crmsh hands the
+    /// text to lxml as a Python string, and lxml refuses strings that declare an encoding.
     /// - Throws: `XMLWriterError` naming `xmlBufferCreate`, `xmlNewTextWriterMemory` or
     ///   `xmlTextWriterStartDocument`.
     public init(indent: Int = 2) throws(XMLWriterError) {
@@ -27,12 +32,17 @@ public final class XMLWriter {
         }
         self.buffer = buffer
         self.writer = writer
-        if indent > 0 {
-            try check("xmlTextWriterSetIndent", xmlTextWriterSetIndent(writer, 1))
-            let spaces = String(repeating: " ", count: indent)
-            try check("xmlTextWriterSetIndentString", xmlTextWriterSetIndentString(writer, spaces))
-        }
-        try check("xmlTextWriterStartDocument", xmlTextWriterStartDocument(writer, "1.0", "UTF-8", nil))
+        self.indent = indent
+        try check("xmlTextWriterStartDocument", xmlTextWriterStartDocument(writer, "1.0", nil, nil))
+    }
+
+    /// Indentation starts with the root element, so the prolog (declaration, DOCTYPE) keeps
+    /// one line each, as resource-agents writes them.
+    private func startIndenting() throws(XMLWriterError) {
+        guard !indenting, indent > 0 else { return }
+        indenting = true
+        try check("xmlTextWriterSetIndent", xmlTextWriterSetIndent(writer, 1))
+        try check("xmlTextWriterSetIndentString", xmlTextWriterSetIndentString(writer, String(repeating: " ", count: indent)))
     }
 
     deinit {
@@ -44,6 +54,7 @@ public final class XMLWriter {
     /// Writes `<!DOCTYPE name SYSTEM "systemID">`.
     public func doctype(_ name: String, systemID: String) throws(XMLWriterError) {
         try check("xmlTextWriterWriteDTD", xmlTextWriterWriteDTD(writer, name, nil, systemID, nil))
+        try check("xmlTextWriterWriteRaw", xmlTextWriterWriteRaw(writer, "\n"))
     }
 
     /// Writes one element with attributes; `content` writes its children.
@@ -51,6 +62,7 @@ public final class XMLWriter {
                         content: (XMLWriter) throws(XMLWriterError) -> Void = { _ throws(XMLWriterError) in })
         throws(XMLWriterError)
     {
+        try startIndenting()
         try check("xmlTextWriterStartElement", xmlTextWriterStartElement(writer, name))
         for (key, value) in attributes {
             try check("xmlTextWriterWriteAttribute", xmlTextWriterWriteAttribute(writer, key, value))
@@ -63,6 +75,7 @@ public final class XMLWriter {
     public func element(_ name: String, _ attributes: [(String, String)] = [], text: String)
         throws(XMLWriterError)
     {
+        try startIndenting()
         try check("xmlTextWriterStartElement", xmlTextWriterStartElement(writer, name))
         for (key, value) in attributes {
             try check("xmlTextWriterWriteAttribute", xmlTextWriterWriteAttribute(writer, key, value))

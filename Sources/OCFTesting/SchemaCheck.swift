@@ -1,8 +1,9 @@
 import Glibc
 import OCF
 
-/// Validates meta-data the three ways it must pass: ocf-tester's OCF 1.0 DTD, resource-agents'
-/// `metadata.rng` and the OCF 1.1 RelaxNG schema, each with `xmllint`.
+/// Validates meta-data the ways it must pass: ocf-tester's OCF 1.0 DTD, resource-agents'
+/// `metadata.rng` and the OCF 1.1 RelaxNG schema (each with `xmllint`), and crmsh's parse
+/// (lxml `etree.fromstring` of a Python string, which refuses an encoding declaration).
 public enum SchemaCheck {
     public static let dtdDirectory = "/usr/share/resource-agents"
     public static let resourceAgentsSchema = "/usr/share/resource-agents/metadata.rng"
@@ -29,6 +30,9 @@ public enum SchemaCheck {
                 .run(deadline: .now + .seconds(30))
             if result.status != 0 { problems.append("\(name): \(result.errorOutput)") }
         }
+        let crmsh = try Command("/usr/bin/python3", ["-c", "import sys; from lxml import etree; etree.fromstring(sys.stdin.read())"],
+                                input: input).run(deadline: .now + .seconds(30))
+        if crmsh.status != 0 { problems.append("crmsh (lxml from a string): \(crmsh.errorOutput)") }
         return problems
     }
 }

@@ -31,28 +31,31 @@ public struct Route: Hashable, Sendable {
     /// A unicast route without a gateway: the destination's subnet is on the interface itself.
     public var isDirectlyConnected: Bool { kind == .unicast && gateway == nil && interfaceIndex != nil }
 
-    init?(rtnlRoute route: OpaquePointer) {
-        guard let dst = rtnl_route_get_dst(route) else { return nil }
-        let family = AddressFamily(rawValue: Int32(rtnl_route_get_family(route)))
-        let prefix = Int(nl_addr_get_prefixlen(dst))
-        // A default route's destination is an empty nl_addr: fill in the zero address.
-        if let address = ipAddress(dst) {
-            destination = address
-        } else if family == .inet {
-            destination = .v4(IPv4Address(0))
-        } else {
-            destination = .v6(IPv6Address(bytes: [UInt8](repeating: 0, count: 16)))
+    /// Reads an RTM_NEWROUTE message's header and attributes directly. (libnl's route object
+    /// parser registers itself from a constructor in an object file that a static link leaves
+    /// out, so `nl_msg_parse` cannot be relied on for routes.)
+    init?(message: OpaquePointer) {
+        guard let header = nlmsg_hdr(message), header.pointee.nlmsg_type == UInt16(RTM_NEWROUTE),
+              let body = nlmsg_data(header) else { return nil }
+        let route = body.assumingMemoryBound(to: rtmsg.self).pointee
+        let maximum = Int(__RTA_MAX.rawValue) - 1
+        var attributes = [UnsafeMutablePointer<nlattr>?](repeating: nil, count: maximum + 1)
+        guard nlmsg_parse(header, Int32(MemoryLayout<rtmsg>.size), &attributes, Int32(maximum), nil) == 0 else { return nil }
+        func bytes(_ type: rtattr_type_t) -> [UInt8]? {
+            guard let attribute = attributes[Int(type.rawValue)], let data = nla_data(attribute) else { return nil }
+            return Array(UnsafeRawBufferPointer(start: data, count: Int(nla_len(attribute))))
         }
-        prefixLength = prefix
-        kind = Kind(rtnl_route_get_type(route))
-        table = rtnl_route_get_table(route)
-        if rtnl_route_get_nnexthops(route) > 0, let hop = rtnl_route_nexthop_n(route, 0) {
-            let index = rtnl_route_nh_get_ifindex(hop)
-            interfaceIndex = index > 0 ? index : nil
-            gateway = ipAddress(rtnl_route_nh_get_gateway(hop))
-        } else {
-            interfaceIndex = nil
-            gateway = nil
+        func number(_ type: rtattr_type_t) -> UInt32? {
+            attributes[Int(type.rawValue)].map { nla_get_u32($0) }
         }
+        let family = AddressFamily(rawValue: Int32(route.rtm_family)) ?? .inet
+        // A default route has no RTA_DST: the zero address.
+        destination = bytes(RTA_DST).flatMap { IPAddress(bytes: $0) }
+            ?? (family == .inet ? .v4(IPv4Address(0)) : .v6(IPv6Address(bytes: [UInt8](repeating: 0, count: 16))))
+        prefixLength = Int(route.rtm_dst_len)
+        kind = Kind(route.rtm_type)
+        table = number(RTA_TABLE) ?? UInt32(route.rtm_table)
+        interfaceIndex = number(RTA_OIF).map { Int32(bitPattern: $0) }
+        gateway = bytes(RTA_GATEWAY).flatMap { IPAddress(bytes: $0) }
     }
 }

@@ -137,9 +137,7 @@ public final class RouteSocket {
         try check("nl_send_auto", nl_send_auto(socket, message))
 
         var route: Route?
-        let outcome = receive { message in
-            parse(message) { object in route = Route(rtnlRoute: object) }
-        }
+        let outcome = receive { message in route = Route(message: message) }
         switch outcome {
         case .kernelError(ENETUNREACH), .kernelError(EHOSTUNREACH), .kernelError(ENOENT), .kernelError(ESRCH):
             return nil
@@ -208,8 +206,11 @@ let recordKernelError: nl_recvmsg_err_cb_t = { _, error, argument in
     return Int32(NL_STOP.rawValue)
 }
 
-/// Parses one netlink message into libnl's object for its type (`rtnl_addr`, `rtnl_route`, …)
-/// and hands the object to `body`; the object is only valid inside `body`.
+/// Parses one netlink message into libnl's object for its type and hands the object to
+/// `body`; the object is only valid inside `body`. libnl finds the parser through cache
+/// operations registered by a constructor in the object's own file, so in a static link this
+/// works only for types whose file is linked for another reason (route/addr is: this module
+/// calls `rtnl_addr_alloc_cache`).
 func parse(_ message: OpaquePointer, _ body: (OpaquePointer) -> Void) {
     withoutActuallyEscaping(body) { body in
         let box = ObjectSink(body)

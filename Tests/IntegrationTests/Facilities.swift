@@ -1,0 +1,30 @@
+import Glibc
+import OCF
+import Testing
+
+/// What the integration tests need: root (namespaces, netlink changes) and the tools of the
+/// real parts. Without them the tests are skipped on a developer's machine; under CI
+/// (`CI=true`) a missing facility is a failure, never a silent skip.
+enum Facilities {
+    static let missing: [String] = {
+        var missing: [String] = []
+        if geteuid() != 0 { missing.append("root") }
+        for tool in ["/usr/sbin/ocf-tester", "/usr/sbin/crm_resource", "/usr/bin/xmllint", "/usr/bin/unshare"]
+        where access(tool, X_OK) != 0 {
+            missing.append(tool)
+        }
+        if access("/usr/lib/ocf/resource.d/heartbeat/IPaddr2", X_OK) != 0 { missing.append("resource-agents (IPaddr2)") }
+        return missing
+    }()
+
+    static var ready: Bool { missing.isEmpty }
+    static var underCI: Bool { (getenv("CI").map { String(cString: $0) } ?? "") == "true" }
+}
+
+@Suite struct FacilityTests {
+    @Test func integrationFacilitiesArePresentUnderCI() {
+        if Facilities.underCI && !Facilities.ready {
+            Issue.record("CI=true but the integration tests cannot run: missing \(Facilities.missing)")
+        }
+    }
+}
