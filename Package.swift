@@ -59,6 +59,6 @@ let package = Package(
         // Real parts, as root: netlink in network namespaces, frames on a veth, ocf-tester, crm_resource.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "Addresses"]),
+            dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "Addresses", "vip"]),
     ]
 )

@@ -11,7 +11,8 @@ public struct PacketSocketError: Error, Sendable, CustomStringConvertible {
 
 /// An AF_PACKET socket on one interface: whole Ethernet frames out and, optionally, in.
 public final class PacketSocket {
-    let descriptor: Int32
+    /// The socket's descriptor, for handing it to a background process.
+    public let descriptor: Int32
     public let interfaceIndex: Int32
 
     /// Opens a raw packet socket bound to one interface.
@@ -44,6 +45,9 @@ public final class PacketSocket {
         }
     }
 
+    /// Closing the last reference to a packet socket waits for an RCU grace period
+    /// (`packet_release` calls `synchronize_net`): 5–15 ms. Keep the last reference where
+    /// that wait does not matter.
     deinit { close(descriptor) }
 
     /// Sends one complete Ethernet frame (header included) out of the interface.

@@ -96,6 +96,9 @@ public enum AgentMain {
                 context.log.exitReason(reason)
             }
             return result.exitCode
+        case "start":
+            // Read-only, so before the lock: a refused start leaves no trace, not even a lock file.
+            try instance.validate()
         default:
             break
         }
@@ -105,9 +108,7 @@ public enum AgentMain {
                                 deadline: context.deadline)
         defer { withExtendedLifetime(lock) {} }
         switch context.action {
-        case "start":
-            try instance.validate()
-            try instance.start()
+        case "start": try instance.start()
         case "stop": try instance.stop()
         case "reload": try instance.reload()
         case "promote": try instance.promote()

@@ -42,38 +42,36 @@ struct Announcer {
 
     /// Sends one round now.
     func announce() throws(PacketSocketError) {
-        let socket = try PacketSocket(interfaceIndex: link.index)
+        try send(on: PacketSocket(interfaceIndex: link.index))
+    }
+
+    private func send(on socket: PacketSocket) throws(PacketSocketError) {
         for frame in frames() { try socket.send(frame) }
     }
 
-    /// Sends the remaining rounds from a background process and returns its identity.
+    /// Sends the first round now and the other `rounds - 1` from a background process, whose
+    /// identity it returns.
     ///
-    /// The process leaves the agent's process group and session (Pacemaker waits for the
-    /// agent only) and stops early when the address is no longer on the interface, so a stop
-    /// or a move never leaves it announcing an address that lives elsewhere now.
-    func announceInBackground(rounds: Int, interval: Duration, log: Log) -> ProcessIdentity? {
-        guard rounds > 0 else { return nil }
-        let pid = fork()
-        if pid < 0 {
+    /// The background process stops early when the address is no longer on the interface, so a
+    /// stop or a move never leaves it announcing an address that lives elsewhere now. It takes
+    /// over the packet socket: the slow last close of a packet socket then happens there,
+    /// not in the agent that Pacemaker is waiting for.
+    func announce(rounds: Int, interval: Duration, log: Log) throws(PacketSocketError) -> ProcessIdentity? {
+        let socket = try PacketSocket(interfaceIndex: link.index)
+        try send(on: socket)
+        guard rounds > 1 else { return nil }
+        let announcer = Background.run(keeping: [socket.descriptor]) {
+            for _ in 1..<rounds {
+                sleep(for: interval)
+                guard stillHere() else { _exit(0) }
+                do { try send(on: socket) } catch { _exit(1) }
+            }
+            _exit(0)
+        }
+        if announcer == nil {
             log.warning("cannot fork the announcer (\(String(cString: strerror(errno)))): only the first announcement was sent")
-            return nil
         }
-        if pid > 0 { return ProcessIdentity(pid: pid) }
-
-        // The child: detach, then announce while the address stays here.
-        setsid()
-        let null = open("/dev/null", O_RDWR)
-        if null >= 0 {
-            dup2(null, STDIN_FILENO)
-            dup2(null, STDOUT_FILENO)
-            dup2(null, STDERR_FILENO)
-        }
-        for _ in 0..<rounds {
-            sleep(for: interval)
-            guard stillHere() else { _exit(0) }
-            do { try announce() } catch { _exit(1) }
-        }
-        _exit(0)
+        return announcer
     }
 
     private func stillHere() -> Bool {

@@ -172,12 +172,11 @@ final class VirtualIP: ResourceAgent {
               let announcer = Announcer(address: ip, link: network, mode: parameters.arpMode)
         else { return }
         do {
-            try announcer.announce()
+            record.announcer = try announcer.announce(
+                rounds: parameters.arpCount, interval: .milliseconds(parameters.arpIntervalMilliseconds), log: log)
         } catch {
-            log.warning("the first announcement of \(ip) on \(network.name) failed: \(error)")
+            log.warning("announcing \(ip) on \(network.name) failed: \(error)")
         }
-        record.announcer = announcer.announceInBackground(
-            rounds: parameters.arpCount - 1, interval: .milliseconds(parameters.arpIntervalMilliseconds), log: log)
         if record.announcer != nil { try record.save(to: stateFile) }
     }
 

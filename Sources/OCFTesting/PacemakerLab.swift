@@ -1,0 +1,57 @@
+import Glibc
+import Netlink
+import OCF
+
+/// The project's Pacemaker lab (`.ci/lab/lab`) from Swift: real corosync + Pacemaker nodes in
+/// namespaces, with Tandem's built agents as OCF provider `tandem`. The lab is always torn down
+/// and its logs are kept in `lab-logs/<name>` of the repository.
+public final class PacemakerLab {
+    public let directory: String
+    let script: String
+    let logs: String
+    private var isDown = false
+
+    /// Brings up `nodes` nodes and waits until they are online with a DC.
+    public init(nodes: Int, name: String = "it") throws {
+        let root = #filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
+        script = root + "/.ci/lab/lab"
+        directory = "/tmp/tandem-lab-\(name)-\(getpid())"
+        logs = root + "/lab-logs/" + name
+        let provider = PacemakerLab.providerDirectory(root: root)
+        let up = try run(["up", "-n", String(nodes), "--provider", "tandem=" + provider], timeout: .seconds(120))
+        guard up.status == 0 else { throw LabError("lab up failed (\(up.status)): \(up.errorOutput)") }
+    }
+
+    deinit { down() }
+
+    /// Tears the lab down, keeping its logs under `lab-logs/`.
+    public func down() {
+        guard !isDown else { return }
+        isDown = true
+        _ = try? run(["down", "--logs", logs], timeout: .seconds(60))
+    }
+
+    /// Runs a command inside a node (or `client`), with Pacemaker's tools on PATH.
+    public func exec(_ node: String, _ command: [String], timeout: Duration = .seconds(60)) throws -> Command.Result {
+        try run(["exec", node, "--"] + command, timeout: timeout)
+    }
+
+    /// The node's network namespace, for netlink sockets in it.
+    public func namespace(_ node: String) throws -> NetworkNamespace {
+        let pid = try run(["pid", node], timeout: .seconds(10)).output.split(separator: "\n").first.map(String.init) ?? ""
+        return try NetworkNamespace(path: "/proc/\(pid)/ns/net")
+    }
+
+    func run(_ arguments: [String], timeout: Duration) throws -> Command.Result {
+        var environment: [String: String] = ["LAB_DIR": directory, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+        environment["HOME"] = "/root"
+        return try Command(script, arguments, environment: environment).run(deadline: .now + timeout)
+    }
+
+    /// The agents as a provider directory: `$TANDEM_PROVIDER_DIR` (the Makefile's), else the
+    /// directory of built agents.
+    static func providerDirectory(root: String) -> String {
+        if let directory = getenv("TANDEM_PROVIDER_DIR").map({ String(cString: $0) }), !directory.isEmpty { return directory }
+        return root + "/.build/provider"
+    }
+}
