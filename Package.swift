@@ -48,6 +48,9 @@ let package = Package(
             name: "tandem-bench", dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "Addresses"],
             path: "Tests/Benchmarks"),
 
+        // Drives library pieces inside a lab node (node attributes against a real attrd).
+        .executableTarget(name: "tandem-testtool", dependencies: ["OCF"], path: "Tests/TestTool"),
+
         // Unit tests: pure logic, no root needed.
         .testTarget(name: "AddressesTests", dependencies: ["Addresses"]),
         .testTarget(name: "LinkLayerTests", dependencies: ["LinkLayer", "Addresses"]),

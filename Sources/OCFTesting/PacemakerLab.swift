@@ -12,8 +12,11 @@ public final class PacemakerLab {
     private var isDown = false
 
     /// Brings up `nodes` nodes and waits until they are online with a DC.
+    /// The repository this test build comes from.
+    public static let repository = #filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
+
     public init(nodes: Int, name: String = "it") throws {
-        let root = #filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
+        let root = PacemakerLab.repository
         script = root + "/.ci/lab/lab"
         directory = "/tmp/tandem-lab-\(name)-\(getpid())"
         logs = root + "/lab-logs/" + name
@@ -34,6 +37,19 @@ public final class PacemakerLab {
     /// Runs a command inside a node (or `client`), with Pacemaker's tools on PATH.
     public func exec(_ node: String, _ command: [String], timeout: Duration = .seconds(60)) throws -> Command.Result {
         try run(["exec", node, "--"] + command, timeout: timeout)
+    }
+
+    /// Runs a command in a node until its exit status says success (or failure, with
+    /// `succeeds: false`), for at most `timeout`; returns whether that happened.
+    public func waitUntil(node: String, _ command: [String], succeeds: Bool, timeout: Duration = .seconds(20)) throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        var pause = Duration.milliseconds(50)
+        while ContinuousClock.now < deadline {
+            if try (exec(node, command).status == 0) == succeeds { return true }
+            sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(500))
+        }
+        return false
     }
 
     /// The node's network namespace, for netlink sockets in it.

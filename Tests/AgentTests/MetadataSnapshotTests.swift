@@ -17,7 +17,7 @@ import Testing
             try golden.write(result.output)
             return
         }
-        let expected = try #require(try golden.read(), "no golden copy \(golden.path): run make record-metadata")
+        let expected = try #require(golden.read(), "no golden copy \(golden.path): run make record-metadata")
         #expect(result.output == expected, "meta-data of \(agent) differs from \(golden.path); if intended, run make record-metadata")
     }
 
@@ -47,22 +47,6 @@ struct Snapshot {
         path = directory + "/Snapshots/" + name
     }
 
-    func read() throws -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count == 0 { break }
-            bytes += buffer[..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    func write(_ text: String) throws {
-        guard let file = fopen(path, "w") else { throw LabError("cannot write \(path)") }
-        defer { fclose(file) }
-        _ = Array(text.utf8).withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
-    }
+    func read() -> String? { readFile(path) }
+    func write(_ text: String) throws { try writeFile(path, text) }
 }

@@ -113,6 +113,34 @@ struct VIPContractTests {
 
         let info = try lab.exec("node1", ["crm", "ra", "info", "ocf:tandem:vip"])
         #expect(info.status == 0 && info.output.contains("ip* (string)"), "\(info.output)\(info.errorOutput)")
+
+        // Every crm example loads against the agents' meta-data and passes crm_verify.
+        for example in listDirectory(PacemakerLab.repository + "/crm-examples") where example.hasSuffix(".crm") {
+            let cib = "/tmp/example-\(example).xml"
+            let empty = try lab.exec("node1", ["cibadmin", "--empty"])
+            #expect(empty.status == 0)
+            try writeFile(cib, empty.output)  // the nodes share the host's /tmp
+            // No fence device in this lab: without this, Pacemaker refuses to place anything.
+            let property = try lab.exec("node1", ["env", "CIB_file=" + cib, "crm", "-D", "plain", "configure", "property",
+                                                  "stonith-enabled=false"])
+            #expect(property.status == 0, "\(property.output)\(property.errorOutput)")
+            let load = try lab.exec("node1", ["env", "CIB_file=" + cib, "crm", "-D", "plain", "configure", "load", "update",
+                                              PacemakerLab.repository + "/crm-examples/" + example])
+            #expect(load.status == 0, "\(example): \(load.output)\(load.errorOutput)")
+            let loaded = try lab.exec("node1", ["env", "CIB_file=" + cib, "cibadmin", "--query", "--xpath",
+                                                "//primitive[@provider='tandem' and @type='vip']"])
+            #expect(loaded.status == 0, "\(example): no ocf:tandem:vip primitive in the CIB")
+            let verify = try lab.exec("node1", ["crm_verify", "-x", cib])
+            #expect(verify.status == 0, "\(example): \(verify.output)\(verify.errorOutput)")
+        }
+
+        // Node attributes through attrd_updater, as agents set them for placement rules.
+        let tool = AgentRunner.path(of: "tandem-testtool")
+        let xpath = "//node_state[@uname='node1']//nvpair[@name='tandem_test' and @value='42']"
+        #expect(try lab.exec("node1", [tool, "attribute-update", "tandem_test", "42"]).status == 0)
+        #expect(try lab.waitUntil(node: "node1", ["cibadmin", "--query", "--xpath", xpath], succeeds: true))
+        #expect(try lab.exec("node1", [tool, "attribute-delete", "tandem_test"]).status == 0)
+        #expect(try lab.waitUntil(node: "node1", ["cibadmin", "--query", "--xpath", xpath], succeeds: false))
     }
 }
 

@@ -1,0 +1,25 @@
+import Glibc
+
+/// Writes a whole text file (tests and fixtures only).
+public func writeFile(_ path: String, _ text: String) throws {
+    guard let file = fopen(path, "w") else { throw LabError("cannot write \(path): \(String(cString: strerror(errno)))") }
+    defer { fclose(file) }
+    let bytes = Array(text.utf8)
+    guard bytes.withUnsafeBytes({ fwrite($0.baseAddress, 1, $0.count, file) }) == bytes.count else {
+        throw LabError("cannot write \(path)")
+    }
+}
+
+/// Reads a whole text file; `nil` when it does not exist.
+public func readFile(_ path: String) -> String? {
+    guard let file = fopen(path, "r") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = fread(&buffer, 1, buffer.count, file)
+        if count == 0 { break }
+        bytes += buffer[..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
