@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "OCFTests", dependencies: ["OCF", "OCFTesting"]),
         // The agents through their executables: meta-data golden copies and schemas, validate-all tables.
         .testTarget(
-            name: "AgentTests", dependencies: ["OCFTesting", "OCF"],
+            name: "AgentTests", dependencies: ["OCFTesting", "OCF", "vip"],
             exclude: ["Snapshots"]),
         // Real parts, as root: netlink in network namespaces, frames on a veth, ocf-tester, crm_resource.
         .testTarget(

@@ -8,16 +8,18 @@ public struct Environment: Sendable {
 
     public init(_ variables: [String: String]) { self.variables = variables }
 
-    /// The process environment.
+    /// The variables of the process environment that concern an agent: `OCF_*` and `HA_*`.
+    /// (Children started with `Command` inherit the whole environment regardless.)
     public static func current() -> Environment {
         var variables: [String: String] = [:]
         var entry = environ
         while let pointer = entry.pointee {
+            entry += 1
             let text = String(cString: pointer)
+            guard text.hasPrefix("OCF_") || text.hasPrefix("HA_") else { continue }
             if let equals = text.firstIndex(of: "=") {
                 variables[String(text[..<equals])] = String(text[text.index(after: equals)...])
             }
-            entry += 1
         }
         return Environment(variables)
     }

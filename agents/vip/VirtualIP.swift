@@ -304,21 +304,28 @@ final class VirtualIP: ResourceAgent {
             throw OCFError.generic("\(ip) is also on \(try interfaceName(other.interfaceIndex))")
         }
 
-        let networkName = parameters.lvsDRRealServer ? (record?.realServerInterface ?? parameters.nic?.rawValue) : nil
-        if let networkName, ip.family == .inet, let problem = RealServerSysctls.problem(on: networkName) {
+        // The interface facing the network: the address's own, or a real server's nic.
+        let realServerNIC = parameters.lvsDRRealServer ? (record?.realServerInterface ?? parameters.nic?.rawValue) : nil
+        if let realServerNIC, ip.family == .inet, let problem = RealServerSysctls.problem(on: realServerNIC) {
             throw OCFError.generic(problem)
         }
-        var network: Link?
         if parameters.checkLink || parameters.arpRefreshOnMonitor {
-            network = try lookUpLink(parameters.lvsDRRealServer ? nil : held.interfaceIndex)
-                ?? networkName.flatMap(InterfaceName.init).flatMap { try? requireLink($0) }
-        }
-        if parameters.checkLink, let network, !network.isOperational {
-            throw OCFError.generic("\(network.name) is \(network.flags.contains(.up) ? "without carrier" : "down") (check_link)")
-        }
-        if parameters.arpRefreshOnMonitor, !context.isProbe, let network,
-           let announcer = Announcer(address: ip, link: network, mode: parameters.arpMode) {
-            do { try announcer.announce() } catch { log.warning("refreshing the announcement failed: \(error)") }
+            let network: Link?
+            if let realServerNIC {
+                guard let name = InterfaceName(realServerNIC),
+                      let link = try netlink("looking up \(realServerNIC)", { () throws(NetlinkError) in try routes.link(named: name) })
+                else { throw OCFError.generic("\(realServerNIC) has disappeared") }
+                network = link
+            } else {
+                network = parameters.lvsDRRealServer ? nil : try lookUpLink(held.interfaceIndex)
+            }
+            if parameters.checkLink, let network, !network.isOperational {
+                throw OCFError.generic("\(network.name) is \(network.flags.contains(.up) ? "without carrier" : "down") (check_link)")
+            }
+            if parameters.arpRefreshOnMonitor, !context.isProbe, let network,
+               let announcer = Announcer(address: ip, link: network, mode: parameters.arpMode) {
+                do { try announcer.announce() } catch { log.warning("refreshing the announcement failed: \(error)") }
+            }
         }
         if let suffix = parameters.iflabel, held.label?.hasSuffix(":" + suffix) != true {
             return .degraded("\(ip) is up but labelled \(held.label ?? "(none)"), not <nic>:\(suffix)")

@@ -1,0 +1,40 @@
+import OCF
+import OCFTesting
+import Testing
+@testable import vip
+
+/// The README's parameter tables say what the agents declare: same names, same defaults.
+@Suite struct ReadmeTests {
+    static let readme = readFile(PacemakerLab.repository + "/README.md") ?? ""
+
+    /// The `| \`name\` | default | … |` rows of one agent's section.
+    static func rows(of section: String) -> [(name: String, defaultCell: String)] {
+        let lines = readme.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let start = lines.firstIndex(where: { $0 == "## " + section }) else { return [] }
+        return lines[(start + 1)...].prefix { !$0.hasPrefix("## ") }.compactMap { line in
+            let cells = line.split(separator: "|").map { $0.trimmingSpaces }
+            guard line.hasPrefix("| `"), cells.count >= 2 else { return nil }
+            return (String(cells[0].filter { $0 != "`" }), String(cells[1]))
+        }
+    }
+
+    @Test func vipParameterTableMatchesDeclarations() {
+        let rows = Self.rows(of: "ocf:tandem:vip")
+        let declarations = VIPParameters.declarations
+        #expect(rows.map(\.name) == declarations.map(\.name), "README rows in declaration order")
+        for declaration in declarations {
+            guard let row = rows.first(where: { $0.name == declaration.name }) else { continue }
+            if declaration.isRequired {
+                #expect(row.defaultCell.hasPrefix("(required"), "\(declaration.name)")
+            } else if let value = declaration.defaultValue {
+                #expect(row.defaultCell == "`\(value)`", "\(declaration.name): README says \(row.defaultCell), the agent \(value)")
+            }
+        }
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        drop { $0 == " " }.reversed().drop { $0 == " " }.reversed().map { $0 }.reduce(into: Substring()) { $0.append($1) }
+    }
+}
