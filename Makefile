@@ -64,14 +64,19 @@ integration:
 	$(SWIFT) build --build-tests
 	TANDEM_AGENT_DIR=$(RELEASE_BIN) $(SWIFT) test --skip-build --filter IntegrationTests
 
+# The VIP follows a crashed node: 3 corosync + Pacemaker nodes, ocf:tandem:vip.
+VIP_PRIMITIVE := ocf:tandem:vip params ip=198.18.0.50
+
 e2e:
-	.ci/lab/failover --provider $(PROVIDER)=$(PROVIDER_DIR) --logs $(CURDIR)/lab-logs/failover
+	.ci/lab/failover --provider $(PROVIDER)=$(PROVIDER_DIR) --agent-primitive "$(VIP_PRIMITIVE)" \
+		--logs $(CURDIR)/lab-logs/failover
 
 bench: deps build
 	$(RELEASE_BIN)/tandem-bench
 
 demo: deps build
-	.ci/lab/failover --demo --provider $(PROVIDER)=$(PROVIDER_DIR) --logs $(CURDIR)/lab-logs/demo
+	.ci/lab/failover --demo --provider $(PROVIDER)=$(PROVIDER_DIR) --agent-primitive "$(VIP_PRIMITIVE)" \
+		--logs $(CURDIR)/lab-logs/demo
 
 install: build
 	install -d $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)
