@@ -13,6 +13,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/route.h>
+#include <netlink/route/link/veth.h>
 #include <netlink/route/rtnl.h>
 #include <linux/if_addr.h>
 #include <linux/if.h>
@@ -25,9 +26,10 @@
 #define RTM_F_FIB_MATCH 0x2000
 #endif
 
-// setns(2) is declared by <sched.h> only under _GNU_SOURCE, which Swift's Glibc module is
-// built without; the prototype is glibc's.
+// setns(2) and unshare(2) are declared by <sched.h> only under _GNU_SOURCE, which Swift's
+// Glibc module is built without; the prototypes are glibc's.
 extern int setns(int fd, int nstype);
+extern int unshare(int flags);
 #define TANDEM_CLONE_NEWNET 0x40000000
 
 // NETLINK_GET_STRICT_CHK (linux 4.20): Swift cannot see every macro of socket.h.

@@ -8,7 +8,7 @@ import Glibc
 /// back, so one process can hold sockets in several namespaces: this is how tests watch a
 /// peer namespace and how agents act in a namespace other than their own. Network namespaces
 /// are per thread (`setns(2)`), so other threads are never affected.
-public final class NetworkNamespace {
+public final class NetworkNamespace: Sendable {
     let descriptor: Int32
     public let path: String
 
@@ -23,6 +23,27 @@ public final class NetworkNamespace {
         guard fd >= 0 else { throw NetlinkError(function: "open(\(path))", errno: errno) }
         self.descriptor = fd
         self.path = path
+    }
+
+    private init(descriptor: Int32, path: String) {
+        self.descriptor = descriptor
+        self.path = path
+    }
+
+    /// Creates a new, empty network namespace that lives as long as this object (and whatever
+    /// runs inside it). It has no name in /run/netns: nothing is left behind on the host.
+    /// - Throws: `NetlinkError` naming `unshare`, `open` or `setns`.
+    public static func create() throws(NetlinkError) -> NetworkNamespace {
+        let original = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard original >= 0 else { throw NetlinkError(function: "open(/proc/thread-self/ns/net)", errno: errno) }
+        defer { close(original) }
+        // unshare moves only the calling thread; it opens the new namespace and returns at once.
+        guard unshare(TANDEM_CLONE_NEWNET) == 0 else { throw NetlinkError(function: "unshare(CLONE_NEWNET)", errno: errno) }
+        let created = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        let openError = errno
+        if setns(original, TANDEM_CLONE_NEWNET) != 0 { abort() }
+        guard created >= 0 else { throw NetlinkError(function: "open(new namespace)", errno: openError) }
+        return NetworkNamespace(descriptor: created, path: "new namespace \(created)")
     }
 
     deinit { close(descriptor) }

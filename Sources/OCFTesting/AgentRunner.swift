@@ -1,19 +1,20 @@
 import Glibc
+import Netlink
 import OCF
 
 /// Runs an agent executable the way Pacemaker does: one action in argv[1], parameters as
 /// `OCF_RESKEY_*`, a clean environment, optionally inside a network namespace.
 public struct AgentRunner: Sendable {
     public let executable: String
-    /// `ip netns exec <namespace>` around the agent when set.
-    public var namespace: String?
+    /// The network namespace the agent runs in; this process's when `nil`.
+    public var namespace: NetworkNamespace?
     public var instance: String
     /// `HA_RSCTMP` for the agent.
     public var stateDirectory: String
     /// Extra environment (e.g. `OCF_CHECK_LEVEL`, `HA_debug`).
     public var environment: [String: String] = [:]
 
-    public init(agent name: String, namespace: String? = nil, instance: String = "test",
+    public init(agent name: String, namespace: NetworkNamespace? = nil, instance: String = "test",
                 stateDirectory: String) {
         self.executable = AgentRunner.path(of: name)
         self.namespace = namespace
@@ -46,9 +47,9 @@ public struct AgentRunner: Sendable {
         if action == "monitor" && interval > 0 { variables["OCF_RESKEY_CRM_meta_interval"] = String(interval) }
         for (name, value) in parameters { variables["OCF_RESKEY_" + name] = value }
         variables.merge(environment) { $1 }
-        let command = namespace.map { Command("ip", ["netns", "exec", $0, executable, action], environment: variables) }
-            ?? Command(executable, [action], environment: variables)
-        let result = try command.run(deadline: .now + timeout + .seconds(10))
+        let command = Command(executable, [action], environment: variables)
+        let deadline = ContinuousClock.now + timeout + .seconds(10)
+        let result = try namespace.map { try command.run(in: $0, deadline: deadline) } ?? command.run(deadline: deadline)
         return Result(status: result.status, output: result.output, errorOutput: result.errorOutput)
     }
 

@@ -53,9 +53,9 @@ public final class AnnouncementCapture {
     let socket: PacketSocket
 
     /// Opens the capture in `namespace` on `interface` (all EtherTypes).
-    public init(in namespace: NetworkNamespace, interface: String) throws {
+    public init(in namespace: NetworkNamespace, interface: InterfaceName) throws {
         socket = try namespace.perform { () throws -> PacketSocket in
-            guard let link = try RouteSocket().link(named: InterfaceName(interface)!) else {
+            guard let link = try RouteSocket().link(named: interface) else {
                 throw LabError("no interface \(interface)")
             }
             return try PacketSocket(interfaceIndex: link.index, receiving: 0x0003)  // ETH_P_ALL

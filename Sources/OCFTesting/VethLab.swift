@@ -1,89 +1,85 @@
+import Addresses
 import Glibc
 import Netlink
 import OCF
 
-/// Two throw-away network namespaces joined by a veth pair: the agent acts in `local`, the
-/// test watches and reaches it from `peer`. Set up with `ip` (test scaffolding only; the code
-/// under test talks netlink), removed on `close()` or deinit.
+/// Two throw-away network namespaces joined by a veth pair, built over netlink with Tandem's
+/// own Netlink module: the agent acts in `local`, the test watches and reaches it from `peer`.
+/// The namespaces have no names and vanish with this object (and whatever still runs in them).
 public final class VethLab {
-    public let local: String
-    public let peer: String
+    public let local: NetworkNamespace
+    public let peer: NetworkNamespace
     /// The interface names inside each namespace.
-    public let localInterface = "lab0"
-    public let peerInterface = "peer0"
-    private var closed = false
+    public static let localInterface = InterfaceName("lab0")!
+    public static let peerInterface = InterfaceName("peer0")!
+    public var localInterface: InterfaceName { Self.localInterface }
+    public var peerInterface: InterfaceName { Self.peerInterface }
 
-    /// Creates the namespaces `<prefix>-<pid>-<n>-a|b`, the veth pair, and brings everything up.
     /// - Parameters:
     ///   - localAddresses, peerAddresses: addresses with prefix (`198.18.0.1/24`,
-    ///     `2001:db8::1/64`); IPv6 ones are added with nodad so they are usable at once.
-    public init(prefix: String = "tandem", localAddresses: [String] = [], peerAddresses: [String] = []) throws {
-        let name = "\(prefix)-\(getpid())-\(VethLab.nextNumber())"
-        local = name + "-a"
-        peer = name + "-b"
-        do {
-            try VethLab.ip(["netns", "add", local])
-            try VethLab.ip(["netns", "add", peer])
-            try VethLab.ip(["link", "add", localInterface, "netns", local, "type", "veth", "peer", "name", peerInterface, "netns", peer])
-            for (namespace, interface, addresses) in [(local, localInterface, localAddresses), (peer, peerInterface, peerAddresses)] {
-                try VethLab.ip(["-n", namespace, "link", "set", "lo", "up"])
-                try VethLab.ip(["-n", namespace, "link", "set", interface, "up"])
-                for address in addresses {
-                    try VethLab.ip(["-n", namespace, "addr", "add", address, "dev", interface] + (address.contains(":") ? ["nodad"] : []))
-                }
-            }
-        } catch {
-            close()
-            throw error
+    ///     `2001:db8::1/64`); IPv6 ones are added without DAD so they are usable at once.
+    public init(localAddresses: [String] = [], peerAddresses: [String] = []) throws {
+        local = try NetworkNamespace.create()
+        peer = try NetworkNamespace.create()
+        try RouteSocket(in: local).addVethPair(Self.localInterface, peer: Self.peerInterface, peerNamespace: peer)
+        for (namespace, interface, addresses) in [(local, Self.localInterface, localAddresses),
+                                                  (peer, Self.peerInterface, peerAddresses)] {
+            let routes = try RouteSocket(in: namespace)
+            try routes.setLink(.loopback, up: true)
+            try routes.setLink(interface, up: true)
+            for address in addresses { try VethLab.add(address, on: interface, in: namespace) }
         }
     }
 
-    deinit { close() }
-
-    /// Deletes both namespaces (the veth pair goes with them).
-    public func close() {
-        guard !closed else { return }
-        closed = true
-        _ = try? VethLab.ip(["netns", "del", local])
-        _ = try? VethLab.ip(["netns", "del", peer])
+    /// Adds `address/prefix` to an interface of a namespace (IPv6 without DAD).
+    public static func add(_ text: String, on interface: InterfaceName, in namespace: NetworkNamespace) throws {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let address = IPAddress(parts[0]), let prefix = Int(parts[1]) else {
+            throw LabError("not an address with a prefix: \(text)")
+        }
+        let routes = try RouteSocket(in: namespace)
+        guard let link = try routes.link(named: interface) else { throw LabError("no \(interface)") }
+        try routes.add(AddressRequest(interfaceIndex: link.index, address: address, prefixLength: prefix,
+                                      flags: address.family == .inet6 ? [.noDAD] : []))
     }
 
-    /// Opens one of the namespaces, for sockets created in it.
-    public func namespace(_ name: String) throws -> NetworkNamespace { try NetworkNamespace(named: name) }
+    /// Removes `address/prefix` from an interface of a namespace.
+    public static func remove(_ text: String, from interface: InterfaceName, in namespace: NetworkNamespace) throws {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let address = IPAddress(parts[0]), let prefix = Int(parts[1]) else {
+            throw LabError("not an address with a prefix: \(text)")
+        }
+        let routes = try RouteSocket(in: namespace)
+        guard let link = try routes.link(named: interface) else { throw LabError("no \(interface)") }
+        try routes.deleteAddress(address, prefixLength: prefix, interfaceIndex: link.index)
+    }
 
     /// The addresses in the local namespace, read over netlink: the "nothing changed" snapshot.
+    /// IPv6 link-local addresses are left out: the kernel adds them and runs their duplicate
+    /// address detection on its own schedule after the link comes up, and no agent touches them.
     public func localAddresses() throws -> [InterfaceAddress] {
-        try RouteSocket(in: namespace(local)).addresses().sorted { $0.description < $1.description }
+        try RouteSocket(in: local).addresses()
+            .filter { if case .v6(let address) = $0.address { !address.isLinkLocal } else { true } }
+            .sorted { $0.description < $1.description }
     }
 
-    /// Runs `ip` with arguments (never a shell); throws with its stderr when it fails.
-    @discardableResult
-    public static func ip(_ arguments: [String]) throws -> Command.Result {
-        let result = try Command("ip", arguments).run(deadline: .now + .seconds(20))
-        guard result.status == 0 else { throw LabError("ip \(arguments.joined(separator: " ")): \(result.errorOutput)") }
-        return result
-    }
-
-    /// Runs a command inside a namespace (`ip netns exec`).
-    public func run(in namespace: String, _ executable: String, _ arguments: [String],
+    /// Runs a program inside a namespace with an argument array.
+    public func run(in namespace: NetworkNamespace, _ executable: String, _ arguments: [String],
                     timeout: Duration = .seconds(20)) throws -> Command.Result {
-        try Command("ip", ["netns", "exec", namespace, executable] + arguments).run(deadline: .now + timeout)
+        try Command(executable, arguments).run(in: namespace, deadline: .now + timeout)
     }
-
-    private static let counter = Counter()
-    private static func nextNumber() -> Int { counter.next() }
 }
 
-/// A process-wide counter safe to use from parallel tests.
-final class Counter: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var value = 0
-    init() { pthread_mutex_init(&mutex, nil) }
-    func next() -> Int {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        value += 1
-        return value
+extension Command {
+    /// Starts the command inside a network namespace: it is spawned from this thread while the
+    /// thread is switched into the namespace, and a child keeps the namespace of its creator.
+    public func start(in namespace: NetworkNamespace) throws -> RunningCommand {
+        try namespace.perform { try start() }
+    }
+
+    /// Runs the command inside a network namespace until it exits or `deadline` passes.
+    public func run(in namespace: NetworkNamespace, deadline: ContinuousClock.Instant) throws -> Command.Result {
+        try start(in: namespace).wait(deadline: deadline)
     }
 }
 

@@ -12,38 +12,22 @@ import OCF
 import OCFTesting
 
 let runs = Int(getenv("BENCH_RUNS").map { String(cString: $0) } ?? "") ?? 25
-let arguments = CommandLine.arguments
 
-if arguments.count >= 3 && arguments[1] == "--inside" {
-    exit(Inside(peerNamespace: arguments[2]).run())
-} else {
-    exit(outside())
+guard geteuid() == 0 else {
+    print("tandem-bench needs root (network namespaces)")
+    exit(2)
+}
+do {
+    let lab = try VethLab(localAddresses: ["198.18.0.1/24"], peerAddresses: ["198.18.0.2/24"])
+    exit(Bench(lab: lab).run())
+} catch {
+    print("tandem-bench: \(error)")
+    exit(1)
 }
 
-/// Creates the namespaces and runs the measurements inside, where both agents see the lab's
-/// interfaces (and /sys) exactly as under Pacemaker.
-func outside() -> Int32 {
-    guard geteuid() == 0 else {
-        print("tandem-bench needs root (network namespaces)")
-        return 2
-    }
-    do {
-        let lab = try VethLab(prefix: "tbench", localAddresses: ["198.18.0.1/24"], peerAddresses: ["198.18.0.2/24"])
-        defer { lab.close() }
-        let me = readSelf()
-        let running = try Command("ip", ["netns", "exec", lab.local, me, "--inside", lab.peer]).start()
-        let result = running.wait(deadline: .now + .seconds(1800))
-        print(result.output, terminator: "")
-        if !result.errorOutput.isEmpty { Log.writeStandardErrorText(result.errorOutput) }
-        return result.status
-    } catch {
-        print("tandem-bench: \(error)")
-        return 1
-    }
-}
-
-struct Inside {
-    let peerNamespace: String
+/// Both agents are spawned inside the lab's local namespace; the peer captures the frames.
+struct Bench {
+    let lab: VethLab
     let address = "198.18.0.50"
     let state = "/tmp/tandem-bench-\(getpid())"
 
@@ -62,7 +46,7 @@ struct Inside {
         var wall: [String: [String: [Duration]]] = [:]
         var announcements: [String: [Double]] = [:]
         do {
-            let capture = try AnnouncementCapture(in: NetworkNamespace(named: peerNamespace), interface: "peer0")
+            let capture = try AnnouncementCapture(in: lab.peer, interface: lab.peerInterface)
             for _ in 0..<runs {
                 // Alternate the agents so both see the same machine load.
                 for agent in [vip, ipaddr2] {
@@ -103,7 +87,7 @@ struct Inside {
                            "OCF_RESKEY_CRM_meta_timeout": "20000"]
         if action == "monitor" { environment["OCF_RESKEY_CRM_meta_interval"] = "10000" }
         for (name, value) in agent.parameters { environment["OCF_RESKEY_" + name] = value }
-        return try Command(agent.path, [action], environment: environment).run(deadline: .now + .seconds(30))
+        return try Command(agent.path, [action], environment: environment).run(in: lab.local, deadline: .now + .seconds(30))
     }
 
     func report(samples: [String: [String: [Command.Result]]], wall: [String: [String: [Duration]]],
@@ -157,16 +141,4 @@ func realTime() -> Int64 {
     var now = timespec()
     clock_gettime(CLOCK_REALTIME, &now)
     return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-}
-
-func readSelf() -> String {
-    var buffer = [CChar](repeating: 0, count: 4096)
-    let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-    return String(decoding: buffer[..<max(count, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
-
-extension Log {
-    static func writeStandardErrorText(_ text: String) {
-        _ = Array(text.utf8).withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-    }
 }

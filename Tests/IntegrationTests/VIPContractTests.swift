@@ -13,7 +13,7 @@ struct VIPContractTests {
     static let state = "/tmp/tandem-contract-\(getpid())"
 
     @Test func ocfTesterPasses() throws {
-        let lab = try VethLab(prefix: "tocf", localAddresses: ["198.18.0.1/24", "2001:db8::1/64"])
+        let lab = try VethLab(localAddresses: ["198.18.0.1/24", "2001:db8::1/64"])
         for ip in ["198.18.0.50", "2001:db8::50"] {
             let result = try lab.run(in: lab.local, "/usr/sbin/ocf-tester",
                                      ["-n", "vip-ocf-tester", "-o", "ip=\(ip)", AgentRunner.path(of: "vip")], timeout: .seconds(120))
@@ -27,9 +27,9 @@ struct VIPContractTests {
     /// right code and an exit reason, and the namespace's addresses, the ARP sysctls and the
     /// state directory exactly as before.
     @Test func malformedInputChangesNothing() throws {
-        let lab = try VethLab(prefix: "tbad", localAddresses: ["198.18.0.1/24", "2001:db8::1/64"])
+        let lab = try VethLab(localAddresses: ["198.18.0.1/24", "2001:db8::1/64"])
         let runner = AgentRunner(agent: "vip", namespace: lab.local, instance: "bad", stateDirectory: Self.state)
-        let namespace = try lab.namespace(lab.local)
+        let namespace = lab.local
         struct Snapshot: Equatable {
             let addresses: [InterfaceAddress]
             let sysctls: [Int?]

@@ -12,7 +12,7 @@ struct VIPIntegrationTests {
     static let state = "/tmp/tandem-it-\(getpid())"
 
     func lab() throws -> VethLab {
-        try VethLab(prefix: "tvip", localAddresses: ["198.18.0.1/24", "2001:db8::1/64"],
+        try VethLab(localAddresses: ["198.18.0.1/24", "2001:db8::1/64"],
                     peerAddresses: ["198.18.0.2/24", "2001:db8::2/64"])
     }
 
@@ -21,15 +21,15 @@ struct VIPIntegrationTests {
     }
 
     func localMAC(_ lab: VethLab) throws -> MACAddress {
-        try #require(try RouteSocket(in: lab.namespace(lab.local)).link(named: InterfaceName(lab.localInterface)!)?.macAddress)
+        try #require(try RouteSocket(in: lab.local).link(named: lab.localInterface)?.macAddress)
     }
 
     @Test func ipv4StartAnnounceReachMonitorStop() throws {
         let lab = try lab()
         let vip = IPAddress("198.18.0.50")!
         let before = try lab.localAddresses()
-        let capture = try AnnouncementCapture(in: lab.namespace(lab.peer), interface: lab.peerInterface)
-        let listener = try TCPListener(in: lab.namespace(lab.local), address: vip, port: 8080)
+        let capture = try AnnouncementCapture(in: lab.peer, interface: lab.peerInterface)
+        let listener = try TCPListener(in: lab.local, address: vip, port: 8080)
         var agent = agent(lab)
         let parameters = ["ip": "198.18.0.50", "arp_count": "3", "arp_interval_ms": "50"]
 
@@ -50,7 +50,7 @@ struct VIPIntegrationTests {
         }
         #expect(try capture.collect(of: vip, count: 1, deadline: .now + .milliseconds(500)).isEmpty, "no fourth round")
 
-        let greeting = try tcpGreeting(from: lab.namespace(lab.peer), to: vip, port: 8080, listener: listener,
+        let greeting = try tcpGreeting(from: lab.peer, to: vip, port: 8080, listener: listener,
                                        deadline: .now + .seconds(10))
         #expect(greeting == "hello from 198.18.0.50")
 
@@ -68,8 +68,8 @@ struct VIPIntegrationTests {
     @Test func ipv6WaitsForDADThenAdvertises() throws {
         let lab = try lab()
         let vip = IPAddress("2001:db8::50")!
-        let capture = try AnnouncementCapture(in: lab.namespace(lab.peer), interface: lab.peerInterface)
-        let listener = try TCPListener(in: lab.namespace(lab.local), address: vip, port: 8080)
+        let capture = try AnnouncementCapture(in: lab.peer, interface: lab.peerInterface)
+        let listener = try TCPListener(in: lab.local, address: vip, port: 8080)
         let agent = agent(lab)
         let parameters = ["ip": "2001:db8::50", "arp_count": "2", "arp_interval_ms": "50"]
 
@@ -86,7 +86,7 @@ struct VIPIntegrationTests {
             #expect(frame.kind == .neighbourAdvertisement && frame.override && frame.senderMAC == mac)
             #expect(frame.destinationMAC == MACAddress(multicast: .allNodes))
         }
-        #expect(try tcpGreeting(from: lab.namespace(lab.peer), to: vip, port: 8080, listener: listener,
+        #expect(try tcpGreeting(from: lab.peer, to: vip, port: 8080, listener: listener,
                                 deadline: .now + .seconds(10)) == "hello from 2001:db8::50")
         #expect(try agent.run("monitor", parameters).exitCode == .success)
         #expect(try agent.run("stop", parameters).exitCode == .success)
@@ -95,7 +95,7 @@ struct VIPIntegrationTests {
 
     @Test func duplicateAddressFailsTheStartAndLeavesNothing() throws {
         let lab = try lab()
-        try VethLab.ip(["-n", lab.peer, "addr", "add", "2001:db8::77/64", "dev", lab.peerInterface, "nodad"])
+        try VethLab.add("2001:db8::77/64", on: lab.peerInterface, in: lab.peer)
         let before = try lab.localAddresses()
         let agent = agent(lab)
         let start = try agent.run("start", ["ip": "2001:db8::77"])
@@ -109,7 +109,7 @@ struct VIPIntegrationTests {
     @Test func nodadAddressIsUsableAtOnce() throws {
         let lab = try lab()
         let agent = agent(lab)
-        let parameters = ["ip": "2001:db8::51", "nodad": "true", "cidr_netmask": "64", "nic": lab.localInterface,
+        let parameters = ["ip": "2001:db8::51", "nodad": "true", "cidr_netmask": "64", "nic": lab.localInterface.rawValue,
                           "preferred_lft": "0", "noprefixroute": "true"]
         #expect(try agent.run("start", parameters).exitCode == .success)
         let held = try #require(try lab.localAddresses().first { $0.address == IPAddress("2001:db8::51") })
@@ -120,7 +120,7 @@ struct VIPIntegrationTests {
     @Test func labelsAndExplicitPlacement() throws {
         let lab = try lab()
         let agent = agent(lab)
-        let parameters = ["ip": "198.18.0.60", "cidr_netmask": "255.255.255.128", "nic": lab.localInterface,
+        let parameters = ["ip": "198.18.0.60", "cidr_netmask": "255.255.255.128", "nic": lab.localInterface.rawValue,
                           "iflabel": "web", "broadcast": "198.18.0.127", "arp_count": "0"]
         #expect(try agent.run("start", parameters).exitCode == .success)
         let held = try #require(try lab.localAddresses().first { $0.address == IPAddress("198.18.0.60") })
@@ -131,21 +131,21 @@ struct VIPIntegrationTests {
 
     @Test func realServerModeStaysSilentAndSharesSysctls() throws {
         let lab = try lab()
-        let capture = try AnnouncementCapture(in: lab.namespace(lab.peer), interface: lab.peerInterface)
+        let capture = try AnnouncementCapture(in: lab.peer, interface: lab.peerInterface)
         let first = agent(lab, instance: "rs1")
         let second = agent(lab, instance: "rs2")
         let sysctls = ["all/arp_ignore", "all/arp_announce", "lab0/arp_ignore", "lab0/arp_announce"]
         func values() throws -> [Int?] {
-            try lab.namespace(lab.local).perform { sysctls.map { try? Sysctl("net/ipv4/conf/" + $0).read() } }
+            try lab.local.perform { sysctls.map { try? Sysctl("net/ipv4/conf/" + $0).read() } }
         }
         let original = try values()
         #expect(original == [0, 0, 0, 0])
 
         let one = ["ip": "198.18.0.70", "lvs_dr_realserver": "true"]
-        let two = ["ip": "198.18.0.71", "lvs_dr_realserver": "true", "nic": lab.localInterface]
+        let two = ["ip": "198.18.0.71", "lvs_dr_realserver": "true", "nic": lab.localInterface.rawValue]
         #expect(try first.run("start", one).exitCode == .success)
         #expect(try second.run("start", two).exitCode == .success)
-        let loopback = try #require(try RouteSocket(in: lab.namespace(lab.local)).link(named: .loopback))
+        let loopback = try #require(try RouteSocket(in: lab.local).link(named: .loopback))
         let held = try #require(try lab.localAddresses().first { $0.address == IPAddress("198.18.0.70") })
         #expect(held.interfaceIndex == loopback.index && held.prefixLength == 32)
         #expect(try values() == [1, 2, 1, 2])
@@ -154,10 +154,10 @@ struct VIPIntegrationTests {
         #expect(try first.run("monitor", one).exitCode == .success)
 
         // Someone resets arp_ignore: the real server could steal the VIP, so monitor fails.
-        try lab.namespace(lab.local).perform { try Sysctl("net/ipv4/conf/all/arp_ignore").write(0) }
-        try lab.namespace(lab.local).perform { try Sysctl("net/ipv4/conf/lab0/arp_ignore").write(0) }
+        try lab.local.perform { try Sysctl("net/ipv4/conf/all/arp_ignore").write(0) }
+        try lab.local.perform { try Sysctl("net/ipv4/conf/lab0/arp_ignore").write(0) }
         #expect(try first.run("monitor", one).exitCode == .genericError)
-        try lab.namespace(lab.local).perform { try Sysctl("net/ipv4/conf/all/arp_ignore").write(1) }
+        try lab.local.perform { try Sysctl("net/ipv4/conf/all/arp_ignore").write(1) }
 
         #expect(try first.run("stop", one).exitCode == .success)
         #expect(try values()[0...1] == [1, 2], "still needed by rs2")
@@ -183,7 +183,7 @@ struct VIPIntegrationTests {
         let agent = agent(lab)
         let parameters = ["ip": "198.18.0.90", "arp_count": "0"]
         #expect(try agent.run("start", parameters).exitCode == .success)
-        try VethLab.ip(["-n", lab.peer, "link", "set", lab.peerInterface, "down"])
+        try RouteSocket(in: lab.peer).setLink(lab.peerInterface, up: false)
         let monitor = try agent.run("monitor", parameters)
         #expect(monitor.exitCode == .genericError)
         #expect(monitor.exitReason?.contains("without carrier") == true, "\(monitor)")
@@ -200,15 +200,16 @@ struct VIPIntegrationTests {
         var agent = agent(lab)
         let parameters = ["ip": "198.18.0.91", "arp_count": "0"]
         #expect(try agent.run("start", parameters).exitCode == .success)
-        try VethLab.ip(["-n", lab.local, "addr", "del", "198.18.0.91/24", "dev", lab.localInterface])
+        try VethLab.remove("198.18.0.91/24", from: lab.localInterface, in: lab.local)
         #expect(try agent.run("monitor", parameters).exitCode == .genericError, "started here and vanished")
         #expect(try agent.run("monitor", parameters, interval: 0).exitCode == .notRunning, "a probe reports it absent")
         #expect(try agent.run("stop", parameters).exitCode == .success)
 
         // The address held on a second interface as well: only the thorough monitor notices.
         #expect(try agent.run("start", parameters).exitCode == .success)
-        try VethLab.ip(["-n", lab.local, "link", "add", "extra0", "type", "veth", "peer", "name", "extra1"])
-        try VethLab.ip(["-n", lab.local, "addr", "add", "198.18.0.91/32", "dev", "extra0"])
+        let extra = InterfaceName("extra0")!
+        try RouteSocket(in: lab.local).addVethPair(extra, peer: InterfaceName("extra1")!)
+        try VethLab.add("198.18.0.91/32", on: extra, in: lab.local)
         #expect(try agent.run("monitor", parameters).exitCode == .success)
         agent.environment["OCF_CHECK_LEVEL"] = "10"
         let thorough = try agent.run("monitor", parameters)
@@ -232,7 +233,7 @@ struct VIPIntegrationTests {
     @Test func stopSilencesTheAnnouncer() throws {
         let lab = try lab()
         let vip = IPAddress("198.18.0.93")!
-        let capture = try AnnouncementCapture(in: lab.namespace(lab.peer), interface: lab.peerInterface)
+        let capture = try AnnouncementCapture(in: lab.peer, interface: lab.peerInterface)
         let agent = agent(lab)
         let parameters = ["ip": "198.18.0.93", "arp_count": "50", "arp_interval_ms": "100"]
         #expect(try agent.run("start", parameters).exitCode == .success)
@@ -247,7 +248,7 @@ struct VIPIntegrationTests {
     @Test func startFirstAnnouncementIsImmediate() throws {
         let lab = try lab()
         let vip = IPAddress("198.18.0.94")!
-        let capture = try AnnouncementCapture(in: lab.namespace(lab.peer), interface: lab.peerInterface)
+        let capture = try AnnouncementCapture(in: lab.peer, interface: lab.peerInterface)
         let agent = agent(lab)
         let parameters = ["ip": "198.18.0.94", "arp_count": "2", "arp_interval_ms": "1000", "arp_mode": "both"]
         #expect(try agent.run("start", parameters).exitCode == .success)

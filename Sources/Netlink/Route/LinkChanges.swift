@@ -1,0 +1,42 @@
+internal import CNetlink
+import Addresses
+import Glibc
+
+extension RouteSocket {
+    /// Creates a veth pair: `name` in this socket's namespace and `peer` in `peerNamespace`
+    /// (here too when `nil`). One RTM_NEWLINK request.
+    /// - Throws: `NetlinkError` naming `rtnl_link_add`; `.exists` when a name is taken.
+    public func addVethPair(_ name: InterfaceName, peer: InterfaceName, peerNamespace: NetworkNamespace? = nil)
+        throws(NetlinkError)
+    {
+        guard let link = rtnl_link_veth_alloc() else {
+            throw NetlinkError(function: "rtnl_link_veth_alloc", libnlCode: -NLE_NOMEM)
+        }
+        // Releases the pair, peer included.
+        defer { rtnl_link_veth_release(link) }
+        rtnl_link_set_name(link, name.rawValue)
+        guard let other = rtnl_link_veth_get_peer(link) else {
+            throw NetlinkError(function: "rtnl_link_veth_get_peer", libnlCode: -NLE_NOMEM)
+        }
+        // rtnl_link_veth_get_peer returns its own reference.
+        defer { rtnl_link_put(other) }
+        rtnl_link_set_name(other, peer.rawValue)
+        if let peerNamespace { rtnl_link_set_ns_fd(other, peerNamespace.descriptor) }
+        try check("rtnl_link_add", rtnl_link_add(socket, link, NLM_F_CREATE | NLM_F_EXCL))
+    }
+
+    /// Sets an interface administratively up or down (IFF_UP).
+    /// - Throws: `NetlinkError` naming `rtnl_link_get_kernel` or `rtnl_link_change`;
+    ///   `.notFound` when there is no such interface.
+    public func setLink(_ name: InterfaceName, up: Bool) throws(NetlinkError) {
+        var current: OpaquePointer?
+        try check("rtnl_link_get_kernel", rtnl_link_get_kernel(socket, 0, name.rawValue, &current))
+        guard let current else { throw NetlinkError(function: "rtnl_link_get_kernel", kind: .notFound, message: "no \(name)") }
+        defer { rtnl_link_put(current) }
+        guard let change = rtnl_link_alloc() else { throw NetlinkError(function: "rtnl_link_alloc", libnlCode: -NLE_NOMEM) }
+        defer { rtnl_link_put(change) }
+        let flag = Link.Flags.up.rawValue
+        if up { rtnl_link_set_flags(change, flag) } else { rtnl_link_unset_flags(change, flag) }
+        try check("rtnl_link_change", rtnl_link_change(socket, current, change, 0))
+    }
+}
