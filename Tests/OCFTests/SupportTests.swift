@@ -1,5 +1,6 @@
 import Glibc
 import OCF
+import OCFTesting
 import Testing
 
 @Suite struct CommandTests {
@@ -10,7 +11,7 @@ import Testing
     }
 
     @Test func statusEnvironmentAndInput() throws {
-        let failing = try Command("/bin/sh", ["-c", "exit 3"]).run(deadline: .now + .seconds(10))
+        let failing = try Command(AgentRunner.path(of: "tandem-testtool"), ["exit", "3"]).run(deadline: .now + .seconds(10))
         #expect(failing.status == 3)
         let env = try Command("/usr/bin/env", [], environment: ["ONLY": "this"]).run(deadline: .now + .seconds(10))
         #expect(env.output == "ONLY=this\n")
@@ -31,8 +32,8 @@ import Testing
 
     @Test func outputHeldByABackgroundChildIsNotWaitedFor() throws {
         let started = ContinuousClock.now
-        let result = try Command("/bin/sh", ["-c", "sleep 20 & echo done"]).run(deadline: .now + .seconds(15))
-        #expect(result.status == 0 && !result.timedOut)
+        let result = try Command(AgentRunner.path(of: "tandem-testtool"), ["leave-child"]).run(deadline: .now + .seconds(15))
+        #expect(result.status == 0 && !result.timedOut && result.output == "done\n")
         #expect(started.duration(to: .now) < .seconds(10))
     }
 }
