@@ -33,25 +33,27 @@ public final class VethLab {
 
     /// Adds `address/prefix` to an interface of a namespace (IPv6 without DAD).
     public static func add(_ text: String, on interface: InterfaceName, in namespace: NetworkNamespace) throws {
-        let parts = text.split(separator: "/")
-        guard parts.count == 2, let address = IPAddress(parts[0]), let prefix = Int(parts[1]) else {
-            throw LabError("not an address with a prefix: \(text)")
-        }
-        let routes = try RouteSocket(in: namespace)
-        guard let link = try routes.link(named: interface) else { throw LabError("no \(interface)") }
-        try routes.add(AddressRequest(interfaceIndex: link.index, address: address, prefixLength: prefix,
+        let (routes, index, address, prefix) = try resolve(text, interface, namespace)
+        try routes.add(AddressRequest(interfaceIndex: index, address: address, prefixLength: prefix,
                                       flags: address.family == .inet6 ? [.noDAD] : []))
     }
 
     /// Removes `address/prefix` from an interface of a namespace.
     public static func remove(_ text: String, from interface: InterfaceName, in namespace: NetworkNamespace) throws {
+        let (routes, index, address, prefix) = try resolve(text, interface, namespace)
+        try routes.deleteAddress(address, prefixLength: prefix, interfaceIndex: index)
+    }
+
+    private static func resolve(_ text: String, _ interface: InterfaceName, _ namespace: NetworkNamespace)
+        throws -> (RouteSocket, Int32, IPAddress, Int)
+    {
         let parts = text.split(separator: "/")
         guard parts.count == 2, let address = IPAddress(parts[0]), let prefix = Int(parts[1]) else {
             throw LabError("not an address with a prefix: \(text)")
         }
         let routes = try RouteSocket(in: namespace)
         guard let link = try routes.link(named: interface) else { throw LabError("no \(interface)") }
-        try routes.deleteAddress(address, prefixLength: prefix, interfaceIndex: link.index)
+        return (routes, link.index, address, prefix)
     }
 
     /// The addresses in the local namespace, read over netlink: the "nothing changed" snapshot.
