@@ -81,7 +81,7 @@ demo: deps build
 install: build
 	install -d $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)
 	for agent in $(AGENTS); do \
-		install -m 0755 $(RELEASE_BIN)/$$agent $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)/$$agent; done
+		install -s -m 0755 $(RELEASE_BIN)/$$agent $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)/$$agent; done
 
 uninstall:
 	for agent in $(AGENTS); do rm -f $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)/$$agent; done
