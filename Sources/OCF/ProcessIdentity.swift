@@ -30,9 +30,21 @@ public struct ProcessIdentity: Equatable, Sendable, CustomStringConvertible {
     /// The process still runs (and is the same process).
     public var isRunning: Bool { ProcessIdentity.startTime(of: pid) == startTime }
 
-    /// Sends SIGTERM if the process is still the recorded one.
-    public func terminate() {
-        if isRunning { kill(pid, SIGTERM) }
+    /// Sends SIGTERM if the process is still the recorded one, then waits until it is gone,
+    /// with SIGKILL when `deadline` passes.
+    /// - Returns: whether the process is gone.
+    @discardableResult
+    public func terminate(by deadline: ContinuousClock.Instant) -> Bool {
+        guard isRunning else { return true }
+        kill(pid, SIGTERM)
+        while isRunning {
+            if ContinuousClock.now >= deadline {
+                kill(pid, SIGKILL)
+                return !isRunning
+            }
+            sleep(for: .milliseconds(2))
+        }
+        return true
     }
 
     /// Reads the start time from `/proc/<pid>/stat`. The command name (field 2) may contain

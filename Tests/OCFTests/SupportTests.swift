@@ -82,6 +82,14 @@ import Testing
         #expect(!ProcessIdentity(pid: me.pid, startTime: me.startTime + 1).isRunning, "a reused pid is not the same process")
         #expect(ProcessIdentity("garbage") == nil)
     }
+
+    @Test func terminateWaitsUntilTheProcessIsGone() throws {
+        let sleeper = try Command("/bin/sleep", ["30"]).start()
+        let identity = try #require(ProcessIdentity(pid: sleeper.pid))
+        // A terminated child is a zombie until reaped: gone, as far as running goes.
+        #expect(identity.terminate(by: .now + .seconds(5)))
+        #expect(sleeper.wait(deadline: .now + .seconds(5)).status == 128 + SIGTERM)
+    }
 }
 
 @Suite struct NodeAttributeTests {

@@ -248,7 +248,8 @@ final class VirtualIP: ResourceAgent {
 
     /// Removes exactly what a start recorded: the announcer, the address, the sysctls, the record.
     static func undo(_ record: Record, routes: RouteSocket, context: AgentContext) throws {
-        record.announcer?.terminate()
+        // Silence first: once stop returns, no announcement of this address may leave this node.
+        record.announcer?.terminate(by: min(context.deadline, .now + .seconds(2)))
         let addresses = try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() }
         if addresses.contains(where: record.matches) {
             do {
