@@ -13,7 +13,7 @@ PREFIX ?= /usr
 DESTDIR ?=
 OCF_ROOT ?= $(PREFIX)/lib/ocf
 PROVIDER := tandem
-AGENTS := vip
+AGENTS := vip ipvs ipvs-sync
 
 # Fully static agents: nothing from the Swift toolchain, libnl or libxml2 is needed at run
 # time, and a monitor starts in about a millisecond instead of four (no dynamic loading).

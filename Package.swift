@@ -13,6 +13,8 @@ let package = Package(
     name: "Tandem",
     products: [
         .executable(name: "vip", targets: ["vip"]),
+        .executable(name: "ipvs", targets: ["ipvs"]),
+        .executable(name: "ipvs-sync", targets: ["ipvs-sync"]),
     ],
     targets: [
         // C libraries, through pkg-config. `make deps` installs the -dev packages.
@@ -33,15 +35,26 @@ let package = Package(
         .target(name: "LibXML", dependencies: ["CLibXML2"]),
         // Frames on the wire: gratuitous ARP, unsolicited neighbour advertisements.
         .target(name: "LinkLayer", dependencies: ["CPacket", "Addresses"]),
+        // Linux Virtual Server: service and real-server syntax, plans, the health-checker contract.
+        .target(name: "LVS", dependencies: ["Netlink", "OCF", "Addresses"]),
         // The OCF contract: parameters, actions, exit codes, meta-data, logging, state.
         .target(name: "OCF", dependencies: ["Addresses", "LibXML"]),
+        // OCF exit codes for netlink failures, shared by the agents that talk to the kernel.
+        .target(name: "OCFNetlink", dependencies: ["OCF", "Netlink"]),
         // Test support: running agents, throw-away namespaces, the malformed-input harness.
         .target(name: "OCFTesting", dependencies: ["OCF", "Addresses", "Netlink", "LinkLayer"]),
 
         // Agents.
         .executableTarget(
-            name: "vip", dependencies: ["OCF", "Netlink", "LinkLayer", "Addresses"],
+            name: "vip", dependencies: ["OCF", "OCFNetlink", "Netlink", "LinkLayer", "Addresses"],
             path: "agents/vip"),
+
+        .executableTarget(
+            name: "ipvs", dependencies: ["OCF", "OCFNetlink", "Netlink", "LVS", "Addresses"],
+            path: "agents/ipvs"),
+        .executableTarget(
+            name: "ipvs-sync", dependencies: ["OCF", "OCFNetlink", "Netlink", "Addresses"],
+            path: "agents/ipvs-sync"),
 
         // Benchmarks (`make bench`): agents side by side with the scripts they replace.
         .executableTarget(
@@ -55,6 +68,7 @@ let package = Package(
         .testTarget(name: "AddressesTests", dependencies: ["Addresses"]),
         .testTarget(name: "LinkLayerTests", dependencies: ["LinkLayer", "Addresses"]),
         .testTarget(name: "OCFTests", dependencies: ["OCF", "OCFTesting"]),
+        .testTarget(name: "LVSTests", dependencies: ["LVS", "Netlink", "OCF", "Addresses"]),
         // The agents through their executables: meta-data golden copies and schemas, validate-all tables.
         .testTarget(
             name: "AgentTests", dependencies: ["OCFTesting", "OCF", "vip"],

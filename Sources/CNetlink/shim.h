@@ -20,6 +20,7 @@
 #include <linux/if_arp.h>
 #include <linux/rtnetlink.h>
 #include <linux/neighbour.h>
+#include <linux/ip_vs.h>
 
 // RTM_F_FIB_MATCH (linux 4.13) is missing from older uapi copies; the value is ABI.
 #ifndef RTM_F_FIB_MATCH

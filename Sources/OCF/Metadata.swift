@@ -2,23 +2,24 @@ import LibXML
 
 /// Renders an agent's meta-data in the compatibility profile: valid against ocf-tester's
 /// OCF 1.0 DTD, resource-agents' `metadata.rng` and the OCF 1.1 schema at once (DOCTYPE,
-/// `<version>1.1</version>`, one English `longdesc` and `shortdesc`, `string`/`integer`/
-/// `boolean` types, actions from the DTD's list).
+/// `<version>` 1.1, or 1.0 for agents whose reload applies parameters; one English `longdesc`
+/// and `shortdesc`; `string`/`integer`/`boolean` types; actions from the DTD's list).
 public enum Metadata {
     public static func render<Agent: ResourceAgent>(_ agent: Agent.Type) throws(XMLWriterError) -> String {
-        try render(name: Agent.name, version: Agent.version, shortDescription: Agent.shortDescription,
+        try render(name: Agent.name, version: Agent.version, ocfVersion: Agent.ocfVersion, shortDescription: Agent.shortDescription,
                    longDescription: Agent.longDescription, parameters: Agent.Parameters.declarations,
                    actions: Agent.actions)
     }
 
-    public static func render(name: String, version: String, shortDescription: String, longDescription: String,
+    public static func render(name: String, version: String, ocfVersion: String = "1.1", shortDescription: String,
+                              longDescription: String,
                               parameters: [ParameterDeclaration], actions: [ActionAdvertisement])
         throws(XMLWriterError) -> String
     {
         let xml = try XMLWriter()
         try xml.doctype("resource-agent", systemID: "ra-api-1.dtd")
         try xml.element("resource-agent", [("name", name), ("version", version)]) { xml throws(XMLWriterError) in
-            try xml.element("version", text: "1.1")
+            try xml.element("version", text: ocfVersion)
             try xml.element("longdesc", [("lang", "en")], text: longDescription)
             try xml.element("shortdesc", [("lang", "en")], text: shortDescription)
             try xml.element("parameters") { xml throws(XMLWriterError) in

@@ -54,6 +54,18 @@ public struct NodeAttributes: Sendable {
         try run(crmAttribute, nodeArguments(node) + ["-n", name, "-l", lifetime.rawValue, "-D"])
     }
 
+    /// Sets this node's promotion score for the resource running the agent (promotable clones):
+    /// `crm_attribute --promotion -v SCORE`. The resource is `OCF_RESOURCE_INSTANCE`, which
+    /// crm_attribute reads from the environment.
+    public func setPromotionScore(_ score: Int) throws(OCFError) {
+        try run(crmAttribute, ["--promotion", "-v", String(score)])
+    }
+
+    /// Removes this node's promotion score: `crm_attribute --promotion -D`.
+    public func removePromotionScore() throws(OCFError) {
+        try run(crmAttribute, ["--promotion", "-D"])
+    }
+
     private func nodeArguments(_ node: String?) -> [String] { node.map { ["-N", $0] } ?? [] }
 
     /// Attribute names as Pacemaker's XML ids allow, and never an option.

@@ -11,6 +11,10 @@ public protocol ResourceAgent {
     static var version: String { get }
     static var shortDescription: String { get }
     static var longDescription: String { get }
+    /// The OCF version meta-data claims, `1.1` by default. Pacemaker calls `reload` for changed
+    /// non-unique parameters only when it is below 1.1 (1.1 agents get `reload-agent`, which
+    /// ocf-tester's DTD refuses); agents whose reload applies parameter changes say `1.0`.
+    static var ocfVersion: String { get }
     /// Every action meta-data advertises. Optional actions (reload, promote, demote, notify)
     /// are dispatched only when advertised here, and then must be implemented.
     static var actions: [ActionAdvertisement] { get }
@@ -42,6 +46,8 @@ public protocol ResourceAgent {
 }
 
 extension ResourceAgent {
+    public static var ocfVersion: String { "1.1" }
+
     public static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext) throws {
         context.log.warning("stop with an invalid configuration (\(problems)): nothing can have been started with it")
     }

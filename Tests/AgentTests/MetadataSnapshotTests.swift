@@ -6,7 +6,7 @@ import Testing
 /// Every agent's meta-data is checked in (Tests/AgentTests/Snapshots/<agent>.xml): a change
 /// shows up in review. `make record-metadata` (RECORD_SNAPSHOTS=1) writes them anew.
 @Suite struct MetadataSnapshotTests {
-    static let agents = ["vip"]
+    static let agents = ["vip", "ipvs", "ipvs-sync"]
 
     @Test(arguments: agents)
     func matchesGoldenCopy(_ agent: String) throws {

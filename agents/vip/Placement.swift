@@ -64,22 +64,3 @@ struct Record: Equatable {
         held.address == address && held.interfaceIndex == interfaceIndex && held.prefixLength == prefixLength
     }
 }
-
-/// Netlink failures as OCF errors: a missing privilege or kernel facility is this node's
-/// problem (hard), anything else may pass (soft).
-func ocfError(_ error: NetlinkError, while doing: String) -> OCFError {
-    switch error.kind {
-    case .permissionDenied: .permissionDenied("\(doing): \(error) (CAP_NET_ADMIN is needed: run as root)")
-    case .notSupported: .notInstalled("\(doing): \(error)")
-    default: .generic("\(doing): \(error)")
-    }
-}
-
-/// Runs a netlink call, turning its error into an OCF error that says what was being done.
-func netlink<T>(_ doing: String, _ body: () throws(NetlinkError) -> T) throws(OCFError) -> T {
-    do {
-        return try body()
-    } catch {
-        throw ocfError(error, while: doing)
-    }
-}

@@ -1,6 +1,7 @@
 import Addresses
 import Netlink
 import OCF
+import OCFNetlink
 
 /// `ocf:tandem:vip`: a floating IPv4/IPv6 address, or the LVS-DR real-server address on lo.
 final class VirtualIP: ResourceAgent {
@@ -198,7 +199,7 @@ final class VirtualIP: ResourceAgent {
         } catch where error.kind == .exists {
             log.info("\(ip) appeared on \(placement.link.name) meanwhile")
         } catch {
-            throw ocfError(error, while: "adding \(ip)/\(placement.prefixLength) to \(placement.link.name)")
+            throw error.ocf(while: "adding \(ip)/\(placement.prefixLength) to \(placement.link.name)")
         }
     }
 
@@ -258,7 +259,7 @@ final class VirtualIP: ResourceAgent {
             } catch where error.kind == .notFound {
                 // Gone meanwhile: that is what stop wants.
             } catch {
-                throw ocfError(error, while: "removing \(record.address) from \(record.interface)")
+                throw error.ocf(while: "removing \(record.address) from \(record.interface)")
             }
         }
         if record.realServerInterface != nil {
@@ -272,7 +273,7 @@ final class VirtualIP: ResourceAgent {
             try routes.deleteAddress(address, prefixLength: prefixLength, interfaceIndex: interfaceIndex)
         } catch where error.kind == .notFound {
         } catch {
-            throw ocfError(error, while: "removing \(address)")
+            throw error.ocf(while: "removing \(address)")
         }
     }
 

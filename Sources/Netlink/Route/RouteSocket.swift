@@ -2,39 +2,21 @@ internal import CNetlink
 import Addresses
 import Glibc
 
-/// A NETLINK_ROUTE socket: the one owner of a libnl `nl_sock`.
+/// A NETLINK_ROUTE socket.
 ///
 /// Every rtnetlink request in Tandem goes through one of these: address dumps, address
 /// add/delete, link lookups and route lookups. The socket is bound to the network namespace
 /// it was created in.
 public final class RouteSocket {
-    let socket: OpaquePointer
+    let connection: NetlinkConnection
+    var socket: OpaquePointer { connection.socket }
     /// Kept so that sockets derived from this one (event subscriptions) join the same namespace.
-    let namespace: NetworkNamespace?
+    var namespace: NetworkNamespace? { connection.namespace }
 
     /// Connects a NETLINK_ROUTE socket, in `namespace` when one is given.
     /// - Throws: `NetlinkError` naming `nl_socket_alloc`, `nl_connect` or `setns`.
     public init(in namespace: NetworkNamespace? = nil) throws(NetlinkError) {
-        guard let socket = nl_socket_alloc() else {
-            throw NetlinkError(function: "nl_socket_alloc", libnlCode: -NLE_NOMEM)
-        }
-        self.socket = socket
-        self.namespace = namespace
-        let connect = { nl_connect(socket, NETLINK_ROUTE) }
-        let code: Int32
-        do {
-            code = try namespace?.perform(connect) ?? connect()
-        } catch let error as NetlinkError {
-            throw error
-        } catch {
-            throw NetlinkError(function: "setns", kind: .other(-1), message: "\(error)")
-        }
-        try check("nl_connect", code)
-    }
-
-    deinit {
-        // nl_socket_free closes the descriptor too.
-        nl_socket_free(socket)
+        connection = try NetlinkConnection(protocol: NETLINK_ROUTE, in: namespace)
     }
 
     // MARK: Addresses
@@ -152,58 +134,9 @@ public final class RouteSocket {
         }
     }
 
-    // MARK: Receiving
-
-    /// What one pass of libnl's receive loop ended with.
-    enum ReceiveOutcome: Equatable {
-        /// Messages were read and handed over.
-        case received
-        /// The kernel answered with an error; the errno as the kernel sent it (libnl would
-        /// fold several, ENETUNREACH among them, into a generic failure).
-        case kernelError(Int32)
-        /// libnl failed (negative `NLE_*` code), e.g. `-NLE_AGAIN` on a non-blocking socket.
-        case failure(Int32)
+    func receive(_ handler: (OpaquePointer) -> Void) -> NetlinkConnection.ReceiveOutcome {
+        connection.receive(handler)
     }
-
-    /// Runs libnl's receive loop once, calling `handler` for every valid message.
-    func receive(_ handler: (OpaquePointer) -> Void) -> ReceiveOutcome {
-        withoutActuallyEscaping(handler) { handler in
-            let sink = MessageSink(handler)
-            return withExtendedLifetime(sink) {
-                let context = Unmanaged.passUnretained(sink).toOpaque()
-                nl_socket_modify_cb(socket, NL_CB_VALID, NL_CB_CUSTOM, deliverMessage, context)
-                nl_socket_modify_err_cb(socket, NL_CB_CUSTOM, recordKernelError, context)
-                defer {
-                    nl_socket_modify_cb(socket, NL_CB_VALID, NL_CB_DEFAULT, nil, nil)
-                    nl_socket_modify_err_cb(socket, NL_CB_DEFAULT, nil, nil)
-                }
-                let code = nl_recvmsgs_default(socket)
-                if let kernelError = sink.kernelError { return .kernelError(kernelError) }
-                return code < 0 ? .failure(code) : .received
-            }
-        }
-    }
-}
-
-/// Holds a Swift closure, and the kernel's error if one arrives, for one `nl_recvmsgs` call.
-final class MessageSink {
-    let handler: (OpaquePointer) -> Void
-    var kernelError: Int32?
-    init(_ handler: @escaping (OpaquePointer) -> Void) { self.handler = handler }
-}
-
-/// libnl's NL_CB_VALID callback: hands each message to the current `MessageSink`.
-let deliverMessage: nl_recvmsg_msg_cb_t = { message, argument in
-    guard let message, let argument else { return Int32(NL_SKIP.rawValue) }
-    Unmanaged<MessageSink>.fromOpaque(argument).takeUnretainedValue().handler(message)
-    return Int32(NL_OK.rawValue)
-}
-
-/// libnl's error callback: keeps the kernel's errno (sent negated) and stops the loop.
-let recordKernelError: nl_recvmsg_err_cb_t = { _, error, argument in
-    guard let error, let argument else { return Int32(NL_STOP.rawValue) }
-    Unmanaged<MessageSink>.fromOpaque(argument).takeUnretainedValue().kernelError = -error.pointee.error
-    return Int32(NL_STOP.rawValue)
 }
 
 /// Parses one netlink message into libnl's object for its type and hands the object to

@@ -1,0 +1,93 @@
+import Addresses
+import Glibc
+import LVS
+import Netlink
+import OCF
+import Testing
+
+@Suite struct PlanTests {
+    let spec = try! ServiceSpec(parsing: "tcp:192.0.2.10:80")
+    var desired: DesiredService {
+        DesiredService(service: IPVSService(identity: spec.identity, scheduler: "wlc"),
+                       destinations: try! RealServers.parse("10.0.0.2:80 masq 2, 10.0.0.3:80 masq", for: spec))
+    }
+
+    @Test func absentServiceIsCreatedWithItsRealServers() {
+        let plan = desired.plan(actual: nil, actualDestinations: [])
+        #expect(plan.operations.count == 3)
+        #expect(plan.operations.first == .addService(desired.service))
+    }
+
+    @Test func matchingKernelNeedsNothing() {
+        let plan = desired.plan(actual: desired.service, actualDestinations: desired.destinations)
+        #expect(plan.isEmpty && plan.differences.isEmpty)
+    }
+
+    @Test func driftIsFoundAndRepaired() {
+        var service = desired.service
+        service.scheduler = "rr"
+        var destinations = desired.destinations
+        destinations[0].weight = 7
+        destinations.remove(at: 1)
+        destinations.append(IPVSDestination(address: IPAddress("10.0.0.9")!, port: 80, forwarding: .masquerade))
+        let plan = desired.plan(actual: service, actualDestinations: destinations)
+        #expect(plan.differences.count == 4, "\(plan.differences)")
+        #expect(plan.operations.contains(.updateService(desired.service)))
+        #expect(plan.operations.contains(.deleteDestination(spec.identity, IPVSDestination.Key(address: IPAddress("10.0.0.9")!, port: 80))))
+        #expect(plan.operations.contains(.addDestination(spec.identity, desired.destinations[1])))
+        #expect(plan.operations.contains(.updateDestination(spec.identity, desired.destinations[0])))
+    }
+
+    @Test func countersAreNotDrift() {
+        var busy = desired.destinations
+        busy[0].activeConnections = 12
+        busy[1].inactiveConnections = 3
+        #expect(desired.plan(actual: desired.service, actualDestinations: busy).isEmpty)
+    }
+
+    @Test func healthCheckerOverridesAreNotDrift() {
+        let fallback = IPVSDestination(address: IPAddress("10.0.0.99")!, port: 80, forwarding: .masquerade, weight: 1)
+        let overrides = HealthOverrides([
+            desired.destinations[0].key: .weight(0),
+            desired.destinations[1].key: .removed,
+            fallback.key: .fallback(fallback),
+        ])
+        var quiesced = desired.destinations[0]
+        quiesced.weight = 0
+        // What the health checker made of the table is exactly what the plan expects.
+        #expect(desired.plan(actual: desired.service, actualDestinations: [quiesced, fallback], overrides: overrides).isEmpty)
+        // Without the overrides, the same table is drift.
+        #expect(desired.plan(actual: desired.service, actualDestinations: [quiesced, fallback]).differences.count == 3)
+    }
+
+    @Test func drainSetsEveryWeightToZero() {
+        let operations = desired.drain(desired.destinations)
+        #expect(operations.count == 2)
+        for case .updateDestination(_, let destination) in operations { #expect(destination.weight == 0) }
+    }
+}
+
+@Suite struct HealthOverridesTests {
+    @Test func roundTripAndRefusal() throws {
+        let spec = try ServiceSpec(parsing: "tcp:[2001:db8::10]:443")
+        let state = StateDirectory(path: "/tmp/tandem-lvstests-\(getpid())")
+        try state.create()
+        let fallback = try RealServers.parse("[2001:db8::99] masq 2", for: spec)[0]
+        let overrides = HealthOverrides([
+            IPVSDestination.Key(address: IPAddress("2001:db8::2")!, port: 443): .weight(0),
+            IPVSDestination.Key(address: IPAddress("2001:db8::3")!, port: 443): .removed,
+            fallback.key: .fallback(fallback),
+        ])
+        try overrides.save(for: spec, in: state)
+        let (loaded, ignored) = try HealthOverrides.load(for: spec, in: state)
+        #expect(loaded == overrides && ignored.isEmpty)
+
+        let file = HealthOverrides.file(for: spec, in: state)
+        try file.write([("[2001:db8::2]:443", "weight 99999"), ("[2001:db8::3]:443", "quiet"), ("nonsense", "removed")])
+        let (refused, skipped) = try HealthOverrides.load(for: spec, in: state)
+        #expect(refused.entries.isEmpty && skipped.count == 3)
+
+        try HealthOverrides().save(for: spec, in: state)
+        #expect(try file.read() == nil, "no overrides, no file")
+    }
+}

@@ -1,0 +1,3 @@
+import OCF
+
+AgentMain.main(SyncDaemonAgent.self)
