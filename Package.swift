@@ -73,6 +73,10 @@ let package = Package(
         .testTarget(
             name: "AgentTests", dependencies: ["OCFTesting", "OCF", "vip"],
             exclude: ["Snapshots"]),
+        // In a kernel with IPVS (the qemu guest of .ci/vm): ipvs and ipvs-sync for real.
+        .testTarget(
+            name: "IPVSTests",
+            dependencies: ["OCFTesting", "OCF", "Netlink", "LVS", "Addresses", "ipvs"]),
         // Real parts, as root: netlink in network namespaces, frames on a veth, ocf-tester, crm_resource.
         .testTarget(
             name: "IntegrationTests",

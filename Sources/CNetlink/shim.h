@@ -14,6 +14,7 @@
 #include <netlink/route/link.h>
 #include <netlink/route/route.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/route/link/bridge.h>
 #include <netlink/route/rtnl.h>
 #include <linux/if_addr.h>
 #include <linux/if.h>

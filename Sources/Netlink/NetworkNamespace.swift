@@ -43,7 +43,8 @@ public final class NetworkNamespace: Sendable {
         let openError = errno
         if setns(original, TANDEM_CLONE_NEWNET) != 0 { abort() }
         guard created >= 0 else { throw NetlinkError(function: "open(new namespace)", errno: openError) }
-        return NetworkNamespace(descriptor: created, path: "new namespace \(created)")
+        // Other processes (an agent's netns parameter) reach it through this process's descriptor.
+        return NetworkNamespace(descriptor: created, path: "/proc/\(getpid())/fd/\(created)")
     }
 
     deinit { close(descriptor) }

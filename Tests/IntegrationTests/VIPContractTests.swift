@@ -151,14 +151,3 @@ func parameterDeclarations(of agent: String) throws -> [ParameterDeclaration] {
     default: throw LabError("no declarations for \(agent)")
     }
 }
-
-func listDirectory(_ path: String) -> [String] {
-    guard let directory = opendir(path) else { return [] }
-    defer { closedir(directory) }
-    var names: [String] = []
-    while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names.sorted()
-}

@@ -29,7 +29,7 @@ struct VIPIntegrationTests {
         let vip = IPAddress("198.18.0.50")!
         let before = try lab.localAddresses()
         let capture = try AnnouncementCapture(in: lab.peer, interface: lab.peerInterface)
-        let listener = try TCPListener(in: lab.local, address: vip, port: 8080)
+        let responder = try TCPResponder(in: lab.local, address: vip, port: 8080, name: "hello from 198.18.0.50")
         var agent = agent(lab)
         let parameters = ["ip": "198.18.0.50", "arp_count": "3", "arp_interval_ms": "50"]
 
@@ -50,9 +50,8 @@ struct VIPIntegrationTests {
         }
         #expect(try capture.collect(of: vip, count: 1, deadline: .now + .milliseconds(500)).isEmpty, "no fourth round")
 
-        let greeting = try tcpGreeting(from: lab.peer, to: vip, port: 8080, listener: listener,
-                                       deadline: .now + .seconds(10))
-        #expect(greeting == "hello from 198.18.0.50")
+        let greeting = try TCPConnection.greeting(from: lab.peer, to: vip, port: 8080, deadline: .now + .seconds(10))
+        #expect(greeting == responder.name)
 
         #expect(try agent.run("monitor", parameters).exitCode == .success)
         #expect(try agent.run("monitor", parameters, interval: 0).exitCode == .success, "probe while running")
@@ -69,7 +68,7 @@ struct VIPIntegrationTests {
         let lab = try lab()
         let vip = IPAddress("2001:db8::50")!
         let capture = try AnnouncementCapture(in: lab.peer, interface: lab.peerInterface)
-        let listener = try TCPListener(in: lab.local, address: vip, port: 8080)
+        let responder = try TCPResponder(in: lab.local, address: vip, port: 8080, name: "hello from 2001:db8::50")
         let agent = agent(lab)
         let parameters = ["ip": "2001:db8::50", "arp_count": "2", "arp_interval_ms": "50"]
 
@@ -86,8 +85,7 @@ struct VIPIntegrationTests {
             #expect(frame.kind == .neighbourAdvertisement && frame.override && frame.senderMAC == mac)
             #expect(frame.destinationMAC == MACAddress(multicast: .allNodes))
         }
-        #expect(try tcpGreeting(from: lab.peer, to: vip, port: 8080, listener: listener,
-                                deadline: .now + .seconds(10)) == "hello from 2001:db8::50")
+        #expect(try TCPConnection.greeting(from: lab.peer, to: vip, port: 8080, deadline: .now + .seconds(10)) == responder.name)
         #expect(try agent.run("monitor", parameters).exitCode == .success)
         #expect(try agent.run("stop", parameters).exitCode == .success)
         #expect(try agent.run("monitor", parameters).exitCode == .notRunning)

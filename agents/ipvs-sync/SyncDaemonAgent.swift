@@ -161,8 +161,8 @@ final class SyncDaemonAgent: ResourceAgent {
         }
         if let failure = outcome.first ?? nil {
             if failure.kind == .invalid {
-                throw OCFError.generic("the kernel refuses the \(state) sync daemon (\(failure.message)): a virtual service may have "
-                    + "real servers of the other address family, which IPVS cannot synchronise")
+                // (The exit reason is cut at 128 characters: the cause comes first.)
+                throw OCFError.generic("a service has real servers of the other address family: the kernel refuses the sync daemon (\(failure.message))")
             }
             throw OCFError.generic("starting the \(state) sync daemon on \(parameters.interface): \(failure.message)")
         }

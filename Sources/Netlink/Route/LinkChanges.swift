@@ -25,6 +25,26 @@ extension RouteSocket {
         try check("rtnl_link_add", rtnl_link_add(socket, link, NLM_F_CREATE | NLM_F_EXCL))
     }
 
+    /// Creates a bridge. One RTM_NEWLINK request.
+    /// - Throws: `NetlinkError` naming `rtnl_link_add`; `.exists` when the name is taken.
+    public func addBridge(_ name: InterfaceName) throws(NetlinkError) {
+        guard let link = rtnl_link_bridge_alloc() else {
+            throw NetlinkError(function: "rtnl_link_bridge_alloc", libnlCode: -NLE_NOMEM)
+        }
+        defer { rtnl_link_put(link) }
+        rtnl_link_set_name(link, name.rawValue)
+        try check("rtnl_link_add", rtnl_link_add(socket, link, NLM_F_CREATE | NLM_F_EXCL))
+    }
+
+    /// Makes an interface a port of a bridge (or another master).
+    /// - Throws: `NetlinkError` naming `rtnl_link_enslave_ifindex`; `.notFound` for a missing interface.
+    public func attach(_ interface: InterfaceName, to master: InterfaceName) throws(NetlinkError) {
+        guard let port = try link(named: interface), let bridge = try link(named: master) else {
+            throw NetlinkError(function: "rtnl_link_enslave_ifindex", kind: .notFound, message: "no \(interface) or \(master)")
+        }
+        try check("rtnl_link_enslave_ifindex", rtnl_link_enslave_ifindex(socket, bridge.index, port.index))
+    }
+
     /// Sets an interface administratively up or down (IFF_UP).
     /// - Throws: `NetlinkError` naming `rtnl_link_get_kernel` or `rtnl_link_change`;
     ///   `.notFound` when there is no such interface.
