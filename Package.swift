@@ -58,7 +58,7 @@ let package = Package(
 
         // Benchmarks (`make bench`): agents side by side with the scripts they replace.
         .executableTarget(
-            name: "tandem-bench", dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "Addresses"],
+            name: "tandem-bench", dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "LVS", "Addresses"],
             path: "Tests/Benchmarks"),
 
         // Drives library pieces inside a lab node (node attributes against a real attrd).

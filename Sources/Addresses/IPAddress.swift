@@ -15,12 +15,35 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
         self.value = bytes.reduce(0) { $0 << 8 | UInt32($1) }
     }
 
-    /// Parses dotted-quad notation; `nil` for anything else.
+    /// Parses dotted-quad notation; `nil` for anything else. Byte by byte (what inet_pton
+    /// accepts, without its string conversion: lists of a thousand addresses are parsed), and
+    /// inlinable so callers get it specialised for their string type.
+    @inlinable
     public init?(_ text: some StringProtocol) {
-        var storage = in_addr()
-        guard text.utf8.count <= 15,
-              inet_pton(AF_INET, String(text), &storage) == 1 else { return nil }
-        self.value = UInt32(bigEndian: storage.s_addr)
+        var value: UInt32 = 0
+        var octet: UInt32 = 0
+        var digits = 0
+        var dots = 0
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                // No leading zeros ("01"), at most three digits, at most 255.
+                if digits == 1 && octet == 0 { return nil }
+                octet = octet * 10 + UInt32(byte - UInt8(ascii: "0"))
+                digits += 1
+                if digits > 3 || octet > 255 { return nil }
+            case UInt8(ascii: "."):
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | octet
+                octet = 0
+                digits = 0
+                dots += 1
+            default:
+                return nil
+            }
+        }
+        guard dots == 3, digits > 0 else { return nil }
+        self.value = value << 8 | octet
     }
 
     /// The four octets in network order.
@@ -114,8 +137,9 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
     case v6(IPv6Address)
 
     /// Parses either family; IPv6 is recognised by its colon, as the kernel tools do.
+    @inlinable
     public init?(_ text: some StringProtocol) {
-        if text.contains(":") {
+        if text.utf8.contains(UInt8(ascii: ":")) {
             guard let v6 = IPv6Address(text) else { return nil }
             self = .v6(v6)
         } else {

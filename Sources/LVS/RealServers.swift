@@ -13,13 +13,15 @@ public enum RealServers {
     public static func parse(_ text: String, for service: ServiceSpec) throws(SpecError) -> [IPVSDestination] {
         var destinations: [IPVSDestination] = []
         var seen: Set<IPVSDestination.Key> = []
-        for entry in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let tokens = entry.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        // Split on bytes, not characters: a list may hold a thousand entries.
+        for entryBytes in text.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+            let entry = Substring(entryBytes)
+            let tokens = entryBytes.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }).map(Substring.init)
             guard let first = tokens.first else {
                 throw SpecError("an empty entry (two commas, or a comma at the start or end)")
             }
             let destination = try parseEntry(first: String(first), options: tokens.dropFirst().map(String.init),
-                                             entry: String(entry).trimmed, service: service)
+                                             entry: entry, service: service)
             guard seen.insert(destination.key).inserted else {
                 throw SpecError("'\(destination.key)' is listed twice")
             }
@@ -28,7 +30,9 @@ public enum RealServers {
         return destinations
     }
 
-    static func parseEntry(first: String, options: [String], entry: String, service: ServiceSpec) throws(SpecError) -> IPVSDestination {
+    static func parseEntry(first: String, options: [String], entry rawEntry: Substring, service: ServiceSpec) throws(SpecError) -> IPVSDestination {
+        // The entry as error messages quote it (messages only: trimming costs on a 1000-entry list).
+        var entry: String { rawEntry.trimmed }
         let (address, explicitPort) = try Endpoint.parse(first, context: entry)
         if address.isUnspecified || address.isMulticast || address.isLoopback {
             throw SpecError("'\(entry)': \(address) cannot be a real server")
@@ -79,7 +83,7 @@ public enum RealServers {
                                upperThreshold: upper, lowerThreshold: lower, tunnel: tunnel)
     }
 
-    static func parseMethod(_ text: String, entry: String) throws(SpecError)
+    static func parseMethod(_ text: String, entry: @autoclosure () -> String) throws(SpecError)
         -> (IPVSDestination.ForwardingMethod, IPVSDestination.Tunnel?)
     {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
@@ -89,10 +93,10 @@ public enum RealServers {
         case ("ipip", 1): return (.tunnel, .init(kind: .ipip))
         case ("ipip", 2) where parts[1] == "gre": return (.tunnel, .init(kind: .gre))
         case ("ipip", 3) where parts[1] == "gue":
-            guard let port = UInt16(parts[2]), port > 0 else { throw SpecError("'\(entry)': ipip:gue:PORT needs a port") }
+            guard let port = UInt16(parts[2]), port > 0 else { throw SpecError("'\(entry())': ipip:gue:PORT needs a port") }
             return (.tunnel, .init(kind: .gue, port: port))
         default:
-            throw SpecError("'\(entry)': '\(text)' is not a forwarding method (gate, masq, ipip, ipip:gue:PORT, ipip:gre) or a weight")
+            throw SpecError("'\(entry())': '\(text)' is not a forwarding method (gate, masq, ipip, ipip:gue:PORT, ipip:gre) or a weight")
         }
     }
 
@@ -115,11 +119,15 @@ public enum RealServers {
     }
 }
 
-extension String {
+extension Substring {
     var trimmed: String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = firstIndex(where: { !blank($0) }), let last = lastIndex(where: { !blank($0) }) else { return "" }
+        return String(self[first...last])
     }
+}
 
+extension String {
     func split(at separator: Character) -> (String, String)? {
         guard let position = firstIndex(of: separator) else { return nil }
         return (String(self[..<position]), String(self[self.index(after: position)...]))

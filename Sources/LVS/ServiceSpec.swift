@@ -60,27 +60,28 @@ public struct SpecError: Error, Sendable, CustomStringConvertible {
 
 /// `ADDR[:PORT]` with IPv6 in brackets: `192.0.2.1:80`, `[2001:db8::1]:80`, `192.0.2.1`.
 enum Endpoint {
-    static func parse(_ text: String, context: String) throws(SpecError) -> (IPAddress, UInt16?) {
+    /// - Parameter context: what error messages quote (worked out only for an error).
+    static func parse(_ text: String, context: @autoclosure () -> String) throws(SpecError) -> (IPAddress, UInt16?) {
         var host = Substring(text)
         var port: Substring?
         if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { throw SpecError("'\(context)': missing ] after an IPv6 address") }
+            guard let close = host.firstIndex(of: "]") else { throw SpecError("'\(context())': missing ] after an IPv6 address") }
             let after = host[host.index(after: close)...]
             host = host[host.index(after: host.startIndex)..<close]
             if !after.isEmpty {
-                guard after.hasPrefix(":") else { throw SpecError("'\(context)': expected :PORT after ]") }
+                guard after.hasPrefix(":") else { throw SpecError("'\(context())': expected :PORT after ]") }
                 port = after.dropFirst()
             }
-            guard IPv6Address(host) != nil else { throw SpecError("'\(context)': '\(host)' is not an IPv6 address") }
-        } else if host.filter({ $0 == ":" }).count == 1, let colon = host.firstIndex(of: ":") {
+            guard IPv6Address(host) != nil else { throw SpecError("'\(context())': '\(host)' is not an IPv6 address") }
+        } else if host.utf8.count(where: { $0 == UInt8(ascii: ":") }) == 1, let colon = host.firstIndex(of: ":") {
             port = host[host.index(after: colon)...]
             host = host[..<colon]
-        } else if host.contains(":") {
-            throw SpecError("'\(context)': write IPv6 addresses in brackets, e.g. [2001:db8::1]:80")
+        } else if host.utf8.contains(UInt8(ascii: ":")) {
+            throw SpecError("'\(context())': write IPv6 addresses in brackets, e.g. [2001:db8::1]:80")
         }
-        guard let address = IPAddress(host) else { throw SpecError("'\(context)': '\(host)' is not an IP address") }
+        guard let address = IPAddress(host) else { throw SpecError("'\(context())': '\(host)' is not an IP address") }
         guard let port else { return (address, nil) }
-        guard let number = UInt16(port) else { throw SpecError("'\(context)': '\(port)' is not a port (0 to 65535)") }
+        guard let number = UInt16(port) else { throw SpecError("'\(context())': '\(port)' is not a port (0 to 65535)") }
         return (address, number)
     }
 

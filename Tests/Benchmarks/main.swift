@@ -1,144 +1,33 @@
-// tandem-bench: Tandem's agents side by side with the scripts they replace, in one run, on
-// the same namespace and address. `make bench` runs it; the README shows its table.
+// tandem-bench: Tandem's agents side by side with what they replace, in one run, on the same
+// system state. `make bench` runs it; the README shows its tables.
 //
-// vip against ocf:heartbeat:IPaddr2: monitor, start and stop, CPU (user + system of the agent
-// and every process it waited for, from wait4) and wall time, median of RUNS runs each; and
-// how long after start begins the first gratuitous ARP is on the wire (kernel receive
-// timestamp on the peer).
-import Addresses
+//   tandem-bench vip    vip against ocf:heartbeat:IPaddr2 in a veth namespace pair
+//   tandem-bench ipvs   ipvs against ipvsadm (needs a kernel with IPVS: make bench runs it in
+//                       the qemu guest)
+//
+// BENCH_RUNS sets how many runs each median is taken over.
 import Glibc
-import Netlink
-import OCF
 import OCFTesting
-
-let runs = Int(getenv("BENCH_RUNS").map { String(cString: $0) } ?? "") ?? 25
 
 guard geteuid() == 0 else {
     print("tandem-bench needs root (network namespaces)")
     exit(2)
 }
+let arguments = CommandLine.arguments.dropFirst()
 do {
-    let lab = try VethLab(localAddresses: ["198.18.0.1/24"], peerAddresses: ["198.18.0.2/24"])
-    exit(Bench(lab: lab).run())
+    switch arguments.first {
+    case "vip", nil:
+        let runs = Int(getenv("BENCH_RUNS").map { String(cString: $0) } ?? "") ?? 25
+        let lab = try VethLab(localAddresses: ["198.18.0.1/24"], peerAddresses: ["198.18.0.2/24"])
+        exit(VIPBench(lab: lab, runs: runs).run())
+    case "ipvs":
+        let runs = Int(getenv("BENCH_RUNS").map { String(cString: $0) } ?? "") ?? 9
+        exit(try IPVSBench(runs: runs).run())
+    default:
+        print("usage: tandem-bench [vip|ipvs]")
+        exit(2)
+    }
 } catch {
     print("tandem-bench: \(error)")
     exit(1)
-}
-
-/// Both agents are spawned inside the lab's local namespace; the peer captures the frames.
-struct Bench {
-    let lab: VethLab
-    let address = "198.18.0.50"
-    let state = "/tmp/tandem-bench-\(getpid())"
-
-    struct Agent {
-        let name: String
-        let path: String
-        let parameters: [String: String]
-    }
-
-    func run() -> Int32 {
-        let vip = Agent(name: "vip", path: AgentRunner.path(of: "vip"),
-                        parameters: ["ip": address, "cidr_netmask": "24", "nic": "lab0"])
-        let ipaddr2 = Agent(name: "IPaddr2", path: "/usr/lib/ocf/resource.d/heartbeat/IPaddr2",
-                            parameters: ["ip": address, "cidr_netmask": "24", "nic": "lab0"])
-        var samples: [String: [String: [Command.Result]]] = [:]
-        var wall: [String: [String: [Duration]]] = [:]
-        var announcements: [String: [Double]] = [:]
-        do {
-            let capture = try AnnouncementCapture(in: lab.peer, interface: lab.peerInterface)
-            for _ in 0..<runs {
-                // Alternate the agents so both see the same machine load.
-                for agent in [vip, ipaddr2] {
-                    for action in ["start", "monitor", "stop"] {
-                        let began = realTime()
-                        let started = ContinuousClock.now
-                        let result = try invoke(agent, action)
-                        let elapsed = started.duration(to: .now)
-                        guard result.status == 0 else {
-                            print("\(agent.name) \(action) failed (\(result.status)): \(result.errorOutput)")
-                            return 1
-                        }
-                        samples[agent.name, default: [:]][action, default: []].append(result)
-                        wall[agent.name, default: [:]][action, default: []].append(elapsed)
-                        if action == "start" {
-                            let frames = try capture.collect(of: IPAddress(address)!, count: 1, deadline: .now + .seconds(3))
-                            if let first = frames.first { announcements[agent.name, default: []].append(Double(first.receivedAt - began) / 1e6) }
-                        }
-                        if action == "stop" {
-                            // The next start must meet a quiet wire: IPaddr2's send_arp goes on after its stop.
-                            let quietBy = ContinuousClock.now + .seconds(15)
-                            while ContinuousClock.now < quietBy,
-                                  try !capture.collect(of: IPAddress(address)!, count: 1, deadline: .now + .milliseconds(1100)).isEmpty {}
-                        }
-                    }
-                }
-            }
-        } catch {
-            print("tandem-bench: \(error)")
-            return 1
-        }
-        return report(samples: samples, wall: wall, announcements: announcements)
-    }
-
-    func invoke(_ agent: Agent, _ action: String) throws -> Command.Result {
-        var environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT": "/usr/lib/ocf",
-                           "OCF_RESOURCE_INSTANCE": "bench-\(agent.name)", "HA_RSCTMP": state,
-                           "OCF_RESKEY_CRM_meta_timeout": "20000"]
-        if action == "monitor" { environment["OCF_RESKEY_CRM_meta_interval"] = "10000" }
-        for (name, value) in agent.parameters { environment["OCF_RESKEY_" + name] = value }
-        return try Command(agent.path, [action], environment: environment).run(in: lab.local, deadline: .now + .seconds(30))
-    }
-
-    func report(samples: [String: [String: [Command.Result]]], wall: [String: [String: [Duration]]],
-                announcements: [String: [Double]]) -> Int32 {
-        func milliseconds(_ duration: Duration) -> Double {
-            Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-        }
-        func median(_ values: [Double]) -> Double {
-            let sorted = values.sorted()
-            guard !sorted.isEmpty else { return .nan }
-            return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-        }
-        func format(_ value: Double) -> String {
-            let hundredths = Int((value * 100).rounded())
-            let fraction = hundredths % 100
-            return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
-        }
-        print("vip vs ocf:heartbeat:IPaddr2, same namespace and address, median of \(runs) runs (ms)\n")
-        print("| action | vip CPU | IPaddr2 CPU | CPU ratio | vip wall | IPaddr2 wall | wall ratio |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
-        var medians: [String: (cpu: Double, wall: Double)] = [:]
-        for action in ["monitor", "start", "stop"] {
-            var row: [String: (Double, Double)] = [:]
-            for agent in ["vip", "IPaddr2"] {
-                let cpu = median(samples[agent]?[action]?.map { milliseconds($0.cpuTime) } ?? [])
-                let time = median(wall[agent]?[action]?.map(milliseconds) ?? [])
-                row[agent] = (cpu, time)
-            }
-            let (vipCPU, vipWall) = row["vip"] ?? (.nan, .nan)
-            let (oldCPU, oldWall) = row["IPaddr2"] ?? (.nan, .nan)
-            medians[action] = (vipCPU, vipWall)
-            print("| \(action) | \(format(vipCPU)) | \(format(oldCPU)) | 1/\(format(oldCPU / vipCPU)) | \(format(vipWall)) | \(format(oldWall)) | 1/\(format(oldWall / vipWall)) |")
-        }
-        let vipARP = median(announcements["vip"] ?? [])
-        let oldARP = median(announcements["IPaddr2"] ?? [])
-        print("| first gratuitous ARP after start begins | | | | \(format(vipARP)) | \(format(oldARP)) | 1/\(format(oldARP / vipARP)) |")
-
-        let oldMonitorCPU = median(samples["IPaddr2"]?["monitor"]?.map { milliseconds($0.cpuTime) } ?? [])
-        let targets: [(String, Bool)] = [
-            ("vip monitor CPU at most 1/10 of IPaddr2's", (medians["monitor"]?.cpu ?? .infinity) * 10 <= oldMonitorCPU),
-            ("vip monitor wall at most 5 ms", (medians["monitor"]?.wall ?? .infinity) <= 5),
-            ("first gratuitous ARP at most 20 ms after start begins", vipARP <= 20),
-        ]
-        print("")
-        for (target, met) in targets { print("\(met ? "met" : "MISSED"): \(target)") }
-        return targets.allSatisfy(\.1) ? 0 : 1
-    }
-}
-
-func realTime() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
 }

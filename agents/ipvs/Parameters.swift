@@ -76,14 +76,19 @@ struct IPVSParameters: ParameterSet {
                    """)
     var netns: NamespaceReference? = nil
 
+    /// The desired service, worked out once by `validate()` (a long real-server list is parsed once).
+    private let resolved = Resolved()
+    final class Resolved: @unchecked Sendable { var service: DesiredService? }
+
     init() {}
 
     func validate() throws(ParameterProblems) {
-        _ = try desiredService()
+        resolved.service = try desiredService()
     }
 
     /// The service the configuration describes, checked as a whole.
     func desiredService() throws(ParameterProblems) -> DesiredService {
+        if let service = resolved.service { return service }
         var problems = ParameterProblems()
         var flags: IPVSService.Flags = []
         if persistent > 0 { flags.insert(.persistent) }

@@ -17,7 +17,9 @@ final class Message {
     let handle: OpaquePointer
 
     init(family: Int32, command: UInt8, flags: Int32 = 0) throws(NetlinkError) {
-        guard let handle = nlmsg_alloc() else { throw NetlinkError(function: "nlmsg_alloc", libnlCode: -NLE_NOMEM) }
+        // The largest IPVS request (a full destination) is about 150 bytes; libnl's default is a
+        // page, and a batch allocates one message per change.
+        guard let handle = nlmsg_alloc_size(512) else { throw NetlinkError(function: "nlmsg_alloc_size", libnlCode: -NLE_NOMEM) }
         self.handle = handle
         guard genlmsg_put(handle, 0, 0, family, 0, flags, command, UInt8(IPVS_GENL_VERSION)) != nil else {
             throw NetlinkError(function: "genlmsg_put", libnlCode: -NLE_NOMEM)

@@ -12,6 +12,7 @@ public final class IPVSSocket {
     let connection: NetlinkConnection
     let family: Int32
     var socket: OpaquePointer { connection.socket }
+    static let batchSize = 128
 
     /// Connects and resolves the IPVS family (the lookup loads `ip_vs` when it is a module).
     /// - Throws: `NetlinkError` naming `genl_ctrl_resolve(IPVS)` with kind `.notFound` when
@@ -27,8 +28,8 @@ public final class IPVSSocket {
         family = id
         // Batches keep several requests outstanding; sequence numbers are matched here.
         nl_socket_disable_seq_check(socket)
-        // Room for a whole batch of requests and their acknowledgements.
-        try check("nl_socket_set_buffer_size", nl_socket_set_buffer_size(socket, 4 << 20, 4 << 20))
+        // Room for a whole batch of requests (a page each at most) and their acknowledgements.
+        try check("nl_socket_set_buffer_size", nl_socket_set_buffer_size(socket, 1 << 20, 1 << 20))
         // Acknowledgements of failed requests without a copy of the request: smaller answers.
         var on: Int32 = 1
         setsockopt(nl_socket_get_fd(socket), 270 /* SOL_NETLINK */, 10 /* NETLINK_CAP_ACK */, &on,
@@ -111,11 +112,13 @@ public final class IPVSSocket {
         var outcomes = [NetlinkError?](repeating: nil, count: operations.count)
         var start = 0
         while start < operations.count {
-            // Up to 128 KiB of requests per datagram; their acknowledgements fit the receive buffer.
+            // At most 128 requests per datagram: each queued acknowledgement costs the receive
+            // buffer about a kilobyte, and SO_RCVBUF is capped by net.core.rmem_max (208 KiB by
+            // default); more would overflow it (ENOBUFS) and acknowledgements would be lost.
             var batch = BatchBuffer()
             var pending: [UInt32: Int] = [:]
             var index = start
-            while index < operations.count && batch.bytes.count < 128 << 10 {
+            while index < operations.count && pending.count < IPVSSocket.batchSize {
                 let message = try Message(family: family, command: operations[index].command)
                 try message.encode(operations[index])
                 nl_complete_msg(socket, message.handle)
