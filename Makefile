@@ -2,7 +2,7 @@
 #
 #   make demo      install what is needed, build, and run the 3-node demo cluster
 #   make test      install what is needed, build, and run every test (as root)
-#   make bench     the benchmarks, side by side with the agents they replace
+#   make bench     the benchmarks, side by side with what the agents replace
 #   make install   agents into $(DESTDIR)$(OCF_ROOT)/resource.d/tandem
 
 SHELL := /bin/bash
@@ -32,9 +32,12 @@ BUILD_PACKAGES := pkg-config libnl-3-dev libnl-route-3-dev libnl-genl-3-dev \
 	libxml2-dev libicu-dev liblzma-dev zlib1g-dev
 TEST_PACKAGES := libxml2-utils resource-agents pacemaker pacemaker-cli-utils corosync crmsh \
 	python3-lxml iproute2 iputils-ping socat procps util-linux psmisc
-PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
+# The qemu guest with Debian's kernel for IPVS (.ci/vm; the kernel package itself is fetched
+# with apt-get download on first use, never installed), and ipvsadm for the comparisons.
+VM_PACKAGES := qemu-system-x86 busybox-static kmod xz-utils ipvsadm
+PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES) $(VM_PACKAGES)
 
-.PHONY: all deps build test unit integration e2e bench demo install uninstall \
+.PHONY: all deps build test unit integration ipvs-test e2e bench demo install uninstall \
 	record-metadata check-metadata clean
 
 all: build
@@ -54,15 +57,31 @@ build:
 	for agent in $(AGENTS); do cp $(RELEASE_BIN)/$$agent $(PROVIDER_DIR)/; done
 
 # The README's test command: unit tests, then the tests with real parts (root).
-test: deps build unit integration e2e
+test: deps build unit integration ipvs-test e2e
 
 unit:
 	$(SWIFT) build --build-tests
-	TANDEM_AGENT_DIR=$(RELEASE_BIN) $(SWIFT) test --skip-build --skip IntegrationTests
+	TANDEM_AGENT_DIR=$(RELEASE_BIN) $(SWIFT) test --skip-build --skip IntegrationTests --skip IPVSTests
 
 integration:
 	$(SWIFT) build --build-tests
 	TANDEM_AGENT_DIR=$(RELEASE_BIN) $(SWIFT) test --skip-build --filter IntegrationTests
+
+# IPVS needs a kernel with IPVS: this host's when it has one, else Debian's in a qemu guest
+# (.ci/vm/run-in-vm) running the same test bundle. TANDEM_IPVS_TESTS=1 makes a missing IPVS
+# a failure instead of a skip.
+TEST_BUNDLE = $(shell $(SWIFT) build --show-bin-path)/TandemPackageTests.xctest
+IPVS_TESTS := --testing-library swift-testing --filter IPVSTests
+HOST_HAS_IPVS := [ -e /proc/net/ip_vs ] || modprobe -q ip_vs 2>/dev/null
+
+ipvs-test:
+	$(SWIFT) build --build-tests
+	if $(HOST_HAS_IPVS); then \
+		TANDEM_IPVS_TESTS=1 TANDEM_AGENT_DIR=$(RELEASE_BIN) $(TEST_BUNDLE) $(IPVS_TESTS); \
+	else \
+		VM_TIMEOUT=1800 VM_MEM=512 .ci/vm/run-in-vm -e TANDEM_IPVS_TESTS=1 -e TANDEM_AGENT_DIR=$(RELEASE_BIN) \
+			-- $(TEST_BUNDLE) $(IPVS_TESTS); \
+	fi
 
 # The VIP follows a crashed node: 3 corosync + Pacemaker nodes, ocf:tandem:vip.
 VIP_PRIMITIVE := ocf:tandem:vip params ip=198.18.0.50
@@ -72,7 +91,9 @@ e2e:
 		--logs $(CURDIR)/lab-logs/failover
 
 bench: deps build
-	$(RELEASE_BIN)/tandem-bench
+	$(RELEASE_BIN)/tandem-bench vip
+	if $(HOST_HAS_IPVS); then $(RELEASE_BIN)/tandem-bench ipvs; \
+	else VM_TIMEOUT=3600 VM_MEM=512 .ci/vm/run-in-vm -- $(RELEASE_BIN)/tandem-bench ipvs; fi
 
 demo: deps build
 	.ci/lab/failover --demo --provider $(PROVIDER)=$(PROVIDER_DIR) --agent-primitive "$(VIP_PRIMITIVE)" \
