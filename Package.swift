@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "LVSTests", dependencies: ["LVS", "Netlink", "OCF", "Addresses"]),
         // The agents through their executables: meta-data golden copies and schemas, validate-all tables.
         .testTarget(
-            name: "AgentTests", dependencies: ["OCFTesting", "OCF", "vip"],
+            name: "AgentTests", dependencies: ["OCFTesting", "OCF", "vip", "ipvs", "ipvs-sync"],
             exclude: ["Snapshots"]),
         // In a kernel with IPVS (the qemu guest of .ci/vm): ipvs and ipvs-sync for real.
         .testTarget(

@@ -1,6 +1,8 @@
 import OCF
 import OCFTesting
 import Testing
+@testable import ipvs
+@testable import ipvs_sync
 @testable import vip
 
 /// The README's parameter tables say what the agents declare: same names, same defaults.
@@ -12,15 +14,23 @@ import Testing
         let lines = readme.split(separator: "\n", omittingEmptySubsequences: false)
         guard let start = lines.firstIndex(where: { $0 == "## " + section }) else { return [] }
         return lines[(start + 1)...].prefix { !$0.hasPrefix("## ") }.compactMap { line in
-            let cells = line.split(separator: "|").map { $0.trimmingSpaces }
+            // Cells split on "|", but not on an escaped "\|" inside a cell.
+            let cells = line.replacingEscapedPipes.split(separator: "|").map { $0.trimmingSpaces }
             guard line.hasPrefix("| `"), cells.count >= 2 else { return nil }
             return (String(cells[0].filter { $0 != "`" }), String(cells[1]))
         }
     }
 
-    @Test func vipParameterTableMatchesDeclarations() {
-        let rows = Self.rows(of: "ocf:tandem:vip")
-        let declarations = VIPParameters.declarations
+    static let agents: [(section: String, declarations: [ParameterDeclaration])] = [
+        ("ocf:tandem:vip", VIPParameters.declarations),
+        ("ocf:tandem:ipvs", IPVSParameters.declarations),
+        ("ocf:tandem:ipvs-sync", SyncParameters.declarations),
+    ]
+
+    @Test(arguments: 0..<agents.count)
+    func parameterTableMatchesDeclarations(_ index: Int) {
+        let (section, declarations) = Self.agents[index]
+        let rows = Self.rows(of: section)
         #expect(rows.map(\.name) == declarations.map(\.name), "README rows in declaration order")
         for declaration in declarations {
             guard let row = rows.first(where: { $0.name == declaration.name }) else { continue }
@@ -34,6 +44,22 @@ import Testing
 }
 
 extension Substring {
+    var replacingEscapedPipes: String {
+        var result = ""
+        var escaped = false
+        for character in self {
+            if escaped {
+                result.append(character == "|" ? "¦" : character)
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else {
+                result.append(character)
+            }
+        }
+        return result
+    }
+
     var trimmingSpaces: Substring {
         drop { $0 == " " }.reversed().drop { $0 == " " }.reversed().map { $0 }.reduce(into: Substring()) { $0.append($1) }
     }
