@@ -69,6 +69,7 @@ let package = Package(
         .testTarget(name: "LinkLayerTests", dependencies: ["LinkLayer", "Addresses"]),
         .testTarget(name: "OCFTests", dependencies: ["OCF", "OCFTesting"]),
         .testTarget(name: "LVSTests", dependencies: ["LVS", "Netlink", "OCF", "Addresses"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "CNetlink", "Addresses"]),
         // The agents through their executables: meta-data golden copies and schemas, validate-all tables.
         .testTarget(
             name: "AgentTests", dependencies: ["OCFTesting", "OCF", "vip", "ipvs", "ipvs-sync"],

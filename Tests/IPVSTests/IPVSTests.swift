@@ -273,6 +273,37 @@ struct IPVSServiceTests {
     }
 }
 
+extension IPVSServiceTests {
+    @Test func aDifferentServiceIsAdoptedAndCorrected() throws {
+        let lab = try LVSLab()
+        // Someone made the service by hand, not quite as configured.
+        for arguments in [["-A", "-t", "203.0.113.10:80", "-s", "rr", "-p", "60"],
+                          ["-a", "-t", "203.0.113.10:80", "-r", "192.168.100.2:80", "-g", "-w", "7"],
+                          ["-a", "-t", "203.0.113.10:80", "-r", "192.168.100.9:80", "-g"]] {
+            let result = try Command("ipvsadm", arguments).run(in: lab.director, deadline: .now + .seconds(60))
+            #expect(result.status == 0, "\(result.errorOutput)")
+        }
+        let agent = ipvs(lab, instance: "adopt")
+        let parameters = ["service": "tcp:203.0.113.10:80", "scheduler": "wlc", "realservers": "192.168.100.2 gate, 192.168.100.3 gate 2"]
+        #expect(try agent.run("start", parameters).exitCode == .success)
+        let identity = IPVSService.Identity.address(.tcp, vip, port: 80)
+        let service = try #require(try table(lab).service(identity))
+        #expect(service.scheduler == "wlc" && !service.flags.contains(.persistent))
+        let destinations = try table(lab).destinations(of: identity).sorted { $0.key.description < $1.key.description }
+        #expect(destinations.map(\.key.description) == ["192.168.100.2:80", "192.168.100.3:80"])
+        #expect(destinations.map(\.weight) == [1, 2])
+        #expect(try agent.run("stop", parameters).exitCode == .success)
+    }
+
+    @Test func connectionTimeouts() throws {
+        let lab = try LVSLab()
+        let table = try table(lab)
+        #expect(try table.timeouts() == IPVSTimeouts(tcp: 900, tcpFin: 120, udp: 300), "the kernel's defaults")
+        #expect(try table.apply([.setTimeouts(IPVSTimeouts(tcp: 3600, tcpFin: 0, udp: 60))]).allSatisfy { $0 == nil })
+        #expect(try table.timeouts() == IPVSTimeouts(tcp: 3600, tcpFin: 120, udp: 60), "0 leaves one unchanged")
+    }
+}
+
 /// Polls `condition` until it holds or `deadline` passes.
 func waitUntil(deadline: ContinuousClock.Instant, _ condition: () throws -> Bool) rethrows -> Bool {
     var pause = Duration.milliseconds(20)

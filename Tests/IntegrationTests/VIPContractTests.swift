@@ -151,3 +151,26 @@ func parameterDeclarations(of agent: String) throws -> [ParameterDeclaration] {
     default: throw LabError("no declarations for \(agent)")
     }
 }
+
+/// On a node whose kernel has no IPVS (this build host's), the IPVS agents say so: installed
+/// software is missing here (hard, node-local), a probe finds nothing running, stop succeeds.
+@Suite(.serialized, .enabled(if: Facilities.ready && !IPVSAvailability.here))
+struct WithoutIPVSTests {
+    @Test(arguments: [("ipvs", ["service": "tcp:192.0.2.10:80", "realservers": "10.0.0.2 gate"]),
+                      ("ipvs-sync", ["interface": "lo"])])
+    func ipvsAgentsReportNotInstalled(_ agent: String, _ parameters: [String: String]) throws {
+        let runner = AgentRunner(agent: agent, instance: "no-ipvs", stateDirectory: "/tmp/tandem-no-ipvs-\(getpid())")
+        for action in ["validate-all", "start"] {
+            let result = try runner.run(action, parameters)
+            #expect(result.exitCode == .notInstalled, "\(action): \(result)")
+            #expect(result.exitReason?.contains("IPVS is not available") == true, "\(action): \(result)")
+        }
+        #expect(try runner.run("monitor", parameters, interval: 0).exitCode == .notRunning, "a probe: nothing runs here")
+        #expect(try runner.run("monitor", parameters).exitCode == .notInstalled)
+        #expect(try runner.run("stop", parameters).exitCode == .success)
+    }
+}
+
+enum IPVSAvailability {
+    static let here: Bool = (try? IPVSSocket()) != nil
+}

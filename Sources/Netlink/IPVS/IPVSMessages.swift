@@ -73,6 +73,10 @@ final class Message {
             try self.daemon(daemon)
         case .stopDaemon(let state):
             try nest(IPVS_CMD_ATTR_DAEMON) { () throws(NetlinkError) in try put32(IPVS_DAEMON_ATTR_STATE, state.rawValue) }
+        case .setTimeouts(let timeouts):
+            try put32(IPVS_CMD_ATTR_TIMEOUT_TCP, timeouts.tcp)
+            try put32(IPVS_CMD_ATTR_TIMEOUT_TCP_FIN, timeouts.tcpFin)
+            try put32(IPVS_CMD_ATTR_TIMEOUT_UDP, timeouts.udp)
         }
     }
 

@@ -101,6 +101,17 @@ public final class IPVSSocket {
         return daemons
     }
 
+    /// The connection timeouts (seconds): IPVS_CMD_GET_CONFIG.
+    public func timeouts() throws(NetlinkError) -> IPVSTimeouts {
+        var result = IPVSTimeouts(tcp: 0, tcpFin: 0, udp: 0)
+        try request(IPVS_CMD_GET_CONFIG) { (_: Message) throws(NetlinkError) in } reply: { attributes in
+            result = IPVSTimeouts(tcp: attributes.u32(IPVS_CMD_ATTR_TIMEOUT_TCP) ?? 0,
+                                  tcpFin: attributes.u32(IPVS_CMD_ATTR_TIMEOUT_TCP_FIN) ?? 0,
+                                  udp: attributes.u32(IPVS_CMD_ATTR_TIMEOUT_UDP) ?? 0)
+        }
+        return result
+    }
+
     // MARK: Changing
 
     /// Applies changes in order, in batches of many messages per `sendmsg`, and returns each
@@ -209,6 +220,7 @@ extension IPVSOperation {
         case .deleteDestination: IPVS_CMD_DEL_DEST
         case .startDaemon: IPVS_CMD_NEW_DAEMON
         case .stopDaemon: IPVS_CMD_DEL_DAEMON
+        case .setTimeouts: IPVS_CMD_SET_CONFIG
         }
         return UInt8(command)
     }

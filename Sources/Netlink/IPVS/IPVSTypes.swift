@@ -202,6 +202,8 @@ public enum IPVSOperation: Hashable, Sendable, CustomStringConvertible {
     case deleteDestination(IPVSService.Identity, IPVSDestination.Key)
     case startDaemon(IPVSSyncDaemon)
     case stopDaemon(IPVSSyncDaemon.State)
+    /// Sets the table's connection timeouts (0 leaves one as it is).
+    case setTimeouts(IPVSTimeouts)
 
     public var description: String {
         switch self {
@@ -213,6 +215,19 @@ public enum IPVSOperation: Hashable, Sendable, CustomStringConvertible {
         case .deleteDestination(let identity, let key): "delete \(key) from \(identity)"
         case .startDaemon(let daemon): "start the \(daemon.state) sync daemon on \(daemon.interface)"
         case .stopDaemon(let state): "stop the \(state) sync daemon"
+        case .setTimeouts(let timeouts): "set the timeouts to \(timeouts.tcp) \(timeouts.tcpFin) \(timeouts.udp)"
         }
+    }
+}
+
+/// The connection timeouts of an IPVS table, in seconds (`ipvsadm --set`).
+public struct IPVSTimeouts: Hashable, Sendable {
+    public var tcp: UInt32
+    public var tcpFin: UInt32
+    public var udp: UInt32
+    public init(tcp: UInt32, tcpFin: UInt32, udp: UInt32) {
+        self.tcp = tcp
+        self.tcpFin = tcpFin
+        self.udp = udp
     }
 }
