@@ -58,4 +58,16 @@ public enum IPVSPresence {
             return .absent(error.reason)
         }
     }
+
+    /// The socket a monitor reads: `nil` for a probe on a node without IPVS (or the namespace),
+    /// where nothing can run; a recurring monitor there fails with `OCF_ERR_INSTALLED`.
+    public static func socketForMonitor(in namespace: NamespaceReference?, isProbe: Bool) throws(OCFError) -> IPVSSocket? {
+        switch try check(in: namespace) {
+        case .present(let socket):
+            return socket
+        case .absent(let reason):
+            guard isProbe else { throw OCFError.notInstalled(reason) }
+            return nil
+        }
+    }
 }

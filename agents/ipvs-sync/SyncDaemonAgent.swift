@@ -117,13 +117,7 @@ final class SyncDaemonAgent: ResourceAgent {
     func notify() throws {}
 
     func monitor() throws -> MonitorResult {
-        let table: IPVSSocket
-        switch try IPVSPresence.check(in: parameters.netns) {
-        case .present(let socket):
-            table = socket
-        case .absent(let reason):
-            // A probe on a node without IPVS: nothing runs here. A recurring monitor: it vanished.
-            guard context.isProbe else { throw OCFError.notInstalled(reason) }
+        guard let table = try IPVSPresence.socketForMonitor(in: parameters.netns, isProbe: context.isProbe) else {
             return .notRunning
         }
         let (master, backup) = try running(in: table)

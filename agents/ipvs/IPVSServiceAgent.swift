@@ -159,13 +159,7 @@ final class IPVSServiceAgent: ResourceAgent {
     // MARK: monitor
 
     func monitor() throws -> MonitorResult {
-        let table: IPVSSocket
-        switch try IPVSPresence.check(in: parameters.netns) {
-        case .present(let socket):
-            table = socket
-        case .absent(let reason):
-            // A probe on a node without IPVS (or the namespace): nothing of this service runs here.
-            guard context.isProbe else { throw OCFError.notInstalled(reason) }
+        guard let table = try IPVSPresence.socketForMonitor(in: parameters.netns, isProbe: context.isProbe) else {
             return .notRunning
         }
         guard let actual = try netlink("reading \(identity)", { () throws(NetlinkError) in try table.service(identity) }) else {
