@@ -86,8 +86,9 @@ import Testing
     @Test func terminateWaitsUntilTheProcessIsGone() throws {
         let sleeper = try Command("/bin/sleep", ["30"]).start()
         let identity = try #require(ProcessIdentity(pid: sleeper.pid))
-        // A terminated child is a zombie until reaped: gone, as far as running goes.
+        // A terminated child is a zombie until reaped: done, as far as its own code goes.
         #expect(identity.terminate(by: .now + .seconds(5)))
+        #expect(identity.isDone)
         #expect(sleeper.wait(deadline: .now + .seconds(5)).status == 128 + SIGTERM)
     }
 }
