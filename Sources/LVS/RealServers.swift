@@ -20,8 +20,7 @@ public enum RealServers {
             guard let first = tokens.first else {
                 throw SpecError("an empty entry (two commas, or a comma at the start or end)")
             }
-            let destination = try parseEntry(first: String(first), options: tokens.dropFirst().map(String.init),
-                                             entry: entry, service: service)
+            let destination = try parseEntry(first: first, options: tokens.dropFirst(), entry: entry, service: service)
             guard seen.insert(destination.key).inserted else {
                 throw SpecError("'\(destination.key)' is listed twice")
             }
@@ -30,7 +29,8 @@ public enum RealServers {
         return destinations
     }
 
-    static func parseEntry(first: String, options: [String], entry rawEntry: Substring, service: ServiceSpec) throws(SpecError) -> IPVSDestination {
+    static func parseEntry(first: Substring, options: ArraySlice<Substring>, entry rawEntry: Substring,
+                           service: ServiceSpec) throws(SpecError) -> IPVSDestination {
         // The entry as error messages quote it (messages only: trimming costs on a 1000-entry list).
         var entry: String { rawEntry.trimmed }
         let (address, explicitPort) = try Endpoint.parse(first, context: entry)
@@ -83,7 +83,7 @@ public enum RealServers {
                                upperThreshold: upper, lowerThreshold: lower, tunnel: tunnel)
     }
 
-    static func parseMethod(_ text: String, entry: @autoclosure () -> String) throws(SpecError)
+    static func parseMethod(_ text: Substring, entry: @autoclosure () -> String) throws(SpecError)
         -> (IPVSDestination.ForwardingMethod, IPVSDestination.Tunnel?)
     {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
@@ -127,9 +127,9 @@ extension Substring {
     }
 }
 
-extension String {
-    func split(at separator: Character) -> (String, String)? {
+extension Substring {
+    func split(at separator: Character) -> (Substring, Substring)? {
         guard let position = firstIndex(of: separator) else { return nil }
-        return (String(self[..<position]), String(self[self.index(after: position)...]))
+        return (self[..<position], self[self.index(after: position)...])
     }
 }

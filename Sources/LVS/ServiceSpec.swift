@@ -61,7 +61,7 @@ public struct SpecError: Error, Sendable, CustomStringConvertible {
 /// `ADDR[:PORT]` with IPv6 in brackets: `192.0.2.1:80`, `[2001:db8::1]:80`, `192.0.2.1`.
 enum Endpoint {
     /// - Parameter context: what error messages quote (worked out only for an error).
-    static func parse(_ text: String, context: @autoclosure () -> String) throws(SpecError) -> (IPAddress, UInt16?) {
+    static func parse(_ text: some StringProtocol, context: @autoclosure () -> String) throws(SpecError) -> (IPAddress, UInt16?) {
         var host = Substring(text)
         var port: Substring?
         if host.hasPrefix("[") {

@@ -44,9 +44,18 @@ final class Message {
         try check("nla_put", nla_put(handle, Int32(type), Int32(bytes.count), bytes))
     }
 
-    /// The 16-byte address union the kernel reads.
-    static func inetAddress(_ address: IPAddress) -> [UInt8] {
-        address.bytes + [UInt8](repeating: 0, count: 16 - address.bytes.count)
+    /// Puts an address as the 16-byte `nf_inet_addr` union the kernel reads, from a stack
+    /// buffer (a batch writes thousands).
+    func put(_ type: Int, address: IPAddress) throws(NetlinkError) {
+        var union: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &union) { buffer in
+            switch address {
+            case .v4(let v4): buffer.storeBytes(of: v4.value.bigEndian, as: UInt32.self)
+            case .v6(let v6): buffer.copyBytes(from: v6.bytes)
+            }
+        }
+        let code = withUnsafeBytes(of: &union) { nla_put(handle, Int32(type), 16, $0.baseAddress) }
+        try check("nla_put", code)
     }
 
     // MARK: Encoding
@@ -63,7 +72,7 @@ final class Message {
         case .deleteDestination(let identity, let key):
             try service(identity)
             try nest(IPVS_CMD_ATTR_DEST) { () throws(NetlinkError) in
-                try put(IPVS_DEST_ATTR_ADDR, bytes: Message.inetAddress(key.address))
+                try put(IPVS_DEST_ATTR_ADDR, address: key.address)
                 try put16(IPVS_DEST_ATTR_PORT, key.port.bigEndian)
                 if key.address.family != identity.family {
                     try put16(IPVS_DEST_ATTR_ADDR_FAMILY, UInt16(key.address.family.rawValue))
@@ -90,7 +99,7 @@ final class Message {
         switch identity {
         case .address(let proto, let address, let port):
             try put16(IPVS_SVC_ATTR_PROTOCOL, proto.rawValue)
-            try put(IPVS_SVC_ATTR_ADDR, bytes: Message.inetAddress(address))
+            try put(IPVS_SVC_ATTR_ADDR, address: address)
             try put16(IPVS_SVC_ATTR_PORT, port.bigEndian)
         case .firewallMark(let mark, _):
             try put32(IPVS_SVC_ATTR_FWMARK, mark)
@@ -103,8 +112,9 @@ final class Message {
         try nest(IPVS_CMD_ATTR_SERVICE) { () throws(NetlinkError) in
             try putIdentity(service.identity)
             try put(IPVS_SVC_ATTR_SCHED_NAME, service.scheduler)
-            let flags = [service.flags.intersection(.settable).rawValue, IPVSService.Flags.settable.rawValue]
-            try put(IPVS_SVC_ATTR_FLAGS, bytes: flags.withUnsafeBytes { Array($0) })
+            // struct ip_vs_flags { flags, mask }
+            var flags = (service.flags.intersection(.settable).rawValue, IPVSService.Flags.settable.rawValue)
+            try check("nla_put", withUnsafeBytes(of: &flags) { nla_put(handle, Int32(IPVS_SVC_ATTR_FLAGS), 8, $0.baseAddress) })
             try put32(IPVS_SVC_ATTR_TIMEOUT, service.timeout)
             switch service.netmask {
             case .mask(let mask): try put32(IPVS_SVC_ATTR_NETMASK, mask.value.bigEndian)
@@ -116,7 +126,7 @@ final class Message {
 
     func destination(_ destination: IPVSDestination, serviceFamily: AddressFamily) throws(NetlinkError) {
         try nest(IPVS_CMD_ATTR_DEST) { () throws(NetlinkError) in
-            try put(IPVS_DEST_ATTR_ADDR, bytes: Message.inetAddress(destination.address))
+            try put(IPVS_DEST_ATTR_ADDR, address: destination.address)
             try put16(IPVS_DEST_ATTR_PORT, destination.port.bigEndian)
             try put32(IPVS_DEST_ATTR_FWD_METHOD, destination.forwarding.rawValue)
             try put32(IPVS_DEST_ATTR_WEIGHT, UInt32(bitPattern: destination.weight))
