@@ -85,7 +85,9 @@ final class IPVSServiceAgent: ResourceAgent {
         let plan = desired.plan(actual: nil, actualDestinations: [], overrides: overrides)
         let outcomes = try netlink("creating \(identity)") { () throws(NetlinkError) in try table.apply(plan.operations) }
         guard let failure = outcomes.compactMap({ $0 }).first else { return }
-        if outcomes.first ?? nil == nil {
+        // The first operation adds the service; deleting it removes its real servers too.
+        let serviceCreated = outcomes.first.map { $0 == nil } ?? false
+        if serviceCreated {
             _ = try? table.apply([.deleteService(identity)])
         }
         throw OCFError.generic("\(failure.function): \(failure.message)")
