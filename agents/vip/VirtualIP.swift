@@ -29,6 +29,8 @@ final class VirtualIP: ResourceAgent {
     let context: AgentContext
     private let routes: RouteSocket
     private var resolved: Placement?
+    /// The route lookup, made once (the interface and the prefix may both come from it).
+    private var connectedRouteLookup: Route??
 
     init(parameters: VIPParameters, context: AgentContext) throws {
         self.parameters = parameters
@@ -131,8 +133,11 @@ final class VirtualIP: ResourceAgent {
 
     /// The directly connected route the kernel would use for the address, if it has one.
     private func connectedRoute() throws -> Route? {
+        if let connectedRouteLookup { return connectedRouteLookup }
         let route = try netlink("looking up the route to \(ip)") { () throws(NetlinkError) in try routes.route(to: ip) }
-        return route?.isDirectlyConnected == true ? route : nil
+        let connected = route?.isDirectlyConnected == true ? route : nil
+        connectedRouteLookup = .some(connected)
+        return connected
     }
 
     // MARK: start
