@@ -35,3 +35,13 @@ public func listDirectory(_ path: String) -> [String] {
     }
     return names.sorted()
 }
+
+/// The repository this test build comes from (test sources find fixtures and scripts from it).
+public let repositoryRoot = #filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
+
+/// Now, in nanoseconds since the epoch (CLOCK_REALTIME), the clock packet sockets stamp frames with.
+public func realTimeNanoseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}

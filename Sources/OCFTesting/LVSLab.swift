@@ -69,17 +69,8 @@ public final class LVSLab {
         }
     }
 
-    /// Brings lo and the interfaces up, adds the addresses and, when given, a default route.
     static func configure(_ namespace: NetworkNamespace, _ interfaces: [(InterfaceName, String)], gateway: IPAddress? = nil) throws {
-        let routes = try RouteSocket(in: namespace)
-        try routes.setLink(.loopback, up: true)
-        for (interface, address) in interfaces {
-            try routes.setLink(interface, up: true)
-            try VethLab.add(address, on: interface, in: namespace)
-        }
-        if let gateway {
-            try routes.addRoute(to: .v4(IPv4Address(0)), prefixLength: 0, via: gateway)
-        }
+        try VethLab.configure(namespace, interfaces.map(\.0), addresses: interfaces, gateway: gateway)
     }
 
     /// Makes `address` a virtual IP of the director: on its LAN interface (IPVS only takes

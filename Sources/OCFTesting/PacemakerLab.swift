@@ -12,11 +12,8 @@ public final class PacemakerLab {
     private var isDown = false
 
     /// Brings up `nodes` nodes and waits until they are online with a DC.
-    /// The repository this test build comes from.
-    public static let repository = #filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
-
     public init(nodes: Int, name: String = "it") throws {
-        let root = PacemakerLab.repository
+        let root = repositoryRoot
         script = root + "/.ci/lab/lab"
         directory = "/tmp/tandem-lab-\(name)-\(getpid())"
         logs = root + "/lab-logs/" + name

@@ -9,11 +9,7 @@ public enum SchemaCheck {
     public static let resourceAgentsSchema = "/usr/share/resource-agents/metadata.rng"
 
     /// The OCF 1.1 schema, kept in the repository (Tests/Schemas).
-    public static var ocf11Schema: String {
-        let file = #filePath
-        let root = file.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
-        return root + "/Tests/Schemas/ra-api-1.1.rng"
-    }
+    public static var ocf11Schema: String { repositoryRoot + "/Tests/Schemas/ra-api-1.1.rng" }
 
     /// One line per failed check; empty when all three pass.
     public static func problems(in xml: String) throws -> [String] {

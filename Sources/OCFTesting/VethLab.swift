@@ -22,13 +22,19 @@ public final class VethLab {
         local = try NetworkNamespace.create()
         peer = try NetworkNamespace.create()
         try RouteSocket(in: local).addVethPair(Self.localInterface, peer: Self.peerInterface, peerNamespace: peer)
-        for (namespace, interface, addresses) in [(local, Self.localInterface, localAddresses),
-                                                  (peer, Self.peerInterface, peerAddresses)] {
-            let routes = try RouteSocket(in: namespace)
-            try routes.setLink(.loopback, up: true)
-            try routes.setLink(interface, up: true)
-            for address in addresses { try VethLab.add(address, on: interface, in: namespace) }
-        }
+        try Self.configure(local, [Self.localInterface], addresses: localAddresses.map { (Self.localInterface, $0) })
+        try Self.configure(peer, [Self.peerInterface], addresses: peerAddresses.map { (Self.peerInterface, $0) })
+    }
+
+    /// Brings lo and `interfaces` up, adds the addresses (`address/prefix` on an interface) and,
+    /// when given, a default route.
+    public static func configure(_ namespace: NetworkNamespace, _ interfaces: [InterfaceName],
+                                 addresses: [(InterfaceName, String)], gateway: IPAddress? = nil) throws {
+        let routes = try RouteSocket(in: namespace)
+        try routes.setLink(.loopback, up: true)
+        for interface in interfaces { try routes.setLink(interface, up: true) }
+        for (interface, address) in addresses { try add(address, on: interface, in: namespace) }
+        if let gateway { try routes.addRoute(to: .v4(IPv4Address(0)), prefixLength: 0, via: gateway) }
     }
 
     /// Adds `address/prefix` to an interface of a namespace (IPv6 without DAD).

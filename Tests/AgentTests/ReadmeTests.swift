@@ -7,7 +7,7 @@ import Testing
 
 /// The README's parameter tables say what the agents declare: same names, same defaults.
 @Suite struct ReadmeTests {
-    static let readme = readFile(PacemakerLab.repository + "/README.md") ?? ""
+    static let readme = readFile(repositoryRoot + "/README.md") ?? ""
 
     /// The `| \`name\` | default | … |` rows of one agent's section.
     static func rows(of section: String) -> [(name: String, defaultCell: String)] {

@@ -36,7 +36,7 @@ struct VIPBench {
                 // Alternate the agents so both see the same machine load.
                 for agent in [vip, ipaddr2] {
                     for action in ["start", "monitor", "stop"] {
-                        let began = realTime()
+                        let began = realTimeNanoseconds()
                         let started = ContinuousClock.now
                         let result = try invoke(agent, action)
                         let elapsed = started.duration(to: .now)

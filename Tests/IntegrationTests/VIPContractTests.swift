@@ -115,7 +115,7 @@ struct VIPContractTests {
         #expect(info.status == 0 && info.output.contains("ip* (string)"), "\(info.output)\(info.errorOutput)")
 
         // Every crm example loads against the agents' meta-data and passes crm_verify.
-        for example in listDirectory(PacemakerLab.repository + "/crm-examples") where example.hasSuffix(".crm") {
+        for example in listDirectory(repositoryRoot + "/crm-examples") where example.hasSuffix(".crm") {
             let cib = "/tmp/example-\(example).xml"
             let empty = try lab.exec("node1", ["cibadmin", "--empty"])
             #expect(empty.status == 0)
@@ -125,7 +125,7 @@ struct VIPContractTests {
                                                   "stonith-enabled=false"])
             #expect(property.status == 0, "\(property.output)\(property.errorOutput)")
             let load = try lab.exec("node1", ["env", "CIB_file=" + cib, "crm", "-D", "plain", "configure", "load", "update",
-                                              PacemakerLab.repository + "/crm-examples/" + example])
+                                              repositoryRoot + "/crm-examples/" + example])
             #expect(load.status == 0, "\(example): \(load.output)\(load.errorOutput)")
             let loaded = try lab.exec("node1", ["env", "CIB_file=" + cib, "cibadmin", "--query", "--xpath",
                                                 "//primitive[@provider='tandem']"])

@@ -256,9 +256,3 @@ struct VIPIntegrationTests {
         #expect(try agent.run("stop", parameters).exitCode == .success)
     }
 }
-
-func realTimeNanoseconds() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-}
