@@ -15,21 +15,18 @@ OCF_ROOT ?= $(PREFIX)/lib/ocf
 PROVIDER := tandem
 AGENTS := vip ipvs ipvs-sync
 
-# Fully static agents: nothing from the Swift toolchain, libnl or libxml2 is needed at run
-# time, and a monitor starts in about a millisecond instead of four (no dynamic loading).
-# The -l flags are what libxml2.a needs (pkg-config --static --libs libxml-2.0).
+# Fully static agents: nothing from the Swift toolchain or libnl is needed at run time, and a
+# monitor starts in about a millisecond instead of four (no dynamic loading).
 # Prespecialized generic metadata (the default on Apple platforms) spares every run the
 # runtime's demangling of generic types: half of a monitor's instructions.
 RELEASE_FLAGS := -c release -Xswiftc -static-executable \
-	-Xlinker -licuuc -Xlinker -licudata -Xlinker -llzma -Xlinker -lz -Xlinker -lstdc++ \
 	-Xswiftc -Xfrontend -Xswiftc -prespecialize-generic-metadata
 RELEASE_BIN := $(CURDIR)/.build/release
 # The agents alone, as the provider directory a lab node mounts.
 PROVIDER_DIR := $(CURDIR)/.build/provider
 
 # Every Debian package a build, test, benchmark or demo needs.
-BUILD_PACKAGES := pkg-config libnl-3-dev libnl-route-3-dev libnl-genl-3-dev \
-	libxml2-dev libicu-dev liblzma-dev zlib1g-dev
+BUILD_PACKAGES := pkg-config libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
 TEST_PACKAGES := libxml2-utils resource-agents pacemaker pacemaker-cli-utils corosync crmsh \
 	python3-lxml iproute2 iputils-ping socat procps util-linux psmisc
 # The qemu guest with Debian's kernel for IPVS (.ci/vm; the kernel package itself is fetched

@@ -3,8 +3,8 @@
 // Tandem: Pacemaker/OCF resource agents for LVS director pairs.
 //
 // Layering (each layer imports only the ones before it):
-//   C modules (CNetlink, CLibXML2)
-//   -> value types and wrappers (Addresses, Netlink, LibXML, LinkLayer)
+//   C modules (CNetlink, CPacket)
+//   -> value types and wrappers (Addresses, Netlink, LinkLayer)
 //   -> the OCF contract (OCF; OCFTesting for tests)
 //   -> agents/<name>, one executable each.
 import PackageDescription
@@ -23,22 +23,17 @@ let package = Package(
             providers: [.apt(["libnl-3-dev", "libnl-route-3-dev", "libnl-genl-3-dev"])]),
         // AF_PACKET socket headers (part of libc; no library to link).
         .systemLibrary(name: "CPacket", path: "Sources/CPacket"),
-        .systemLibrary(
-            name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
-            providers: [.apt(["libxml2-dev"])]),
 
         // Value types shared by every layer: addresses, prefixes, interface names.
         .target(name: "Addresses"),
         // Typed Swift over libnl-3: addresses, links, route lookups, namespaces.
         .target(name: "Netlink", dependencies: ["CNetlink", "Addresses"]),
-        // The libxml2 text writer, for meta-data.
-        .target(name: "LibXML", dependencies: ["CLibXML2"]),
         // Frames on the wire: gratuitous ARP, unsolicited neighbour advertisements.
         .target(name: "LinkLayer", dependencies: ["CPacket", "Addresses"]),
         // Linux Virtual Server: service and real-server syntax, plans, the health-checker contract.
         .target(name: "LVS", dependencies: ["Netlink", "OCF", "Addresses"]),
         // The OCF contract: parameters, actions, exit codes, meta-data, logging, state.
-        .target(name: "OCF", dependencies: ["Addresses", "LibXML"]),
+        .target(name: "OCF", dependencies: ["Addresses"]),
         // OCF exit codes for netlink failures, shared by the agents that talk to the kernel.
         .target(name: "OCFNetlink", dependencies: ["OCF", "Netlink"]),
         // Test support: running agents, throw-away namespaces, the malformed-input harness.

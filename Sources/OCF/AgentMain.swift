@@ -38,11 +38,7 @@ public enum AgentMain {
         let action = arguments.first ?? ""
         switch action {
         case "meta-data":
-            do {
-                return Outcome(exitCode: .success, output: try Metadata.render(agent))
-            } catch {
-                return fail(OCFError.generic("cannot write meta-data: \(error)"), log: log)
-            }
+            return Outcome(exitCode: .success, output: Metadata.render(agent))
         case "usage", "help", "--help", "-h":
             return Outcome(exitCode: .success, output: usage(agent))
         default:
