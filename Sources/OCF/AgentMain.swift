@@ -1,7 +1,7 @@
 import Glibc
 
 /// Runs a resource agent: dispatches `argv[1]`, loads and validates parameters, takes the
-/// instance lock, maps every outcome to exactly one OCF exit code, and writes one
+/// instance lock, traces, maps every outcome to exactly one OCF exit code, and writes one
 /// `ocf-exit-reason:` line before a failing exit.
 ///
 /// The only place in Tandem that decides an exit code.
@@ -13,9 +13,10 @@ public enum AgentMain {
         public let output: String
     }
 
-    /// The process entry point: `main.swift` of every agent is `AgentMain.main(SomeAgent.self)`.
-    public static func main<Agent: ResourceAgent>(_ agent: Agent.Type) -> Never {
-        let outcome = run(agent, arguments: Array(CommandLine.arguments.dropFirst()), environment: .current())
+    /// The process entry point: `main.swift` of every agent is `AgentMain.main(SomeAgent.self, host: …)`.
+    /// - Parameter host: the live node; built only for actions that use it.
+    public static func main<Agent: ResourceAgent>(_ agent: Agent.Type, host: @autoclosure () -> Agent.Host) -> Never {
+        let outcome = run(agent, arguments: Array(CommandLine.arguments.dropFirst()), environment: .current(), host: host())
         if !outcome.output.isEmpty {
             var bytes = Array(outcome.output.utf8)[...]
             while !bytes.isEmpty {
@@ -28,91 +29,129 @@ public enum AgentMain {
         exit(outcome.exitCode.rawValue)
     }
 
-    /// Runs one action in-process (tests call this directly).
+    /// Runs one action in-process (tests call this directly, with fakes as the host).
     /// - Parameters:
     ///   - arguments: the arguments after the program name; the first is the action.
     ///   - log: where log lines go; by default the process's stderr.
     public static func run<Agent: ResourceAgent>(_ agent: Agent.Type, arguments: [String], environment: Environment,
-                                                 log: Log? = nil) -> Outcome {
+                                                 log: Log? = nil, host: @autoclosure () -> Agent.Host) -> Outcome {
         let log = log ?? Log(agent: Agent.name, environment: environment)
-        let action = arguments.first ?? ""
-        switch action {
-        case "meta-data":
-            return Outcome(exitCode: .success, output: Metadata.render(agent))
-        case "usage", "help", "--help", "-h":
-            return Outcome(exitCode: .success, output: usage(agent))
-        default:
-            // `status` is the old name of monitor.
-            let canonical = action == "status" ? "monitor" : action
-            guard dispatchable(agent).contains(canonical) else {
-                Log.writeStandardError(usage(agent))
-                return fail(OCFError.unimplemented("action '\(action)' is not implemented by \(Agent.name)"), log: log)
-            }
-            let context = AgentContext(action: canonical, environment: environment, log: log)
-            do {
-                return Outcome(exitCode: try perform(agent, context: context), output: "")
-            } catch {
-                return fail(error, log: log)
-            }
+        let argument = arguments.first ?? ""
+        guard let action = Action(argument: argument), dispatchable(agent).contains(action) else {
+            Log.writeStandardError(usage(agent))
+            return fail(OCFError.unimplemented("action '\(argument)' is not implemented by \(Agent.name)"), log: log)
         }
+        switch action {
+        case .metaData: return Outcome(exitCode: .success, output: Metadata.render(agent))
+        case .usage: return Outcome(exitCode: .success, output: usage(agent))
+        default: break
+        }
+        let context = AgentContext(action: action, environment: environment, log: log)
+        let (trace, problem) = Trace.open(environment: environment, agent: Agent.name, action: action, started: context.started)
+        log.trace = trace
+        if let problem { log.warning("tracing: \(problem)") }
+        if let trace { begin(trace, agent, context: context) }
+        let outcome: Outcome
+        do {
+            outcome = Outcome(exitCode: try perform(agent, context: context, host: host()), output: "")
+        } catch {
+            outcome = fail(error, log: log)
+        }
+        trace?.write("exit \(outcome.exitCode)")
+        return outcome
     }
 
     /// The actions this agent answers: the mandatory ones, and the optional ones it advertises.
-    static func dispatchable<Agent: ResourceAgent>(_ agent: Agent.Type) -> Set<String> {
-        var actions: Set = ["start", "stop", "monitor", "validate-all"]
-        for advertised in Agent.actions where ["reload", "promote", "demote", "notify"].contains(advertised.name) {
-            actions.insert(advertised.name)
-        }
-        return actions
+    static func dispatchable<Agent: ResourceAgent>(_ agent: Agent.Type) -> Set<Action> {
+        Action.mandatory.union(Agent.actions.map(\.action))
     }
 
-    static func perform<Agent: ResourceAgent>(_ agent: Agent.Type, context: AgentContext) throws -> ExitCode {
+    static func perform<Agent: ResourceAgent>(_ agent: Agent.Type, context: AgentContext, host: Agent.Host) throws -> ExitCode {
         let parameters: Agent.Parameters
         do {
             parameters = try Agent.Parameters.load(from: context.environment)
         } catch {
-            guard context.action == "stop" else {
+            guard context.action == .stop else {
                 for problem in error.problems { context.log.error("\(problem)") }
                 throw AlreadyLogged(failure: OCFError.notConfigured(summary(of: error)))
             }
-            try Agent.stop(unparsableConfiguration: error, context: context)
+            context.log.warning("stop with a configuration that does not parse (\(error)); stopping what was recorded")
+            let lock = try instanceLock(agent, context: context)
+            defer { withExtendedLifetime(lock) {} }
+            try Agent.stop(unparsableConfiguration: error, context: context, host: host)
             return .success
         }
-        let instance = try Agent(parameters: parameters, context: context)
+        for name in Agent.Parameters.unknownNames(in: context.environment) {
+            // Every monitor would repeat it: validate-all and the other actions say it loud enough.
+            let message = "\(name) is not a parameter of \(Agent.name); ignored"
+            if context.action == .monitor { context.log.debug(message) } else { context.log.warning(message) }
+        }
+        let instance = try Agent(parameters: parameters, context: context, host: host)
         switch context.action {
-        case "validate-all":
+        case .validateAll:
             try instance.validate()
             return .success
-        case "monitor":
-            let result = try instance.monitor()
-            if case .degraded(let reason) = result { context.log.warning(reason) }
-            if case .degradedPromoted(let reason) = result { context.log.warning(reason) }
-            if case .failedPromoted(let reason) = result {
-                context.log.error(reason)
-                context.log.exitReason(reason)
-            }
-            return result.exitCode
-        case "start":
+        case .start, .reloadAgent:
             // Read-only, so before the lock: a refused start leaves no trace, not even a lock file.
             try instance.validate()
+        case .monitor where context.isProbe:
+            // A probe changes nothing: no lock file, no repair, no announcement.
+            return try exitCode(of: instance.monitor(), context: context)
         default:
             break
         }
-        // Changing actions of one resource never overlap, even when run by hand meanwhile.
-        try context.state.create()
-        let lock = try FileLock(path: context.state.file(agent: Agent.name, instance: context.instance, suffix: ".lock").path,
-                                deadline: context.deadline)
+        // Actions of one resource never overlap, even when run by hand meanwhile, and a
+        // recurring monitor that repairs does so under the same lock.
+        let lock = try instanceLock(agent, context: context)
         defer { withExtendedLifetime(lock) {} }
         switch context.action {
-        case "start": try instance.start()
-        case "stop": try instance.stop()
-        case "reload": try instance.reload()
-        case "promote": try instance.promote()
-        case "demote": try instance.demote()
-        case "notify": try instance.notify()
-        default: throw OCFError.unimplemented("action '\(context.action)' is not implemented")
+        case .start: try instance.start()
+        case .stop: try instance.stop()
+        case .monitor: return try exitCode(of: instance.monitor(), context: context)
+        case .reloadAgent: try instance.reloadAgent()
+        case .promote: try instance.promote()
+        case .demote: try instance.demote()
+        case .notify: try instance.notify()
+        case .validateAll, .metaData, .usage: break
         }
         return .success
+    }
+
+    static func instanceLock<Agent: ResourceAgent>(_ agent: Agent.Type, context: AgentContext) throws -> FileLock {
+        try context.state.create()
+        return try FileLock(path: context.stateFile(agent: Agent.name, suffix: ".lock").path, deadline: context.deadline)
+    }
+
+    static func exitCode(of result: MonitorResult, context: AgentContext) -> ExitCode {
+        switch result {
+        case .degraded(let reason), .degradedPromoted(let reason):
+            context.log.warning(reason)
+        case .failedPromoted(let reason):
+            context.log.error(reason)
+            context.log.exitReason(reason)
+        case .running, .notRunning, .runningPromoted:
+            break
+        }
+        return result.exitCode
+    }
+
+    /// The first lines of a trace: what the action was asked and what it read.
+    static func begin<Agent: ResourceAgent>(_ trace: Trace, _ agent: Agent.Type, context: AgentContext) {
+        let environment = context.environment
+        trace.write("\(Agent.name) \(Agent.version) \(context.action) of \(context.instance), pid \(getpid())"
+            + (context.isProbe ? " (probe)" : "") + ", check level \(context.checkLevel)"
+            + ", timeout \(environment.timeout), \(context.remaining) to the deadline")
+        let declarations = Agent.Parameters.declarations
+        let secrets = Set(declarations.filter(\.isSecret).map(\.name))
+        for name in environment.variables.keys.sorted() {
+            let value = environment.variables[name] ?? ""
+            let parameter = name.hasPrefix("OCF_RESKEY_") ? String(name.dropFirst("OCF_RESKEY_".count)) : nil
+            trace.write("read \(name)=\(parameter.map(secrets.contains) == true ? "(secret)" : value)")
+        }
+        let defaults = declarations.filter { environment.parameter($0.name) == nil && $0.defaultValue != nil }
+        if !defaults.isEmpty {
+            trace.write("defaults: " + defaults.map { "\($0.name)=\($0.defaultValue ?? "")" }.joined(separator: " "))
+        }
     }
 
     /// The exit reason for a set of problems: the first, and how many more there are.
@@ -144,8 +183,9 @@ public enum AgentMain {
     }
 
     static func usage<Agent: ResourceAgent>(_ agent: Agent.Type) -> String {
+        let optional: [Action] = [.reloadAgent, .promote, .demote, .notify]
         let names = ["start", "stop", "monitor", "status", "validate-all"]
-            + Agent.actions.map(\.name).filter { ["reload", "promote", "demote", "notify"].contains($0) }
+            + optional.filter { action in Agent.actions.contains { $0.action == action } }.map(\.rawValue)
             + ["meta-data", "usage"]
         return "usage: \(Agent.name) {\(names.joined(separator: "|"))}\n\n"
             + "\(Agent.name): \(Agent.shortDescription).\n"

@@ -40,6 +40,8 @@ public final class Log: @unchecked Sendable {
     let sink: Sink
     /// What a `.memory` log recorded, one entry per line.
     public private(set) var lines: [String] = []
+    /// Where every line also goes, debug included, when the action is traced.
+    public internal(set) var trace: Trace?
 
     /// - Parameters:
     ///   - agent: the agent name, e.g. `vip`.
@@ -58,8 +60,10 @@ public final class Log: @unchecked Sendable {
     public func error(_ message: @autoclosure () -> String) { write(.error, message) }
 
     private func write(_ level: Level, _ message: () -> String) {
-        guard level >= minimumLevel else { return }
+        guard level >= minimumLevel || trace != nil else { return }
         let text = Log.clean(message())
+        trace?.write("\(level.prefix): \(text)")
+        guard level >= minimumLevel else { return }
         emit("\(level.prefix): \(tag): \(text)")
         if let facility = syslogFacility {
             "\(tag): \(text)".withCString { line in
@@ -73,6 +77,7 @@ public final class Log: @unchecked Sendable {
     func exitReason(_ reason: String) {
         var text = Log.clean(reason)
         if text.utf8.count > 128 { text = String(decoding: text.utf8.prefix(125), as: UTF8.self) + "..." }
+        trace?.write("exit reason: " + text)
         emit("ocf-exit-reason:" + text)
     }
 

@@ -1,28 +1,28 @@
 /// An OCF resource agent: a parameter set and the actions.
 ///
 /// An agent is a small type: `AgentMain` owns dispatch, parameter loading, validation order,
-/// locking, exit codes, meta-data and logging. Methods throw; `OCFError` chooses the exit code,
-/// any other error ends as `OCF_ERR_GENERIC` with its description as the exit reason.
+/// locking, exit codes, meta-data, tracing and logging. Methods throw; `OCFError` chooses the
+/// exit code, any other error ends as `OCF_ERR_GENERIC` with its description as the exit reason.
 public protocol ResourceAgent {
     associatedtype Parameters: ParameterSet
+    /// What the agent talks to on the node (kernel tables, sysctls, processes), behind
+    /// protocols: the live node in the executable, fakes in tests.
+    associatedtype Host
 
     /// The agent's file name, e.g. `vip`.
     static var name: String { get }
     static var version: String { get }
     static var shortDescription: String { get }
     static var longDescription: String { get }
-    /// The OCF version meta-data claims, `1.1` by default. Pacemaker calls `reload` for changed
-    /// non-unique parameters only when it is below 1.1 (1.1 agents get `reload-agent`, which
-    /// ocf-tester's DTD refuses); agents whose reload applies parameter changes say `1.0`.
-    static var ocfVersion: String { get }
-    /// Every action meta-data advertises. Optional actions (reload, promote, demote, notify)
-    /// are dispatched only when advertised here, and then must be implemented.
+    /// Every action meta-data advertises. Optional actions (reload-agent, promote, demote,
+    /// notify) are dispatched only when advertised here, and then must be implemented.
     static var actions: [ActionAdvertisement] { get }
 
-    init(parameters: Parameters, context: AgentContext) throws
+    init(parameters: Parameters, context: AgentContext, host: Host) throws
 
     /// Checks that this node can run the configuration (interfaces, kernel facilities).
-    /// Runs for `validate-all` and before `start`; parameter syntax was checked already.
+    /// Runs for `validate-all` and before `start` and `reload-agent`; parameter syntax was
+    /// checked already. Changes nothing.
     func validate() throws
 
     /// Starts; succeeds when already started. Returns only when the resource is usable.
@@ -31,28 +31,26 @@ public protocol ResourceAgent {
     /// Stops; succeeds when already stopped. Never fails when it can prove nothing runs.
     func stop() throws
 
-    /// Reports the state. Throw for a failed resource; return `.notRunning` only when cleanly stopped.
+    /// Reports the state. Throw for a failed resource; return `.notRunning` only when cleanly
+    /// stopped. A probe (`context.isProbe`) changes nothing at all.
     func monitor() throws -> MonitorResult
 
-    /// Stop with a configuration that does not parse. Pacemaker stops with the parameters
-    /// the resource was started with, so a configuration that never parsed never started
-    /// anything; agents that keep state of their own may still undo it here.
-    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext) throws
+    /// Stop with a configuration that does not parse (after an upgrade, or an edit that broke
+    /// it). Pacemaker stops with the parameters the resource was started with; the agent must
+    /// still prove that nothing of it is left, from what it recorded at start. Every agent
+    /// writes this: there is no default that could return success while something runs.
+    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: Host) throws
 
-    func reload() throws
+    /// Applies changed `reloadable` parameters to the running resource without a restart;
+    /// succeeds, changing nothing, when the resource is not running.
+    func reloadAgent() throws
     func promote() throws
     func demote() throws
     func notify() throws
 }
 
 extension ResourceAgent {
-    public static var ocfVersion: String { "1.1" }
-
-    public static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext) throws {
-        context.log.warning("stop with an invalid configuration (\(problems)): nothing can have been started with it")
-    }
-
-    public func reload() throws { throw OCFError.unimplemented("reload is not implemented") }
+    public func reloadAgent() throws { throw OCFError.unimplemented("reload-agent is not implemented") }
     public func promote() throws { throw OCFError.unimplemented("promote is not implemented") }
     public func demote() throws { throw OCFError.unimplemented("demote is not implemented") }
     public func notify() throws { throw OCFError.unimplemented("notify is not implemented") }
@@ -84,18 +82,18 @@ public enum MonitorResult: Sendable, Equatable {
 /// One `<action>` line of meta-data. Timeouts and intervals are advice for the admin's
 /// configuration; Pacemaker does not apply them by itself.
 public struct ActionAdvertisement: Sendable {
-    public let name: String
+    public let action: Action
     public let timeout: Int
     public let interval: Int?
     public let depth: Int?
-    public let role: String?
+    public let role: Role?
 
     /// - Parameters:
     ///   - timeout: seconds.
     ///   - interval: seconds, for recurring monitors.
     ///   - depth: the `OCF_CHECK_LEVEL` this monitor runs at.
-    public init(_ name: String, timeout: Int, interval: Int? = nil, depth: Int? = nil, role: String? = nil) {
-        self.name = name
+    public init(_ action: Action, timeout: Int, interval: Int? = nil, depth: Int? = nil, role: Role? = nil) {
+        self.action = action
         self.timeout = timeout
         self.interval = interval
         self.depth = depth
@@ -105,8 +103,7 @@ public struct ActionAdvertisement: Sendable {
 
 /// Everything an action runs with.
 public struct AgentContext: Sendable {
-    /// The action name as invoked (`monitor`, `start`, …; `status` arrives as `monitor`).
-    public let action: String
+    public let action: Action
     public let environment: Environment
     public let instance: String
     public let log: Log
@@ -116,12 +113,15 @@ public struct AgentContext: Sendable {
     /// When every wait inside the action must have ended: the operation timeout less a margin
     /// (a tenth, at most 5 s) so the agent reports before Pacemaker's SIGKILL.
     public let deadline: ContinuousClock.Instant
-    /// A monitor with no recurring interval: Pacemaker asking "is it running here?".
+    /// A monitor with no recurring interval: Pacemaker asking "is it running here?". It
+    /// changes nothing.
     public let isProbe: Bool
     /// `OCF_CHECK_LEVEL`: 0 cheap, 10 thorough, 20 expensive.
     public let checkLevel: Int
+    /// The step-by-step trace `crm resource trace` asks for; `nil` when not tracing.
+    public var trace: Trace? { log.trace }
 
-    public init(action: String, environment: Environment, log: Log, started: ContinuousClock.Instant = .now) {
+    public init(action: Action, environment: Environment, log: Log, started: ContinuousClock.Instant = .now) {
         self.action = action
         self.environment = environment
         self.instance = environment.instance
@@ -130,10 +130,15 @@ public struct AgentContext: Sendable {
         self.started = started
         let timeout = environment.timeout
         self.deadline = started + timeout - min(timeout / 10, .seconds(5))
-        self.isProbe = action == "monitor" && environment.intervalMilliseconds == 0
+        self.isProbe = action == .monitor && environment.intervalMilliseconds == 0
         self.checkLevel = environment.checkLevel
     }
 
     /// Time left before `deadline`, never negative.
     public var remaining: Duration { max(.zero, ContinuousClock.now.duration(to: deadline)) }
+
+    /// The file `<agent>-<instance><suffix>` in the state directory.
+    public func stateFile(agent: String, suffix: String = "") -> StateFile {
+        state.file(agent: agent, instance: instance, suffix: suffix)
+    }
 }

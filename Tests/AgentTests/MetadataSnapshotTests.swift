@@ -2,6 +2,9 @@ import Glibc
 import OCF
 import OCFTesting
 import Testing
+@testable import ipvs
+@testable import ipvs_sync
+@testable import vip
 
 /// Every agent's meta-data is checked in (Tests/AgentTests/Snapshots/<agent>.xml): a change
 /// shows up in review. `make record-metadata` (RECORD_SNAPSHOTS=1) writes them anew.
@@ -49,4 +52,33 @@ struct Snapshot {
 
     func read() -> String? { readFile(path) }
     func write(_ text: String) throws { try writeFile(path, text) }
+}
+
+/// OCF 1.1 reload: Pacemaker runs reload-agent instead of a restart when only `reloadable`
+/// parameters changed, so an agent with such parameters must answer reload-agent, and the
+/// identity of a resource (its unique parameters) is never reloadable.
+@Suite struct DeclarationTests {
+    static let agents: [(String, [ParameterDeclaration], [ActionAdvertisement])] = [
+        ("vip", VIPParameters.declarations, VirtualIP.actions),
+        ("ipvs", IPVSParameters.declarations, IPVSServiceAgent.actions),
+        ("ipvs-sync", SyncParameters.declarations, SyncDaemonAgent.actions),
+    ]
+
+    @Test func reloadAgentExactlyWhereParametersAreReloadable() {
+        for (agent, declarations, actions) in Self.agents {
+            let reloadable = declarations.contains(where: \.isReloadable)
+            #expect(reloadable == actions.contains { $0.action == .reloadAgent }, "\(agent)")
+            for declaration in declarations where declaration.isUnique {
+                #expect(!declaration.isReloadable, "\(agent): \(declaration.name) is the resource's identity")
+            }
+        }
+    }
+
+    @Test func parameterNamesAreUniquePerAgent() {
+        for (agent, declarations, _) in Self.agents {
+            let names = declarations.map(\.name)
+            #expect(Set(names).count == names.count, "\(agent): \(names)")
+            #expect(Set(names).isDisjoint(with: Trace.parameterNames), "\(agent): the tracing parameters belong to crmsh")
+        }
+    }
 }

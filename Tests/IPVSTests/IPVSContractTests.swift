@@ -146,7 +146,6 @@ struct IPVSContractTests {
             MalformedValue(["netns": "../x"], [.notConfigured], "namespace name with a path"),
             MalformedValue(["netns": "no-such-namespace"], [.invalidArguments], "namespace missing here"),
             MalformedValue(["netns": "/proc/999999999/ns/net"], [.invalidArguments], "namespace path missing here"),
-            MalformedValue(["weight": "3"], [.notConfigured], "unknown parameter"),
         ]
         #expect(cases.count >= 30)
         #expect(MalformedInputHarness<Snapshot>.uncovered(by: cases, declarations: IPVSParameters.declarations).isEmpty)

@@ -68,9 +68,9 @@ struct IPVSServiceTests {
         #expect(answers.filter { $0 == "rs1" }.count == 3 && answers.filter { $0 == "rs2" }.count == 3, "\(answers)")
         #expect(zip(answers, answers.dropFirst()).allSatisfy { $0 != $1 }, "\(answers)")
 
-        // Weight 0 (applied by reload): no new connections for rs1.
+        // Weight 0 (applied by reload-agent): no new connections for rs1.
         parameters["realservers"] = "192.168.100.2:8080 masq 0, 192.168.100.3:8080 masq"
-        #expect(try agent.run("reload", parameters).exitCode == .success)
+        #expect(try agent.run("reload-agent", parameters).exitCode == .success)
         #expect(try greetings(lab, 4) == ["rs2", "rs2", "rs2", "rs2"])
 
         #expect(try agent.run("stop", parameters).exitCode == .success)
@@ -176,7 +176,7 @@ struct IPVSServiceTests {
 
         parameters["realservers"] = "192.168.100.2:8080 masq 5 uthresh=1000, 192.168.100.3:8080 masq 3"
         parameters["scheduler"] = "wrr"
-        #expect(try agent.run("reload", parameters).exitCode == .success)
+        #expect(try agent.run("reload-agent", parameters).exitCode == .success)
         let service = try #require(try table(lab).service(.address(.tcp, vip, port: 80)))
         #expect(service.scheduler == "wrr")
         #expect(try table(lab).destinations(of: service.identity).map(\.weight).sorted() == [3, 5])

@@ -78,7 +78,6 @@ struct VIPContractTests {
             MalformedValue(["arp_interval_ms": "0"], [.notConfigured], "zero interval"),
             MalformedValue(["preferred_lft": "soon"], [.notConfigured], "lifetime word"),
             MalformedValue(["arp_mode": "REQUEST"], [.notConfigured], "wrong case"),
-            MalformedValue(["ipaddr": "198.18.0.51"], [.notConfigured], "unknown parameter (IPaddr2's old name)"),
             MalformedValue(["broadcast": "198.18.0.255", "cidr_netmask": "31"], [.notConfigured], "broadcast on a /31"),
         ]
         #expect(cases.count >= 30)

@@ -8,7 +8,7 @@ enum Fixture {
     struct Parameters: ParameterSet {
         @Parameter("name", .unique, short: "Name", long: "The <name> & more.")
         var name: String
-        @Parameter("count", short: "Count", long: "How many.", valid: 1...10)
+        @Parameter("count", .reloadable, short: "Count", long: "How many.", valid: 1...10)
         var count: Int = 3
         @Parameter("enabled", short: "Enabled", long: "Whether it is on.")
         var enabled: Bool = true
@@ -31,13 +31,13 @@ final class FixtureAgent: ResourceAgent {
     static let shortDescription = "Fixture agent"
     static let longDescription = "An agent used by the OCF library's own tests."
     static let actions = [
-        ActionAdvertisement("start", timeout: 20),
-        ActionAdvertisement("stop", timeout: 20),
-        ActionAdvertisement("monitor", timeout: 20, interval: 10),
-        ActionAdvertisement("monitor", timeout: 30, interval: 60, depth: 10),
-        ActionAdvertisement("reload", timeout: 20),
-        ActionAdvertisement("validate-all", timeout: 20),
-        ActionAdvertisement("meta-data", timeout: 5),
+        ActionAdvertisement(.start, timeout: 20),
+        ActionAdvertisement(.stop, timeout: 20),
+        ActionAdvertisement(.monitor, timeout: 20, interval: 10),
+        ActionAdvertisement(.monitor, timeout: 30, interval: 60, depth: 10),
+        ActionAdvertisement(.reloadAgent, timeout: 20),
+        ActionAdvertisement(.validateAll, timeout: 20),
+        ActionAdvertisement(.metaData, timeout: 5),
     ]
 
     /// What actions saw, for assertions. Tests using it are serialized.
@@ -48,7 +48,7 @@ final class FixtureAgent: ResourceAgent {
     let parameters: Fixture.Parameters
     let context: AgentContext
 
-    init(parameters: Fixture.Parameters, context: AgentContext) throws {
+    init(parameters: Fixture.Parameters, context: AgentContext, host: Void) throws {
         self.parameters = parameters
         self.context = context
         FixtureAgent.lastContext = context
@@ -67,9 +67,9 @@ final class FixtureAgent: ResourceAgent {
         return FixtureAgent.running.contains(parameters.name) ? .running : .notRunning
     }
 
-    func reload() throws {}
+    func reloadAgent() throws {}
 
-    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext) throws {
+    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: Void) throws {
         stopsWithoutConfiguration += 1
     }
 }
@@ -83,7 +83,7 @@ func runFixture(_ arguments: [String], _ parameters: [String: String] = [:], ext
     variables.merge(extra) { $1 }
     let environment = Environment(variables)
     let log = Log(agent: FixtureAgent.name, environment: environment, sink: .memory)
-    return (AgentMain.run(FixtureAgent.self, arguments: arguments, environment: environment, log: log), log)
+    return (AgentMain.run(FixtureAgent.self, arguments: arguments, environment: environment, log: log, host: ()), log)
 }
 
 import Glibc

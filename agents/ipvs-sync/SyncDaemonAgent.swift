@@ -1,3 +1,4 @@
+import Addresses
 import Netlink
 import OCF
 import OCFNetlink
@@ -19,15 +20,15 @@ final class SyncDaemonAgent: ResourceAgent {
         a virtual service has real servers of the other address family (tunnelled IPv4/IPv6 mixes).
         """
     static let actions = [
-        ActionAdvertisement("start", timeout: 20),
-        ActionAdvertisement("stop", timeout: 20),
-        ActionAdvertisement("promote", timeout: 20),
-        ActionAdvertisement("demote", timeout: 20),
-        ActionAdvertisement("monitor", timeout: 20, interval: 11, role: "Promoted"),
-        ActionAdvertisement("monitor", timeout: 20, interval: 13, role: "Unpromoted"),
-        ActionAdvertisement("notify", timeout: 20),
-        ActionAdvertisement("validate-all", timeout: 20),
-        ActionAdvertisement("meta-data", timeout: 5),
+        ActionAdvertisement(.start, timeout: 20),
+        ActionAdvertisement(.stop, timeout: 20),
+        ActionAdvertisement(.promote, timeout: 20),
+        ActionAdvertisement(.demote, timeout: 20),
+        ActionAdvertisement(.monitor, timeout: 20, interval: 11, role: .promoted),
+        ActionAdvertisement(.monitor, timeout: 20, interval: 13, role: .unpromoted),
+        ActionAdvertisement(.notify, timeout: 20),
+        ActionAdvertisement(.validateAll, timeout: 20),
+        ActionAdvertisement(.metaData, timeout: 5),
     ]
 
     /// The promotion score every instance asks for: equal everywhere, the colocation decides.
@@ -36,30 +37,26 @@ final class SyncDaemonAgent: ResourceAgent {
     let parameters: SyncParameters
     let context: AgentContext
 
-    init(parameters: SyncParameters, context: AgentContext) throws {
+    init(parameters: SyncParameters, context: AgentContext, host: Void) throws {
         self.parameters = parameters
         self.context = context
     }
 
     var log: Log { context.log }
+    var recordFile: StateFile { context.stateFile(agent: Self.name) }
 
     func table() throws(OCFError) -> IPVSSocket { try IPVSSocket.open(in: parameters.netns) }
 
-    /// Which daemons run, and whether they are the configured ones.
-    func running(in table: IPVSSocket) throws -> (master: IPVSSyncDaemon?, backup: IPVSSyncDaemon?) {
-        let daemons = try netlink("reading the sync daemons") { () throws(NetlinkError) in try table.daemons() }
-        return (daemons.first { $0.state == .master }, daemons.first { $0.state == .backup })
-    }
+    /// The configuration of the daemons this resource runs.
+    var configured: Record { Record(netns: parameters.netns?.path, daemon: parameters.daemon(.backup)) }
 
-    /// Whether a running daemon is the configured one (the kernel reports what it applied: zero
-    /// settings stand for its defaults, which it may report filled in).
-    func isConfigured(_ daemon: IPVSSyncDaemon) -> Bool {
-        let wanted = parameters.daemon(daemon.state)
-        return daemon.interface == wanted.interface && daemon.syncID == wanted.syncID
-            && (wanted.maximumLength == 0 || daemon.maximumLength == wanted.maximumLength)
-            && (wanted.group == nil || daemon.group == wanted.group)
-            && (wanted.port == 0 || daemon.port == wanted.port)
-            && (daemon.ttl == 0 || daemon.ttl == wanted.ttl)
+    /// Which daemons run: this resource's (the configured one, or the one a start recorded)
+    /// and anybody else's.
+    func running(in table: IPVSSocket, record: Record?) throws -> (master: IPVSSyncDaemon?, backup: IPVSSyncDaemon?, foreign: [IPVSSyncDaemon]) {
+        let daemons = try netlink("reading the sync daemons") { () throws(NetlinkError) in try table.daemons() }
+        let ours = daemons.filter { configured.matches($0) || record?.matches($0) == true }
+        return (ours.first { $0.state == .master }, ours.first { $0.state == .backup },
+                daemons.filter { daemon in !ours.contains(daemon) })
     }
 
     // MARK: Actions
@@ -77,39 +74,77 @@ final class SyncDaemonAgent: ResourceAgent {
     /// Starts unpromoted: the backup daemon.
     func start() throws {
         let table = try table()
-        let (master, backup) = try running(in: table)
-        if let master { try stopDaemon(master.state, in: table) }
+        let record = try Record.load(from: recordFile)
+        let (master, backup, foreign) = try running(in: table, record: record)
+        if let other = foreign.first(where: { $0.state == .backup }) {
+            throw OCFError.generic("a backup sync daemon of another resource runs (\(other.interface), sync ID \(other.syncID)); not replacing it")
+        }
+        // Recorded first: a stop after a failed start (even with a broken configuration) finds it.
+        try context.state.create()
+        try configured.save(to: recordFile)
+        if let master { try stopDaemon(master, in: table) }
         try ensure(.backup, current: backup, in: table)
         setPromotionScore()
     }
 
     func stop() throws {
-        switch try IPVSPresence.check(in: parameters.netns) {
-        case .absent(let reason):
-            log.info("nothing to stop: \(reason)")
-        case .present(let table):
-            let (master, backup) = try running(in: table)
-            // Only daemons with this configuration are this resource's to stop.
-            for daemon in [master, backup].compactMap({ $0 }) where isConfigured(daemon) {
-                try stopDaemon(daemon.state, in: table)
+        try Self.stopDaemons(of: [configured, try Record.load(from: recordFile)].compactMap { $0 }, context: context)
+        try recordFile.remove()
+        removePromotionScore()
+    }
+
+    /// With a configuration that does not parse, the daemons a start recorded are stopped.
+    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: Void) throws {
+        let file = context.stateFile(agent: name)
+        guard let record = try Record.load(from: file) else {
+            context.log.info("no sync daemon was recorded as started: nothing to stop")
+            return
+        }
+        try stopDaemons(of: [record], context: context)
+        try file.remove()
+    }
+
+    /// Stops every daemon that matches one of `records`; success when IPVS or the namespace
+    /// is absent (nothing can run there).
+    static func stopDaemons(of records: [Record], context: AgentContext) throws {
+        for netns in Set(records.map(\.netns)) {
+            switch try IPVSPresence.check(in: netns.map { NamespaceReference(path: $0) }) {
+            case .absent(let reason):
+                context.log.info("nothing to stop: \(reason)")
+            case .present(let table):
+                let daemons = try netlink("reading the sync daemons") { () throws(NetlinkError) in try table.daemons() }
+                for daemon in daemons where records.contains(where: { $0.netns == netns && $0.matches(daemon) }) {
+                    try stopDaemon(daemon, in: table, log: context.log)
+                }
             }
         }
-        removePromotionScore()
     }
 
     /// The master daemon takes over; the backup daemon stops.
     func promote() throws {
         let table = try table()
-        let (master, backup) = try running(in: table)
+        let record = try Record.load(from: recordFile)
+        let (master, backup, foreign) = try running(in: table, record: record)
+        guard record != nil || master != nil || backup != nil else {
+            throw OCFError.generic("not started here: promote follows a start")
+        }
+        if let other = foreign.first(where: { $0.state == .master }) {
+            throw OCFError.generic("a master sync daemon of another resource runs (\(other.interface), sync ID \(other.syncID)); not replacing it")
+        }
         try ensure(.master, current: master, in: table)
-        if backup != nil { try stopDaemon(.backup, in: table) }
+        if let backup { try stopDaemon(backup, in: table) }
     }
 
-    /// Back to the backup daemon.
+    /// Back to the backup daemon; nothing to do when not started.
     func demote() throws {
         let table = try table()
-        let (master, backup) = try running(in: table)
-        if master != nil { try stopDaemon(.master, in: table) }
+        let record = try Record.load(from: recordFile)
+        let (master, backup, _) = try running(in: table, record: record)
+        guard record != nil || master != nil || backup != nil else {
+            log.info("not started here: nothing to demote")
+            return
+        }
+        if let master { try stopDaemon(master, in: table) }
         try ensure(.backup, current: backup, in: table)
     }
 
@@ -120,31 +155,31 @@ final class SyncDaemonAgent: ResourceAgent {
         guard let table = try IPVSPresence.socketForMonitor(in: parameters.netns, isProbe: context.isProbe) else {
             return .notRunning
         }
-        let (master, backup) = try running(in: table)
-        if let master {
-            guard isConfigured(master) else {
-                return .failedPromoted("the master sync daemon runs on \(master.interface) with sync ID \(master.syncID), not as configured")
-            }
+        let record = try Record.load(from: recordFile)
+        let (master, backup, _) = try running(in: table, record: record)
+        if master != nil {
             if !context.isProbe { setPromotionScore() }
             return .runningPromoted
         }
-        if let backup {
-            guard isConfigured(backup) else {
-                throw OCFError.generic("the backup sync daemon runs on \(backup.interface) with sync ID \(backup.syncID), not as configured")
-            }
+        if backup != nil {
             if !context.isProbe { setPromotionScore() }
             return .running
+        }
+        // Started here and gone without a stop is a failure, not a clean stop.
+        if record != nil && !context.isProbe {
+            throw OCFError.generic("the sync daemon of this resource is gone (started on \(parameters.interface), never stopped)")
         }
         return .notRunning
     }
 
     // MARK: Daemons
 
-    /// Makes the configured daemon of `state` run: a differently configured one is replaced.
+    /// Makes the configured daemon of `state` run: one of this resource's with an older
+    /// configuration is replaced.
     private func ensure(_ state: IPVSSyncDaemon.State, current: IPVSSyncDaemon?, in table: IPVSSocket) throws {
         if let current {
-            if isConfigured(current) { return }
-            try stopDaemon(state, in: table)
+            if configured.matches(current) { return }
+            try stopDaemon(current, in: table)
         }
         try startDaemon(state, in: table)
     }
@@ -153,24 +188,43 @@ final class SyncDaemonAgent: ResourceAgent {
         let outcome = try netlink("starting the \(state) sync daemon") { () throws(NetlinkError) in
             try table.apply([.startDaemon(parameters.daemon(state))])
         }
-        if let failure = outcome.first ?? nil {
-            if failure.kind == .invalid {
-                // (The exit reason is cut at 128 characters: the cause comes first.)
-                throw OCFError.generic("a service has real servers of the other address family: the kernel refuses the sync daemon (\(failure.message))")
-            }
-            throw OCFError.generic("starting the \(state) sync daemon on \(parameters.interface): \(failure.message)")
+        guard let failure = outcome.first ?? nil else {
+            log.info("started the \(state) sync daemon on \(parameters.interface), sync ID \(parameters.syncID)")
+            return
         }
-        log.info("started the \(state) sync daemon on \(parameters.interface), sync ID \(parameters.syncID)")
+        // The kernel says EINVAL both for settings it refuses and for a table with real servers
+        // of the other address family: look before blaming the table.
+        if failure.kind == .invalid, let service = try mixedFamilyService(in: table) {
+            // (The exit reason is cut at 128 characters: the cause comes first.)
+            throw OCFError.generic("\(service) has real servers of the other address family: the kernel refuses the sync daemon")
+        }
+        throw OCFError.generic("the kernel refused the \(state) sync daemon on \(parameters.interface): \(failure.message)")
     }
 
-    private func stopDaemon(_ state: IPVSSyncDaemon.State, in table: IPVSSocket) throws {
-        let outcome = try netlink("stopping the \(state) sync daemon") { () throws(NetlinkError) in
-            try table.apply([.stopDaemon(state)])
+    /// A virtual service with a real server of the other address family, if there is one.
+    private func mixedFamilyService(in table: IPVSSocket) throws -> IPVSService.Identity? {
+        let services = try netlink("reading the services") { () throws(NetlinkError) in try table.services() }
+        for service in services {
+            let destinations = try netlink("reading the real servers of \(service.identity)") { () throws(NetlinkError) in
+                try table.destinations(of: service.identity)
+            }
+            if destinations.contains(where: { $0.address.family != service.identity.family }) { return service.identity }
+        }
+        return nil
+    }
+
+    private func stopDaemon(_ daemon: IPVSSyncDaemon, in table: IPVSSocket) throws {
+        try Self.stopDaemon(daemon, in: table, log: log)
+    }
+
+    static func stopDaemon(_ daemon: IPVSSyncDaemon, in table: IPVSSocket, log: Log) throws {
+        let outcome = try netlink("stopping the \(daemon.state) sync daemon") { () throws(NetlinkError) in
+            try table.apply([.stopDaemon(daemon.state)])
         }
         if let failure = outcome.first ?? nil, failure.kind != .notFound {
-            throw OCFError.generic("stopping the \(state) sync daemon: \(failure.message)")
+            throw OCFError.generic("stopping the \(daemon.state) sync daemon: \(failure.message)")
         }
-        log.info("stopped the \(state) sync daemon")
+        log.info("stopped the \(daemon.state) sync daemon on \(daemon.interface)")
     }
 
     // MARK: Promotion score
@@ -197,5 +251,41 @@ final class SyncDaemonAgent: ResourceAgent {
         } catch {
             log.warning("cannot remove the promotion score: \(error.reason)")
         }
+    }
+}
+
+/// What a start recorded in `$HA_RSCTMP/ipvs-sync-<instance>`: the namespace and the daemon
+/// settings, so a stop finds this resource's daemons whatever its parameters say by then.
+struct Record: Equatable {
+    var netns: String?
+    var daemon: IPVSSyncDaemon
+
+    /// Whether a running daemon (of either state) is the one recorded. The kernel reports what
+    /// it applied: zero settings stand for its defaults, which it may report filled in.
+    func matches(_ running: IPVSSyncDaemon) -> Bool {
+        running.interface == daemon.interface && running.syncID == daemon.syncID
+            && (daemon.maximumLength == 0 || running.maximumLength == daemon.maximumLength)
+            && (daemon.group == nil || running.group == daemon.group)
+            && (daemon.port == 0 || running.port == daemon.port)
+            && (running.ttl == 0 || running.ttl == daemon.ttl)
+    }
+
+    static func load(from file: StateFile) throws -> Record? {
+        guard let values = try file.read() else { return nil }
+        // Read back with the same checks as the parameters: a damaged record names nothing.
+        guard let interface = values["interface"].flatMap(InterfaceName.init), let syncID = values["syncid"].flatMap(UInt8.init),
+              let maximumLength = values["maxlen"].flatMap(UInt16.init), let port = values["port"].flatMap(UInt16.init),
+              let ttl = values["ttl"].flatMap(UInt8.init)
+        else { return nil }
+        let group = values["group"].flatMap(IPAddress.init)
+        let netns = values["netns"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+        return Record(netns: netns, daemon: IPVSSyncDaemon(state: .backup, interface: interface.rawValue, syncID: syncID,
+                                                           maximumLength: maximumLength, group: group, port: port, ttl: ttl))
+    }
+
+    func save(to file: StateFile) throws {
+        try file.write([("netns", netns ?? ""), ("interface", daemon.interface), ("syncid", String(daemon.syncID)),
+                        ("maxlen", String(daemon.maximumLength)), ("group", daemon.group?.description ?? ""),
+                        ("port", String(daemon.port)), ("ttl", String(daemon.ttl))])
     }
 }

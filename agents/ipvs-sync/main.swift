@@ -1,3 +1,3 @@
 import OCF
 
-AgentMain.main(SyncDaemonAgent.self)
+AgentMain.main(SyncDaemonAgent.self, host: ())

@@ -9,33 +9,30 @@ import OCFNetlink
 final class IPVSServiceAgent: ResourceAgent {
     static let name = "ipvs"
     static let version = tandemVersion
-    // 1.0 on purpose: Pacemaker then calls reload when only non-unique parameters change
-    // (pacemaker-controld, controld_metadata.c: legacy reload is used only below 1.1), and
-    // this reload really applies them without deleting the service.
-    static let ocfVersion = "1.0"
     static let shortDescription = "IPVS virtual service with its real servers"
     static let longDescription = """
         Manages one IPVS (LVS) virtual service and its real servers over the kernel's generic-netlink \
         interface, without ipvsadm. start creates the service and its real servers as one unit (a partial \
         failure is rolled back); stop can drain connections first, then deletes the service; monitor reads \
         the service and its real servers (one request and one dump) and repairs, reports or fails on drift; \
-        reload applies changed parameters to the live service, so established connections survive. Weights \
-        and real servers the health checker (ocf:tandem:healthcheck) took over are not drift.
+        reload-agent applies changed parameters (all but service and netns) to the live service, so established \
+        connections survive. Weights and real servers the health checker (ocf:tandem:healthcheck) took over are \
+        not drift.
         """
     static let actions = [
-        ActionAdvertisement("start", timeout: 20),
-        ActionAdvertisement("stop", timeout: 60),
-        ActionAdvertisement("monitor", timeout: 20, interval: 10),
-        ActionAdvertisement("reload", timeout: 20),
-        ActionAdvertisement("validate-all", timeout: 20),
-        ActionAdvertisement("meta-data", timeout: 5),
+        ActionAdvertisement(.start, timeout: 20),
+        ActionAdvertisement(.stop, timeout: 60),
+        ActionAdvertisement(.monitor, timeout: 20, interval: 10),
+        ActionAdvertisement(.reloadAgent, timeout: 20),
+        ActionAdvertisement(.validateAll, timeout: 20),
+        ActionAdvertisement(.metaData, timeout: 5),
     ]
 
     let parameters: IPVSParameters
     let context: AgentContext
     let desired: DesiredService
 
-    init(parameters: IPVSParameters, context: AgentContext) throws {
+    init(parameters: IPVSParameters, context: AgentContext, host: Void) throws {
         self.parameters = parameters
         self.context = context
         desired = try parameters.desiredService()
@@ -103,8 +100,7 @@ final class IPVSServiceAgent: ResourceAgent {
     }
 
     /// With a configuration that does not parse, the recorded service is still removed.
-    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext) throws {
-        context.log.warning("stop with an invalid configuration (\(problems)); removing the recorded service, if any")
+    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: Void) throws {
         let file = context.state.file(agent: name, instance: context.instance)
         guard let record = try Record.load(from: file) else { return }
         try remove(record.service, namespace: record.namespace, drainFor: 0, desired: nil, context: context)
@@ -188,19 +184,20 @@ final class IPVSServiceAgent: ResourceAgent {
         }
     }
 
-    // MARK: reload
+    // MARK: reload-agent
 
-    /// Applies changed parameters to the live service: real servers added, removed or changed,
-    /// service settings set — never a delete and re-create, so connections survive. A changed
-    /// namespace moves the service.
-    func reload() throws {
-        let record = try Record.load(from: recordFile)
-        let namespace = parameters.netns?.path
-        if let record, record.namespace != namespace {
-            log.info("netns changed from \(record.namespace ?? "the agent's own") to \(namespace ?? "the agent's own"): moving \(identity)")
-            try Self.remove(record.service, namespace: record.namespace, drainFor: 0, desired: nil, context: context)
+    /// Applies changed reloadable parameters to the live service: real servers added, removed
+    /// or changed, service settings set — never a delete and re-create, so connections survive.
+    /// A service that is not running stays stopped (the next start uses the new parameters).
+    func reloadAgent() throws {
+        let table = try openTable()
+        guard try netlink("reading \(identity)", { () throws(NetlinkError) in try table.service(identity) }) != nil else {
+            log.info("\(identity) is not running; the new parameters apply at its next start")
+            return
         }
-        try start()
+        let plan = try plan(table)
+        for difference in plan.differences { log.info("reloading \(identity): \(difference)") }
+        try apply(plan.operations, to: table)
         log.info("reloaded \(identity)")
     }
 

@@ -13,38 +13,38 @@ struct IPVSParameters: ParameterSet {
                    """)
     var service: ServiceSpec
 
-    @Parameter("scheduler", short: "Scheduling algorithm",
+    @Parameter("scheduler", .reloadable, short: "Scheduling algorithm",
                long: "How new connections are spread over the real servers (the kernel's ip_vs_<name> module).")
     var scheduler: Scheduler = .wlc
 
-    @Parameter("sched_flags", short: "Scheduler flags",
+    @Parameter("sched_flags", .reloadable, short: "Scheduler flags",
                long: """
                    Comma-separated scheduler flags: sh-fallback and sh-port (sh), mh-fallback and mh-port (mh), \
                    or flag-1, flag-2, flag-3 for any scheduler.
                    """)
     var schedulerFlags: String? = nil
 
-    @Parameter("persistent", short: "Persistence timeout in seconds",
+    @Parameter("persistent", .reloadable, short: "Persistence timeout in seconds",
                long: "Send a client back to the same real server for this many seconds after its last connection. 0 turns persistence off.",
                valid: 0...2_592_000)
     var persistent: Int = 0
 
-    @Parameter("netmask", short: "Persistence granularity",
+    @Parameter("netmask", .reloadable, short: "Persistence granularity",
                long: """
                    Clients in one network count as one for persistence: an IPv4 netmask (255.255.255.0, or a \
                    prefix length such as 24) or an IPv6 prefix length. Default: each address on its own.
                    """)
     var netmask: String? = nil
 
-    @Parameter("one_packet", short: "One-packet scheduling",
+    @Parameter("one_packet", .reloadable, short: "One-packet scheduling",
                long: "Schedule every UDP datagram on its own, without a connection entry (UDP and fwmark services).")
     var onePacket: Bool = false
 
-    @Parameter("pe", short: "Persistence engine",
+    @Parameter("pe", .reloadable, short: "Persistence engine",
                long: "A persistence engine that groups connections by application data: sip (Call-ID). Needs persistent.")
     var persistenceEngine: PersistenceEngine? = nil
 
-    @Parameter("realservers", short: "Real servers",
+    @Parameter("realservers", .reloadable, short: "Real servers",
                long: """
                    Comma-separated real servers, each ADDR[:PORT] [gate|masq|ipip[:gue:PORT|:gre]] [WEIGHT] \
                    [lthresh=N] [uthresh=N]: direct routing (gate, the default), NAT (masq) or IP-in-IP tunnelling, \
@@ -53,7 +53,7 @@ struct IPVSParameters: ParameterSet {
                    """)
     var realservers: String = ""
 
-    @Parameter("on_drift", short: "What monitor does about drift",
+    @Parameter("on_drift", .reloadable, short: "What monitor does about drift",
                long: """
                    When the kernel's table differs from the configuration (a real server deleted or added by hand, \
                    another weight, scheduler or flag): repair it and log what changed, report it as degraded \
@@ -62,7 +62,7 @@ struct IPVSParameters: ParameterSet {
                    """)
     var onDrift: DriftPolicy = .repair
 
-    @Parameter("drain_timeout", short: "Seconds stop waits for connections to end",
+    @Parameter("drain_timeout", .reloadable, short: "Seconds stop waits for connections to end",
                long: """
                    At stop, first set every weight to 0 and wait until no real server has active connections, \
                    or this many seconds (within the stop timeout), then delete the service. 0 deletes at once.

@@ -1,3 +1,3 @@
 import OCF
 
-AgentMain.main(IPVSServiceAgent.self)
+AgentMain.main(IPVSServiceAgent.self, host: ())

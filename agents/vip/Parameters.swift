@@ -42,7 +42,7 @@ struct VIPParameters: ParameterSet {
                    """)
     var lvsDRRealServer: Bool = false
 
-    @Parameter("arp_count", short: "Announcements to send at start",
+    @Parameter("arp_count", .reloadable, short: "Announcements to send at start",
                long: """
                    How many gratuitous ARP rounds (IPv4) or unsolicited neighbour advertisements (IPv6) to send \
                    when the address starts. The first leaves at once; the rest follow in the background, \
@@ -50,18 +50,18 @@ struct VIPParameters: ParameterSet {
                    """, valid: 0...100)
     var arpCount: Int = 5
 
-    @Parameter("arp_interval_ms", short: "Milliseconds between announcements",
+    @Parameter("arp_interval_ms", .reloadable, short: "Milliseconds between announcements",
                long: "The pause between two announcement rounds, in milliseconds.", valid: 10...10_000)
     var arpIntervalMilliseconds: Int = 200
 
-    @Parameter("arp_mode", short: "Gratuitous ARP as request, reply or both",
+    @Parameter("arp_mode", .reloadable, short: "Gratuitous ARP as request, reply or both",
                long: """
                    The kind of gratuitous ARP frame: request (what Linux itself sends), reply (for switches and \
                    firewalls that only learn from replies), or both in each round.
                    """)
     var arpMode: ARPMode = .request
 
-    @Parameter("arp_refresh_on_monitor", short: "Announce again at every monitor",
+    @Parameter("arp_refresh_on_monitor", .reloadable, short: "Announce again at every monitor",
                long: "Send one announcement round at every recurring monitor, to keep neighbours' caches fresh.")
     var arpRefreshOnMonitor: Bool = false
 
@@ -80,7 +80,7 @@ struct VIPParameters: ParameterSet {
                long: "Add the address without the route to its subnet (the kernel's noprefixroute flag).")
     var noPrefixRoute: Bool = false
 
-    @Parameter("check_link", short: "Fail when the link is down",
+    @Parameter("check_link", .reloadable, short: "Fail when the link is down",
                long: "Refuse to start, and fail the monitor, when nic is down or has no carrier.")
     var checkLink: Bool = true
 

@@ -17,12 +17,13 @@ final class VirtualIP: ResourceAgent {
         the ARP sysctls that keep the real server silent about it.
         """
     static let actions = [
-        ActionAdvertisement("start", timeout: 20),
-        ActionAdvertisement("stop", timeout: 20),
-        ActionAdvertisement("monitor", timeout: 20, interval: 10),
-        ActionAdvertisement("monitor", timeout: 20, interval: 60, depth: 10),
-        ActionAdvertisement("validate-all", timeout: 20),
-        ActionAdvertisement("meta-data", timeout: 5),
+        ActionAdvertisement(.start, timeout: 20),
+        ActionAdvertisement(.stop, timeout: 20),
+        ActionAdvertisement(.monitor, timeout: 20, interval: 10),
+        ActionAdvertisement(.monitor, timeout: 20, interval: 60, depth: 10),
+        ActionAdvertisement(.reloadAgent, timeout: 20),
+        ActionAdvertisement(.validateAll, timeout: 20),
+        ActionAdvertisement(.metaData, timeout: 5),
     ]
 
     let parameters: VIPParameters
@@ -32,7 +33,7 @@ final class VirtualIP: ResourceAgent {
     /// The route lookup, made once (the interface and the prefix may both come from it).
     private var connectedRouteLookup: Route??
 
-    init(parameters: VIPParameters, context: AgentContext) throws {
+    init(parameters: VIPParameters, context: AgentContext, host: Void) throws {
         self.parameters = parameters
         self.context = context
         routes = try netlink("opening a netlink socket") { () throws(NetlinkError) in try RouteSocket() }
@@ -244,8 +245,7 @@ final class VirtualIP: ResourceAgent {
     }
 
     /// With a configuration that does not parse, a recorded start is still undone.
-    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext) throws {
-        context.log.warning("stop with an invalid configuration (\(problems)); undoing what was recorded, if anything")
+    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: Void) throws {
         let file = context.state.file(agent: name, instance: context.instance)
         guard let record = try Record.load(from: file) else { return }
         let routes = try netlink("opening a netlink socket") { () throws(NetlinkError) in try RouteSocket() }
@@ -280,6 +280,14 @@ final class VirtualIP: ResourceAgent {
         } catch {
             throw error.ocf(while: "removing \(address)")
         }
+    }
+
+    // MARK: reload-agent
+
+    /// The reloadable parameters (announcements, link checking) are read afresh by every action:
+    /// there is nothing to apply to the address itself.
+    func reloadAgent() throws {
+        log.info("reloaded: announcements and link checks follow the new parameters")
     }
 
     // MARK: monitor

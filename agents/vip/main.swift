@@ -1,3 +1,3 @@
 import OCF
 
-AgentMain.main(VirtualIP.self)
+AgentMain.main(VirtualIP.self, host: ())

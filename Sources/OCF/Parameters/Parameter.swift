@@ -12,6 +12,9 @@ public struct ParameterDeclaration: Sendable {
     public let isUnique: Bool
     /// Never echo the value (passwords): errors name the parameter only.
     public let isSecret: Bool
+    /// A change can be applied to the running resource (`reloadable="1"`): Pacemaker then runs
+    /// `reload-agent` instead of a restart.
+    public let isReloadable: Bool
     /// A sentence about the values, e.g. the allowed ones.
     public let valueDescription: String?
 }
@@ -24,6 +27,8 @@ public struct ParameterOptions: OptionSet, Sendable {
     public static let unique = ParameterOptions(rawValue: 1)
     /// The value is a secret: never logged, never in an error message.
     public static let secret = ParameterOptions(rawValue: 2)
+    /// A change is applied by `reload-agent`, without a restart (`reloadable="1"`).
+    public static let reloadable = ParameterOptions(rawValue: 4)
 }
 
 /// Declares one OCF parameter of a `ParameterSet`: its name, descriptions, type and default,
@@ -52,7 +57,8 @@ public struct Parameter<Value: OCFValue>: Sendable {
         declaration = ParameterDeclaration(
             name: name, shortDescription: short, longDescription: long, contentType: Value.contentType,
             defaultValue: text.isEmpty ? nil : text, isRequired: false, isUnique: options.contains(.unique),
-            isSecret: options.contains(.secret), valueDescription: Value.valueDescription)
+            isSecret: options.contains(.secret), isReloadable: options.contains(.reloadable),
+            valueDescription: Value.valueDescription)
         storage = Storage(wrappedValue)
         self.validate = validate
         ParameterCollector.current?.add(self)
@@ -64,7 +70,8 @@ public struct Parameter<Value: OCFValue>: Sendable {
         declaration = ParameterDeclaration(
             name: name, shortDescription: short, longDescription: long, contentType: Value.contentType,
             defaultValue: nil, isRequired: true, isUnique: options.contains(.unique),
-            isSecret: options.contains(.secret), valueDescription: Value.valueDescription)
+            isSecret: options.contains(.secret), isReloadable: options.contains(.reloadable),
+            valueDescription: Value.valueDescription)
         storage = Storage(nil)
         self.validate = validate
         ParameterCollector.current?.add(self)

@@ -51,8 +51,7 @@ extension ParameterSet {
 
     /// Reads every declared parameter from `OCF_RESKEY_*`, then checks them together.
     ///
-    /// Unknown `OCF_RESKEY_` names are refused too (Pacemaker's own `CRM_meta_*` and
-    /// `crm_feature_set` excepted), so a misspelt optional parameter is never silently ignored.
+    /// Names the agent does not declare are not read: `unknownNames(in:)` lists them.
     /// - Throws: `ParameterProblems` with every problem found.
     public static func load(from environment: Environment) throws(ParameterProblems) -> Self {
         let (set, parameters) = makeCollecting()
@@ -65,12 +64,19 @@ extension ParameterSet {
                 problems.add(declaration.name, declaration.isSecret ? "has an invalid value" : error.reason)
             }
         }
-        let known = Set(parameters.map(\.declaration.name))
-        for name in environment.configuredParameterNames.sorted() where !known.contains(name) {
-            problems.add(name, "is not a parameter of this agent")
-        }
         guard problems.isEmpty else { throw problems }
         try set.validate()
         return set
+    }
+
+    /// Configured parameters this agent does not declare, sorted: a leftover of an older
+    /// version or a misspelt optional parameter. Never fatal (a resource must not stop
+    /// everywhere for a stale name), always reported. Pacemaker's own (`CRM_meta_*`,
+    /// `crm_feature_set`) and the tracing parameters crmsh sets are not listed.
+    public static func unknownNames(in environment: Environment) -> [String] {
+        let known = Set(declarations.map(\.name))
+        return environment.configuredParameterNames
+            .filter { !known.contains($0) && !Trace.parameterNames.contains($0) }
+            .sorted()
     }
 }
