@@ -4,9 +4,11 @@
 //
 // Layering (each layer imports only the ones before it):
 //   C modules (CNetlink, CPacket)
-//   -> value types and wrappers (Addresses, Netlink, LinkLayer)
-//   -> the OCF contract (OCF; OCFTesting for tests)
+//   -> value types and wrappers (Addresses, StateFiles, Netlink, LinkLayer)
+//   -> the LVS domain (LVS: service syntax, plans, the health checker's contract)
+//   -> the OCF contract (OCF, OCFNetlink)
 //   -> agents/<name>, one executable each.
+// OCFTesting, the test support library, may use every layer; nothing in production uses it.
 import PackageDescription
 
 let package = Package(
@@ -26,24 +28,29 @@ let package = Package(
 
         // Value types shared by every layer: addresses, prefixes, interface names.
         .target(name: "Addresses"),
-        // Typed Swift over libnl-3: addresses, links, route lookups, namespaces.
+        // Files agents keep: atomic key=value state files and flock(2) locks.
+        .target(name: "StateFiles"),
+        // Typed Swift over libnl-3: addresses, links, route lookups, namespaces, IPVS; the
+        // Kernel protocols agents talk to.
         .target(name: "Netlink", dependencies: ["CNetlink", "Addresses"]),
         // Frames on the wire: gratuitous ARP, unsolicited neighbour advertisements.
         .target(name: "LinkLayer", dependencies: ["CPacket", "Addresses"]),
         // Linux Virtual Server: service and real-server syntax, plans, the health-checker contract.
-        .target(name: "LVS", dependencies: ["Netlink", "OCF", "Addresses"]),
-        // The OCF contract: parameters, actions, exit codes, meta-data, logging, state.
-        .target(name: "OCF", dependencies: ["Addresses"]),
-        // OCF exit codes for netlink failures, shared by the agents that talk to the kernel.
+        .target(name: "LVS", dependencies: ["Netlink", "StateFiles", "Addresses"]),
+        // The OCF contract: parameters, actions, exit codes, meta-data, logging, tracing, state.
+        .target(name: "OCF", dependencies: ["Addresses", "StateFiles"]),
+        // OCF exit codes for netlink failures, namespace parameters, traced kernel requests.
         .target(name: "OCFNetlink", dependencies: ["OCF", "Netlink"]),
-        // Test support: running agents, throw-away namespaces, the malformed-input harness.
-        .target(name: "OCFTesting", dependencies: ["OCF", "Addresses", "Netlink", "LinkLayer"]),
+        // Test support: running agents, fake kernels, the lifecycle matrix, throw-away
+        // namespaces and test networks, the malformed-input harness, CPU accounting.
+        .target(
+            name: "OCFTesting",
+            dependencies: ["OCF", "OCFNetlink", "Addresses", "Netlink", "LinkLayer", "LVS", "CNetlink"]),
 
         // Agents.
         .executableTarget(
             name: "vip", dependencies: ["OCF", "OCFNetlink", "Netlink", "LinkLayer", "Addresses"],
             path: "agents/vip"),
-
         .executableTarget(
             name: "ipvs", dependencies: ["OCF", "OCFNetlink", "Netlink", "LVS", "Addresses"],
             path: "agents/ipvs"),
@@ -56,26 +63,28 @@ let package = Package(
             name: "tandem-bench", dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "LVS", "Addresses"],
             path: "Tests/Benchmarks"),
 
-        // Drives library pieces inside a lab node (node attributes against a real attrd).
-        .executableTarget(name: "tandem-testtool", dependencies: ["OCF"], path: "Tests/TestTool"),
+        // Small fixtures for tests (node attributes against a real attrd, the health checker's
+        // side of the override contract), so no test needs a shell.
+        .executableTarget(name: "tandem-testtool", dependencies: ["OCF", "OCFTesting", "LVS", "Netlink"], path: "Tests/TestTool"),
 
         // Unit tests: pure logic, no root needed.
         .testTarget(name: "AddressesTests", dependencies: ["Addresses"]),
         .testTarget(name: "LinkLayerTests", dependencies: ["LinkLayer", "Addresses"]),
         .testTarget(name: "OCFTests", dependencies: ["OCF", "OCFTesting"]),
-        .testTarget(name: "LVSTests", dependencies: ["LVS", "Netlink", "OCF", "Addresses"]),
+        .testTarget(name: "LVSTests", dependencies: ["LVS", "Netlink", "OCF", "OCFTesting", "Addresses"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "CNetlink", "Addresses"]),
-        // The agents through their executables: meta-data golden copies and schemas, validate-all tables.
+        // The agents in-process on fake kernels (the lifecycle matrix, fuzzing) and through their
+        // executables (meta-data golden copies and schemas, validate-all tables).
         .testTarget(
-            name: "AgentTests", dependencies: ["OCFTesting", "OCF", "vip", "ipvs", "ipvs-sync"],
+            name: "AgentTests", dependencies: ["OCFTesting", "OCF", "OCFNetlink", "Netlink", "LVS", "vip", "ipvs", "ipvs-sync"],
             exclude: ["Snapshots"]),
         // In a kernel with IPVS (the qemu guest of .ci/vm): ipvs and ipvs-sync for real.
         .testTarget(
             name: "IPVSTests",
-            dependencies: ["OCFTesting", "OCF", "Netlink", "LVS", "Addresses", "ipvs"]),
+            dependencies: ["OCFTesting", "OCF", "Netlink", "LVS", "Addresses", "ipvs", "ipvs-sync"]),
         // Real parts, as root: netlink in network namespaces, frames on a veth, ocf-tester, crm_resource.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "Addresses", "vip"]),
+            dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "Addresses", "vip", "ipvs", "ipvs-sync"]),
     ]
 )

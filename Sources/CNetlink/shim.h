@@ -34,6 +34,12 @@ extern int setns(int fd, int nstype);
 extern int unshare(int flags);
 #define TANDEM_CLONE_NEWNET 0x40000000
 
+// ioctl(2) is variadic, which Swift cannot call. NS_GET_NSTYPE (linux 4.11) answers which kind
+// of namespace a file refers to (CLONE_NEWNET for a network namespace), -1 for other files.
+#include <sys/ioctl.h>
+#include <linux/nsfs.h>
+static inline int tandem_namespace_type(int fd) { return ioctl(fd, NS_GET_NSTYPE); }
+
 // NETLINK_GET_STRICT_CHK (linux 4.20): Swift cannot see every macro of socket.h.
 #ifndef NETLINK_GET_STRICT_CHK
 #define NETLINK_GET_STRICT_CHK 12

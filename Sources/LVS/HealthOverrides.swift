@@ -1,19 +1,27 @@
 import Addresses
 import Netlink
-import OCF
+import StateFiles
 
 /// What the health checker (ocf:tandem:healthcheck) has changed in a virtual service, which the
 /// ipvs agent must keep instead of treating it as drift.
 ///
-/// The contract between the two agents: the health checker writes one file per service,
-/// `$HA_RSCTMP/ipvs-health-<service>`, one line per real server it currently overrides:
+/// The contract between the two agents, one pair of files per service and network namespace
+/// (`HealthOverrides.Store`): `$HA_RSCTMP/ipvs-health-<service>[@<netns>]`, one line per real
+/// server the checker currently overrides,
 ///
 ///     192.0.2.11:80=weight 0           quiesced (or any weight it chose)
 ///     192.0.2.12:80=removed            taken out of the table
 ///     192.0.2.99:80=fallback masq 1    a fallback ("sorry") server it added while all were down
 ///
-/// and removes a line when the override ends (and the file when it stops). The ipvs agent reads
-/// the file at every monitor, reload and start and plans with it; it never writes it.
+/// and beside it the lock `…lock`. The write order makes every interleaving converge:
+/// - the checker, holding the lock, first writes the file (atomically), then changes the
+///   kernel, then lets go; it removes a line when the override ends, the file when it stops;
+/// - the ipvs agent, holding the same lock, reads the file and the kernel, plans and applies;
+///   it never writes the file.
+/// So a repair can never revert a weight the checker has just set: either the checker's whole
+/// change happened before the agent looked (the file says so), or it happens after the agent
+/// let go. A checker killed between its two steps leaves the file ahead of the kernel, and the
+/// agent's next repair carries the kernel the rest of the way.
 public struct HealthOverrides: Equatable, Sendable {
     public enum Override: Equatable, Sendable {
         /// The health checker set this weight (0 = quiesced).
@@ -28,59 +36,94 @@ public struct HealthOverrides: Equatable, Sendable {
 
     public init(_ entries: [IPVSDestination.Key: Override] = [:]) { self.entries = entries }
 
-    /// The file for one service.
-    public static func file(for service: ServiceSpec, in state: StateDirectory) -> StateFile {
-        let name = String(service.description.map { $0.isLetter || $0.isNumber || $0 == "." ? $0 : "_" })
-        return StateFile(path: state.path + "/ipvs-health-" + name)
-    }
+    /// The override file of one service in one network namespace, and its lock.
+    public struct Store: Sendable {
+        public let service: ServiceSpec
+        public let file: StateFile
+        public let lockPath: String
 
-    /// Reads the overrides of a service; none when there is no file. Lines that do not parse
-    /// are reported in `ignored`, never guessed at.
-    public static func load(for service: ServiceSpec, in state: StateDirectory) throws -> (HealthOverrides, ignored: [String]) {
-        guard let values = try file(for: service, in: state).read() else { return (HealthOverrides(), []) }
-        var overrides = HealthOverrides()
-        var ignored: [String] = []
-        for (key, value) in values.sorted(by: { $0.key < $1.key }) {
-            guard let (address, port) = try? Endpoint.parse(key, context: key) else {
-                ignored.append("\(key)=\(value)")
-                continue
-            }
-            let destinationKey = IPVSDestination.Key(address: address, port: port ?? service.port)
-            let words = value.split(separator: " ", maxSplits: 1).map(String.init)
-            switch words.first {
-            case "weight" where words.count == 2 && Int32(words[1]).map { (0...RealServers.maximumWeight).contains($0) } == true:
-                overrides.entries[destinationKey] = .weight(Int32(words[1]) ?? 0)
-            case "removed" where words.count == 1:
-                overrides.entries[destinationKey] = .removed
-            case "fallback" where words.count == 2:
-                if let destination = try? RealServers.parse(key + " " + words[1], for: service).first {
-                    overrides.entries[destination.key] = .fallback(destination)
-                } else {
+        /// - Parameters:
+        ///   - namespace: the namespace path of the service's IPVS table; `nil` for the agents' own.
+        ///   - directory: the state directory (`$HA_RSCTMP`).
+        public init(service: ServiceSpec, namespace: String?, directory: String) {
+            self.service = service
+            let name = "ipvs-health-" + Store.escape(service.description) + (namespace.map { "@" + Store.escape($0) } ?? "")
+            file = StateFile(path: directory + "/" + name)
+            lockPath = directory + "/" + name + ".lock"
+        }
+
+        /// Runs `body` holding the contract's lock (taken by `deadline` at most).
+        /// - Throws: `StateError` naming `flock` when the lock stays held until the deadline,
+        ///   or what `body` throws.
+        public func withLock<T>(deadline: ContinuousClock.Instant, _ body: () throws -> T) throws -> T {
+            let lock = try FileLock(path: lockPath, deadline: deadline)
+            return try withExtendedLifetime(lock) { try body() }
+        }
+
+        /// Reads the overrides; none when there is no file. Lines that do not parse are reported
+        /// in `ignored`, never guessed at.
+        public func load() throws -> (HealthOverrides, ignored: [String]) {
+            guard let values = try file.read() else { return (HealthOverrides(), []) }
+            var overrides = HealthOverrides()
+            var ignored: [String] = []
+            for (key, value) in values.sorted(by: { $0.key < $1.key }) {
+                guard let (address, port) = try? Endpoint.parse(key, context: key) else {
+                    ignored.append("\(key)=\(value)")
+                    continue
+                }
+                let destinationKey = IPVSDestination.Key(address: address, port: port ?? service.port)
+                let words = value.split(separator: " ", maxSplits: 1).map(String.init)
+                switch words.first {
+                case "weight" where words.count == 2 && Int32(words[1]).map { (0...RealServers.maximumWeight).contains($0) } == true:
+                    overrides.entries[destinationKey] = .weight(Int32(words[1]) ?? 0)
+                case "removed" where words.count == 1:
+                    overrides.entries[destinationKey] = .removed
+                case "fallback" where words.count == 2:
+                    if let destination = try? RealServers.parse(key + " " + words[1], for: service).first {
+                        overrides.entries[destination.key] = .fallback(destination)
+                    } else {
+                        ignored.append("\(key)=\(value)")
+                    }
+                default:
                     ignored.append("\(key)=\(value)")
                 }
-            default:
-                ignored.append("\(key)=\(value)")
             }
+            return (overrides, ignored)
         }
-        return (overrides, ignored)
-    }
 
-    /// Writes the overrides of a service (the health checker's side of the contract); an empty
-    /// set removes the file.
-    public func save(for service: ServiceSpec, in state: StateDirectory) throws {
-        let file = HealthOverrides.file(for: service, in: state)
-        guard !entries.isEmpty else { return try file.remove() }
-        var lines: [(String, String)] = []
-        for (key, override) in entries.sorted(by: { $0.key.description < $1.key.description }) {
-            switch override {
-            case .weight(let weight): lines.append((key.description, "weight \(weight)"))
-            case .removed: lines.append((key.description, "removed"))
-            case .fallback(let destination):
-                let text = RealServers.format([destination])
-                let options = text.drop { $0 != " " }.dropFirst()
-                lines.append((key.description, "fallback " + options))
+        /// Writes the overrides (the health checker's side, under the lock); an empty set
+        /// removes the file.
+        public func save(_ overrides: HealthOverrides) throws {
+            guard !overrides.entries.isEmpty else { return try file.remove() }
+            var lines: [(String, String)] = []
+            for (key, override) in overrides.entries.sorted(by: { $0.key.description < $1.key.description }) {
+                switch override {
+                case .weight(let weight): lines.append((key.description, "weight \(weight)"))
+                case .removed: lines.append((key.description, "removed"))
+                case .fallback(let destination):
+                    let text = RealServers.format([destination])
+                    let options = text.drop { $0 != " " }.dropFirst()
+                    lines.append((key.description, "fallback " + options))
+                }
             }
+            try file.write(lines)
         }
-        try file.write(lines)
+
+        /// A file-name-safe form that keeps names apart: letters, digits, `.` and `-` stay,
+        /// every other byte is `%XX`.
+        static func escape(_ text: String) -> String {
+            var escaped = ""
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                     UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "-"):
+                    escaped.unicodeScalars.append(Unicode.Scalar(byte))
+                default:
+                    let hex = String(byte, radix: 16, uppercase: true)
+                    escaped += "%" + (hex.count == 1 ? "0" + hex : hex)
+                }
+            }
+            return escaped
+        }
     }
 }

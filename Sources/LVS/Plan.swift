@@ -10,6 +10,11 @@ public struct DesiredService: Equatable, Sendable {
         self.destinations = destinations
     }
 
+    /// A service as the kernel had it, as the state to go back to when a change fails half-way.
+    public init(snapshot service: IPVSService, destinations: [IPVSDestination]) {
+        self.init(service: service, destinations: destinations.map(\.settings))
+    }
+
     /// The real servers the kernel should have once the health checker's overrides apply:
     /// removed ones left out, overridden weights used, fallback servers added.
     public func effectiveDestinations(with overrides: HealthOverrides) -> [IPVSDestination] {

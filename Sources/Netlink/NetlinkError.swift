@@ -28,12 +28,14 @@ public struct NetlinkError: Error, Sendable, CustomStringConvertible {
         case invalid
         /// No route to the address (`NLE_NOADDR` from RTM_GETROUTE is `notFound`; ENETUNREACH lands here).
         case unreachable
+        /// The network namespace named does not exist here, or the file is not one.
+        case noNamespace
         /// Anything else; the libnl code (negative) or errno (positive) is kept.
         case other(Int32)
     }
 
     /// Builds an error from a negative libnl return value.
-    init(function: String, libnlCode code: Int32) {
+    package init(function: String, libnlCode code: Int32) {
         self.function = function
         let positive = code < 0 ? -code : code
         self.message = String(cString: nl_geterror(code))
@@ -63,7 +65,8 @@ public struct NetlinkError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    init(function: String, kind: Kind, message: String) {
+    /// An error of a known kind, e.g. from a fake kernel in tests.
+    public init(function: String, kind: Kind, message: String) {
         self.function = function
         self.kind = kind
         self.message = message
@@ -74,6 +77,6 @@ public struct NetlinkError: Error, Sendable, CustomStringConvertible {
 
 /// Calls a libnl function that returns a negative code on failure.
 @inline(__always)
-func check(_ function: String, _ code: Int32) throws(NetlinkError) {
+package func check(_ function: String, _ code: Int32) throws(NetlinkError) {
     if code < 0 { throw NetlinkError(function: function, libnlCode: code) }
 }

@@ -9,7 +9,7 @@ import Glibc
 /// peer namespace and how agents act in a namespace other than their own. Network namespaces
 /// are per thread (`setns(2)`), so other threads are never affected.
 public final class NetworkNamespace: Sendable {
-    let descriptor: Int32
+    package let descriptor: Int32
     public let path: String
 
     /// Opens `/run/netns/<name>`, as `ip netns add` creates it.
@@ -18,9 +18,17 @@ public final class NetworkNamespace: Sendable {
     }
 
     /// Opens a namespace file such as `/proc/<pid>/ns/net` or `/run/netns/<name>`.
+    /// - Throws: `NetlinkError` of kind `.noNamespace` when the file is missing or is not a
+    ///   network namespace (a FIFO in its place does not block: it is opened non-blocking).
     public init(path: String) throws(NetlinkError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw NetlinkError(function: "open(\(path))", errno: errno) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        guard fd >= 0 else {
+            throw NetlinkError(function: "open(\(path))", kind: .noNamespace, message: String(cString: strerror(errno)))
+        }
+        guard tandem_namespace_type(fd) == TANDEM_CLONE_NEWNET else {
+            close(fd)
+            throw NetlinkError(function: "ioctl(\(path), NS_GET_NSTYPE)", kind: .noNamespace, message: "not a network namespace")
+        }
         self.descriptor = fd
         self.path = path
     }

@@ -29,8 +29,6 @@ public struct Command: Sendable {
         public let standardError: [UInt8]
         /// The deadline passed and the command was killed.
         public let timedOut: Bool
-        /// CPU time the command used (user + system), from `wait4`.
-        public let cpuTime: Duration
 
         public var output: String { String(decoding: standardOutput, as: UTF8.self) }
         public var errorOutput: String { String(decoding: standardError, as: UTF8.self) }
@@ -145,21 +143,21 @@ public final class RunningCommand {
         self.descriptors = [standardOutput, standardError]
     }
 
-    /// Reads the output until the command closes it and exits, then reaps the command.
-    /// Output still held open by something the command left running is not waited for.
+    /// Reads the output until the command closes it and exits, then reaps the command; at
+    /// `deadline` the command is terminated, whether it still writes or not. Output still held
+    /// open by something the command left running is not waited for.
     public func wait(deadline: ContinuousClock.Instant) -> Command.Result {
         var outputs: [[UInt8]] = [[], []]
         var open = [true, true]
         var timedOut = false
         var status: Int32 = 0
-        var usage = rusage()
         var reaped = false
         var buffer = [UInt8](repeating: 0, count: 65536)
         while open.contains(true) {
             let remaining = ContinuousClock.now.duration(to: deadline)
             if remaining <= .zero {
                 timedOut = true
-                reaped = terminate(status: &status, usage: &usage)
+                reaped = terminate(status: &status)
                 break
             }
             var pollers = descriptors.enumerated().map { index, fd in
@@ -169,7 +167,7 @@ public final class RunningCommand {
             let ready = poll(&pollers, nfds_t(pollers.count), min(milliseconds, 100))
             if ready == 0 {
                 // Quiet pipes: if the command itself has exited, whatever holds them is not ours to wait for.
-                if wait4(pid, &status, WNOHANG, &usage) == pid {
+                if waitpid(pid, &status, WNOHANG) == pid {
                     reaped = true
                     break
                 }
@@ -186,26 +184,45 @@ public final class RunningCommand {
             }
         }
         descriptors.forEach { close($0) }
-        if !reaped {
-            while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        // Its output is closed; the command may still linger (a slow exit, or a stopped
+        // process): it has until the deadline too.
+        var pause = Duration.microseconds(100)
+        while !reaped {
+            let answer = waitpid(pid, &status, WNOHANG)
+            if answer == pid || (answer < 0 && errno != EINTR) {
+                reaped = answer == pid
+                break
+            }
+            if ContinuousClock.now >= deadline {
+                timedOut = true
+                reaped = terminate(status: &status)
+                break
+            }
+            sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(20))
         }
         let exit = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        let cpu = Duration.seconds(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + .microseconds(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
-        return Command.Result(status: exit, standardOutput: outputs[0], standardError: outputs[1],
-                              timedOut: timedOut, cpuTime: cpu)
+        return Command.Result(status: reaped ? exit : 128 + SIGKILL, standardOutput: outputs[0], standardError: outputs[1],
+                              timedOut: timedOut)
     }
 
     /// SIGTERM to the command's process group, then SIGKILL if it is still there a second later.
-    /// - Returns: whether the command was reaped (its status and usage filled in).
-    private func terminate(status: inout Int32, usage: inout rusage) -> Bool {
+    /// - Returns: whether the command was reaped with its status filled in.
+    private func terminate(status: inout Int32) -> Bool {
         kill(-pid, SIGTERM)
         let patience = ContinuousClock.now + .seconds(1)
         while ContinuousClock.now < patience {
-            if wait4(pid, &status, WNOHANG, &usage) == pid { return true }
+            if waitpid(pid, &status, WNOHANG) == pid { return true }
             sleep(for: .milliseconds(10))
         }
         kill(-pid, SIGKILL)
+        // SIGKILL cannot be ignored, but a process in uninterruptible sleep dies only when it
+        // wakes: wait a little, never forever.
+        let grace = ContinuousClock.now + .seconds(1)
+        while ContinuousClock.now < grace {
+            if waitpid(pid, &status, WNOHANG) == pid { return true }
+            sleep(for: .milliseconds(10))
+        }
         return false
     }
 }

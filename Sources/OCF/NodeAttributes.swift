@@ -2,14 +2,10 @@
 /// (`location … rule -inf: not_defined rs_ok or rs_ok ne 1`).
 ///
 /// Through the official tools, run with argument arrays: `attrd_updater` for transient
-/// attributes (kept by pacemaker-attrd, gone at reboot), `crm_attribute` for attributes in the
-/// CIB. Attribute names and values are checked first, so nothing odd reaches another program.
+/// attributes (kept by pacemaker-attrd, gone at reboot), `crm_attribute --promotion` for
+/// promotion scores. Attribute names and values are checked first, so nothing odd reaches
+/// another program.
 public struct NodeAttributes: Sendable {
-    /// How long an attribute lives in the CIB. The corresponding option is `crm_attribute --lifetime`.
-    public enum Lifetime: String, Sendable {
-        case reboot, forever
-    }
-
     let deadline: ContinuousClock.Instant
     let attrdUpdater: String
     let crmAttribute: String
@@ -40,20 +36,6 @@ public struct NodeAttributes: Sendable {
         try run(attrdUpdater, ["-n", name, "-D"])
     }
 
-    /// Sets a node attribute in the CIB: `crm_attribute [-N NODE] -n NAME -l LIFETIME -v VALUE`.
-    /// - Parameter node: the node; this node when `nil`.
-    public func set(_ name: String, to value: String, lifetime: Lifetime, node: String? = nil) throws(OCFError) {
-        try checkName(name)
-        try checkValue(value)
-        try run(crmAttribute, nodeArguments(node) + ["-n", name, "-l", lifetime.rawValue, "-v", value])
-    }
-
-    /// Removes a node attribute from the CIB: `crm_attribute [-N NODE] -n NAME -l LIFETIME -D`.
-    public func remove(_ name: String, lifetime: Lifetime, node: String? = nil) throws(OCFError) {
-        try checkName(name)
-        try run(crmAttribute, nodeArguments(node) + ["-n", name, "-l", lifetime.rawValue, "-D"])
-    }
-
     /// Sets this node's promotion score for the resource running the agent (promotable clones):
     /// `crm_attribute --promotion -v SCORE`. The resource is `OCF_RESOURCE_INSTANCE`, which
     /// crm_attribute reads from the environment.
@@ -65,8 +47,6 @@ public struct NodeAttributes: Sendable {
     public func removePromotionScore() throws(OCFError) {
         try run(crmAttribute, ["--promotion", "-D"])
     }
-
-    private func nodeArguments(_ node: String?) -> [String] { node.map { ["-N", $0] } ?? [] }
 
     /// Attribute names as Pacemaker's XML ids allow, and never an option.
     private func checkName(_ name: String) throws(OCFError) {

@@ -3,7 +3,7 @@ import Glibc
 /// One kernel setting under `/proc/sys`, read and written as an integer.
 ///
 /// `/proc/sys/net` belongs to the network namespace of the process that opens it.
-public struct Sysctl: Sendable, CustomStringConvertible {
+public struct Sysctl: Hashable, Sendable, CustomStringConvertible {
     /// The path below `/proc/sys`, e.g. `net/ipv4/conf/eth0/arp_ignore`.
     public let name: String
 
@@ -38,4 +38,21 @@ public struct Sysctl: Sendable, CustomStringConvertible {
 
     /// Whether the setting exists here.
     public var exists: Bool { access(path, F_OK) == 0 }
+}
+
+/// Kernel settings as an agent reads and changes them: the seam where tests put a fake.
+public protocol SysctlStore: Sendable {
+    /// The value; `nil` when the setting holds no integer.
+    /// - Throws: `StateError` (ENOENT: no such setting here).
+    func read(_ sysctl: Sysctl) throws(StateError) -> Int?
+    func write(_ value: Int, to sysctl: Sysctl) throws(StateError)
+    func exists(_ sysctl: Sysctl) -> Bool
+}
+
+/// The node's own settings, in `/proc/sys`.
+public struct ProcSysctls: SysctlStore {
+    public init() {}
+    public func read(_ sysctl: Sysctl) throws(StateError) -> Int? { try sysctl.read() }
+    public func write(_ value: Int, to sysctl: Sysctl) throws(StateError) { try sysctl.write(value) }
+    public func exists(_ sysctl: Sysctl) -> Bool { sysctl.exists }
 }

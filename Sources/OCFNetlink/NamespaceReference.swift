@@ -1,9 +1,8 @@
-import Netlink
 import OCF
 
 /// A network namespace parameter: a name in /run/netns (as `ip netns add` makes them) or an
 /// absolute path such as /proc/PID/ns/net.
-public struct NamespaceReference: OCFValue, Equatable {
+public struct NamespaceReference: OCFValue, Hashable {
     public let path: String
 
     public init(ocfValue text: String) throws(ValueError) {
@@ -28,14 +27,4 @@ public struct NamespaceReference: OCFValue, Equatable {
 
     public var ocfValue: String { path }
     public static var contentType: ContentType { .string }
-
-    /// Opens the namespace.
-    /// - Throws: `OCF_ERR_ARGS` naming `parameter` when it does not exist on this node.
-    public func open(parameter: String = "netns") throws(OCFError) -> NetworkNamespace {
-        do {
-            return try NetworkNamespace(path: path)
-        } catch {
-            throw OCFError.invalidArguments("\(parameter): \(path) does not exist on this node (\(error.message))")
-        }
-    }
 }

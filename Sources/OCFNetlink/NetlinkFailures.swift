@@ -25,33 +25,49 @@ public func netlink<T>(_ doing: String, _ body: () throws(NetlinkError) -> T) th
     }
 }
 
-extension IPVSSocket {
-    /// The IPVS socket of a namespace (this process's when `nil`).
-    /// - Throws: `OCF_ERR_INSTALLED` without IPVS, `OCF_ERR_ARGS` when the namespace is missing here.
-    public static func open(in namespace: NamespaceReference?) throws(OCFError) -> IPVSSocket {
-        let opened = try namespace?.open()
+extension Kernel {
+    /// The address table of a namespace (this process's when `nil`).
+    /// - Throws: `OCF_ERR_ARGS` naming `parameter` when the namespace is missing here.
+    public func routeTable(in namespace: NamespaceReference?, parameter: String = "netns") throws(OCFError) -> any AddressTable {
         do {
-            return try IPVSSocket(in: opened)
-        } catch where error.kind == .notFound {
-            throw OCFError.notInstalled("IPVS is not available on this node: \(error.message)")
+            return try routes(in: namespace?.path)
         } catch {
-            throw error.ocf(while: "opening the IPVS netlink socket")
+            throw Self.failure(error, namespace: namespace, parameter: parameter, doing: "opening a netlink socket")
         }
+    }
+
+    /// The IPVS table of a namespace (this process's when `nil`).
+    /// - Throws: `OCF_ERR_INSTALLED` without IPVS, `OCF_ERR_ARGS` naming `parameter` when the
+    ///   namespace is missing here.
+    public func ipvsTable(in namespace: NamespaceReference?, parameter: String = "netns") throws(OCFError) -> any IPVSTable {
+        do {
+            return try ipvs(in: namespace?.path)
+        } catch {
+            if error.kind == .notFound { throw OCFError.notInstalled("IPVS is not available on this node: \(error.message)") }
+            throw Self.failure(error, namespace: namespace, parameter: parameter, doing: "opening the IPVS netlink socket")
+        }
+    }
+
+    private static func failure(_ error: NetlinkError, namespace: NamespaceReference?, parameter: String, doing: String) -> OCFError {
+        if error.kind == .noNamespace, let namespace {
+            return OCFError.invalidArguments("\(parameter): \(namespace.path) is not a network namespace on this node (\(error.message))")
+        }
+        return error.ocf(while: doing)
     }
 }
 
 /// Whether this node can hold IPVS state at all.
 public enum IPVSPresence {
-    case present(IPVSSocket)
+    case present(any IPVSTable)
     /// No IPVS in this kernel, or no such namespace on this node: nothing of a service or
     /// daemon can run here. The reason says which.
     case absent(String)
 
-    /// Opens the IPVS socket of a namespace, telling absence apart from real failures.
-    /// - Throws: what `IPVSSocket.open(in:)` throws for anything but absence.
-    public static func check(in namespace: NamespaceReference?) throws(OCFError) -> IPVSPresence {
+    /// Opens the IPVS table of a namespace, telling absence apart from real failures.
+    /// - Throws: what `Kernel.ipvsTable(in:)` throws for anything but absence.
+    public static func check(_ kernel: any Kernel, in namespace: NamespaceReference?) throws(OCFError) -> IPVSPresence {
         do {
-            return .present(try IPVSSocket.open(in: namespace))
+            return .present(try kernel.ipvsTable(in: namespace))
         } catch {
             // (A do/catch written this way: `catch where` on a typed error crashes Swift 6.3's SILGen.)
             guard error.exitCode == .notInstalled || error.exitCode == .invalidArguments else { throw error }
@@ -59,12 +75,13 @@ public enum IPVSPresence {
         }
     }
 
-    /// The socket a monitor reads: `nil` for a probe on a node without IPVS (or the namespace),
+    /// The table a monitor reads: `nil` for a probe on a node without IPVS (or the namespace),
     /// where nothing can run; a recurring monitor there fails with `OCF_ERR_INSTALLED`.
-    public static func socketForMonitor(in namespace: NamespaceReference?, isProbe: Bool) throws(OCFError) -> IPVSSocket? {
-        switch try check(in: namespace) {
-        case .present(let socket):
-            return socket
+    public static func tableForMonitor(_ kernel: any Kernel, in namespace: NamespaceReference?,
+                                       isProbe: Bool) throws(OCFError) -> (any IPVSTable)? {
+        switch try check(kernel, in: namespace) {
+        case .present(let table):
+            return table
         case .absent(let reason):
             guard isProbe else { throw OCFError.notInstalled(reason) }
             return nil

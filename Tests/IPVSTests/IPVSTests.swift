@@ -147,16 +147,20 @@ struct IPVSServiceTests {
         #expect(try agent.run("start", parameters).exitCode == .success)
         let spec = try ServiceSpec(parsing: "tcp:203.0.113.10:80")
         let identity = spec.identity
-        // The health checker quiesces rs1 and removes rs2, and records that it did.
-        _ = try table(lab).apply([
-            .updateDestination(identity, IPVSDestination(address: LVSLab.realServerAddresses[0], port: 8080, forwarding: .masquerade, weight: 0)),
-            .deleteDestination(identity, IPVSDestination.Key(address: LVSLab.realServerAddresses[1], port: 8080)),
-        ])
-        try HealthOverrides([
-            IPVSDestination.Key(address: LVSLab.realServerAddresses[0], port: 8080): .weight(0),
-            IPVSDestination.Key(address: LVSLab.realServerAddresses[1], port: 8080): .removed,
-        ]).save(for: spec, in: StateDirectory(path: Self.state))
-        defer { try? HealthOverrides().save(for: spec, in: StateDirectory(path: Self.state)) }
+        // The health checker quiesces rs1 and removes rs2: under the contract's lock, the file
+        // first, then the kernel.
+        let store = HealthOverrides.Store(service: spec, namespace: nil, directory: Self.state)
+        try store.withLock(deadline: .now + .seconds(10)) {
+            try store.save(HealthOverrides([
+                IPVSDestination.Key(address: LVSLab.realServerAddresses[0], port: 8080): .weight(0),
+                IPVSDestination.Key(address: LVSLab.realServerAddresses[1], port: 8080): .removed,
+            ]))
+            _ = try table(lab).apply([
+                .updateDestination(identity, IPVSDestination(address: LVSLab.realServerAddresses[0], port: 8080, forwarding: .masquerade, weight: 0)),
+                .deleteDestination(identity, IPVSDestination.Key(address: LVSLab.realServerAddresses[1], port: 8080)),
+            ])
+        }
+        defer { try? store.save(HealthOverrides()) }
         let monitor = try agent.run("monitor", parameters)
         #expect(monitor.exitCode == .success && !monitor.errorOutput.contains("drift"), "\(monitor)")
         let destinations = try table(lab).destinations(of: identity)

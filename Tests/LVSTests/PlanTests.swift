@@ -1,6 +1,6 @@
 import Addresses
 import Glibc
-import LVS
+@testable import LVS
 import Netlink
 import OCF
 import Testing
@@ -70,24 +70,51 @@ import Testing
 @Suite struct HealthOverridesTests {
     @Test func roundTripAndRefusal() throws {
         let spec = try ServiceSpec(parsing: "tcp:[2001:db8::10]:443")
-        let state = StateDirectory(path: "/tmp/tandem-lvstests-\(getpid())")
-        try state.create()
+        let directory = "/tmp/tandem-lvstests-\(getpid())"
+        try StateDirectory(path: directory).create()
+        let store = HealthOverrides.Store(service: spec, namespace: nil, directory: directory)
         let fallback = try RealServers.parse("[2001:db8::99] masq 2", for: spec)[0]
         let overrides = HealthOverrides([
             IPVSDestination.Key(address: IPAddress("2001:db8::2")!, port: 443): .weight(0),
             IPVSDestination.Key(address: IPAddress("2001:db8::3")!, port: 443): .removed,
             fallback.key: .fallback(fallback),
         ])
-        try overrides.save(for: spec, in: state)
-        let (loaded, ignored) = try HealthOverrides.load(for: spec, in: state)
+        try store.withLock(deadline: .now + .seconds(5)) { try store.save(overrides) }
+        let (loaded, ignored) = try store.load()
         #expect(loaded == overrides && ignored.isEmpty)
 
-        let file = HealthOverrides.file(for: spec, in: state)
-        try file.write([("[2001:db8::2]:443", "weight 99999"), ("[2001:db8::3]:443", "quiet"), ("nonsense", "removed")])
-        let (refused, skipped) = try HealthOverrides.load(for: spec, in: state)
+        try store.file.write([("[2001:db8::2]:443", "weight 99999"), ("[2001:db8::3]:443", "quiet"), ("nonsense", "removed")])
+        let (refused, skipped) = try store.load()
         #expect(refused.entries.isEmpty && skipped.count == 3)
 
-        try HealthOverrides().save(for: spec, in: state)
-        #expect(try file.read() == nil, "no overrides, no file")
+        try store.save(HealthOverrides())
+        #expect(try store.file.read() == nil, "no overrides, no file")
+    }
+
+    /// One override file per service and namespace, and names that can never collide: every
+    /// byte but letters, digits, dot and dash is escaped.
+    @Test func onePairOfFilesPerServiceAndNamespace() throws {
+        let spec = try ServiceSpec(parsing: "tcp:192.0.2.10:80")
+        let own = HealthOverrides.Store(service: spec, namespace: nil, directory: "/run/x")
+        let named = HealthOverrides.Store(service: spec, namespace: "/run/netns/lvs", directory: "/run/x")
+        let other = HealthOverrides.Store(service: spec, namespace: "/run/netns/lvs_2", directory: "/run/x")
+        #expect(own.file.path == "/run/x/ipvs-health-tcp%3A192.0.2.10%3A80")
+        #expect(own.lockPath == "/run/x/ipvs-health-tcp%3A192.0.2.10%3A80.lock")
+        #expect(named.file.path == "/run/x/ipvs-health-tcp%3A192.0.2.10%3A80@%2Frun%2Fnetns%2Flvs")
+        #expect(Set([own.file.path, named.file.path, other.file.path]).count == 3)
+        #expect(HealthOverrides.Store.escape("a_b") != HealthOverrides.Store.escape("a%5Fb"))
+    }
+
+    /// The lock excludes: while the health checker holds it, the agent waits (here: gives up
+    /// at its deadline), so it can never plan between the checker's file and kernel writes.
+    @Test func theLockExcludes() throws {
+        let spec = try ServiceSpec(parsing: "udp:192.0.2.10:53")
+        let directory = "/tmp/tandem-lvstests-lock-\(getpid())"
+        try StateDirectory(path: directory).create()
+        let store = HealthOverrides.Store(service: spec, namespace: nil, directory: directory)
+        try store.withLock(deadline: .now + .seconds(5)) {
+            #expect(throws: StateError.self) { try store.withLock(deadline: .now + .milliseconds(50)) {} }
+        }
+        try store.withLock(deadline: .now + .seconds(5)) {}
     }
 }

@@ -36,23 +36,25 @@ final class SyncDaemonAgent: ResourceAgent {
 
     let parameters: SyncParameters
     let context: AgentContext
+    let kernel: any Kernel
 
-    init(parameters: SyncParameters, context: AgentContext, host: Void) throws {
+    init(parameters: SyncParameters, context: AgentContext, host: any Kernel) throws {
         self.parameters = parameters
         self.context = context
+        self.kernel = context.traced(host)
     }
 
     var log: Log { context.log }
     var recordFile: StateFile { context.stateFile(agent: Self.name) }
 
-    func table() throws(OCFError) -> IPVSSocket { try IPVSSocket.open(in: parameters.netns) }
+    func table() throws(OCFError) -> any IPVSTable { try kernel.ipvsTable(in: parameters.netns) }
 
     /// The configuration of the daemons this resource runs.
     var configured: Record { Record(netns: parameters.netns?.path, daemon: parameters.daemon(.backup)) }
 
     /// Which daemons run: this resource's (the configured one, or the one a start recorded)
     /// and anybody else's.
-    func running(in table: IPVSSocket, record: Record?) throws -> (master: IPVSSyncDaemon?, backup: IPVSSyncDaemon?, foreign: [IPVSSyncDaemon]) {
+    func running(in table: any IPVSTable, record: Record?) throws -> (master: IPVSSyncDaemon?, backup: IPVSSyncDaemon?, foreign: [IPVSSyncDaemon]) {
         let daemons = try netlink("reading the sync daemons") { () throws(NetlinkError) in try table.daemons() }
         let ours = daemons.filter { configured.matches($0) || record?.matches($0) == true }
         return (ours.first { $0.state == .master }, ours.first { $0.state == .backup },
@@ -63,9 +65,9 @@ final class SyncDaemonAgent: ResourceAgent {
 
     func validate() throws {
         _ = try table()
-        let namespace = try parameters.netns?.open()
+        let routes = try kernel.routeTable(in: parameters.netns)
         guard try netlink("looking up \(parameters.interface)", { () throws(NetlinkError) in
-            try RouteSocket(in: namespace).link(named: parameters.interface)
+            try routes.link(named: parameters.interface)
         }) != nil else {
             throw OCFError.invalidArguments("interface: \(parameters.interface) does not exist on this node")
         }
@@ -88,27 +90,27 @@ final class SyncDaemonAgent: ResourceAgent {
     }
 
     func stop() throws {
-        try Self.stopDaemons(of: [configured, try Record.load(from: recordFile)].compactMap { $0 }, context: context)
+        try Self.stopDaemons(of: [configured, try Record.load(from: recordFile)].compactMap { $0 }, context: context, kernel: kernel)
         try recordFile.remove()
         removePromotionScore()
     }
 
     /// With a configuration that does not parse, the daemons a start recorded are stopped.
-    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: Void) throws {
+    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: any Kernel) throws {
         let file = context.stateFile(agent: name)
         guard let record = try Record.load(from: file) else {
             context.log.info("no sync daemon was recorded as started: nothing to stop")
             return
         }
-        try stopDaemons(of: [record], context: context)
+        try stopDaemons(of: [record], context: context, kernel: context.traced(host))
         try file.remove()
     }
 
     /// Stops every daemon that matches one of `records`; success when IPVS or the namespace
     /// is absent (nothing can run there).
-    static func stopDaemons(of records: [Record], context: AgentContext) throws {
+    static func stopDaemons(of records: [Record], context: AgentContext, kernel: any Kernel) throws {
         for netns in Set(records.map(\.netns)) {
-            switch try IPVSPresence.check(in: netns.map { NamespaceReference(path: $0) }) {
+            switch try IPVSPresence.check(kernel, in: netns.map { NamespaceReference(path: $0) }) {
             case .absent(let reason):
                 context.log.info("nothing to stop: \(reason)")
             case .present(let table):
@@ -152,7 +154,7 @@ final class SyncDaemonAgent: ResourceAgent {
     func notify() throws {}
 
     func monitor() throws -> MonitorResult {
-        guard let table = try IPVSPresence.socketForMonitor(in: parameters.netns, isProbe: context.isProbe) else {
+        guard let table = try IPVSPresence.tableForMonitor(kernel, in: parameters.netns, isProbe: context.isProbe) else {
             return .notRunning
         }
         let record = try Record.load(from: recordFile)
@@ -176,7 +178,7 @@ final class SyncDaemonAgent: ResourceAgent {
 
     /// Makes the configured daemon of `state` run: one of this resource's with an older
     /// configuration is replaced.
-    private func ensure(_ state: IPVSSyncDaemon.State, current: IPVSSyncDaemon?, in table: IPVSSocket) throws {
+    private func ensure(_ state: IPVSSyncDaemon.State, current: IPVSSyncDaemon?, in table: any IPVSTable) throws {
         if let current {
             if configured.matches(current) { return }
             try stopDaemon(current, in: table)
@@ -184,7 +186,7 @@ final class SyncDaemonAgent: ResourceAgent {
         try startDaemon(state, in: table)
     }
 
-    private func startDaemon(_ state: IPVSSyncDaemon.State, in table: IPVSSocket) throws {
+    private func startDaemon(_ state: IPVSSyncDaemon.State, in table: any IPVSTable) throws {
         let outcome = try netlink("starting the \(state) sync daemon") { () throws(NetlinkError) in
             try table.apply([.startDaemon(parameters.daemon(state))])
         }
@@ -202,7 +204,7 @@ final class SyncDaemonAgent: ResourceAgent {
     }
 
     /// A virtual service with a real server of the other address family, if there is one.
-    private func mixedFamilyService(in table: IPVSSocket) throws -> IPVSService.Identity? {
+    private func mixedFamilyService(in table: any IPVSTable) throws -> IPVSService.Identity? {
         let services = try netlink("reading the services") { () throws(NetlinkError) in try table.services() }
         for service in services {
             let destinations = try netlink("reading the real servers of \(service.identity)") { () throws(NetlinkError) in
@@ -213,11 +215,11 @@ final class SyncDaemonAgent: ResourceAgent {
         return nil
     }
 
-    private func stopDaemon(_ daemon: IPVSSyncDaemon, in table: IPVSSocket) throws {
+    private func stopDaemon(_ daemon: IPVSSyncDaemon, in table: any IPVSTable) throws {
         try Self.stopDaemon(daemon, in: table, log: log)
     }
 
-    static func stopDaemon(_ daemon: IPVSSyncDaemon, in table: IPVSSocket, log: Log) throws {
+    static func stopDaemon(_ daemon: IPVSSyncDaemon, in table: any IPVSTable, log: Log) throws {
         let outcome = try netlink("stopping the \(daemon.state) sync daemon") { () throws(NetlinkError) in
             try table.apply([.stopDaemon(daemon.state)])
         }

@@ -1,3 +1,4 @@
+import Netlink
 import OCF
 
-AgentMain.main(SyncDaemonAgent.self, host: ())
+AgentMain.main(SyncDaemonAgent.self, host: LiveKernel())

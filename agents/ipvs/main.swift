@@ -1,3 +1,4 @@
+import Netlink
 import OCF
 
-AgentMain.main(IPVSServiceAgent.self, host: ())
+AgentMain.main(IPVSServiceAgent.self, host: LiveKernel())

@@ -22,7 +22,7 @@ struct Record: Equatable {
     var interface: String
     var prefixLength: Int
     /// The real-server interface whose ARP sysctls this instance holds.
-    var realServerInterface: String?
+    var realServerInterface: InterfaceName?
     /// The background process sending the remaining announcements.
     var announcer: ProcessIdentity?
 
@@ -31,9 +31,11 @@ struct Record: Equatable {
         self.interfaceIndex = placement.link.index
         self.interface = placement.link.name
         self.prefixLength = placement.prefixLength
-        self.realServerInterface = realServer && address.family == .inet ? placement.networkLink?.name : nil
+        self.realServerInterface = realServer && address.family == .inet ? placement.networkLink.flatMap { InterfaceName($0.name) } : nil
     }
 
+    /// Reads a record back with the checks parameters get: a damaged record names nothing
+    /// (and an interface name read here ends up in a /proc/sys path).
     init?(_ values: [String: String]) {
         guard let address = values["address"].flatMap({ IPAddress($0) }),
               let index = values["ifindex"].flatMap({ Int32($0) }),
@@ -44,7 +46,7 @@ struct Record: Equatable {
         self.interfaceIndex = index
         self.interface = interface
         self.prefixLength = prefix
-        self.realServerInterface = values["realserver_interface"].flatMap { $0.isEmpty ? nil : $0 }
+        self.realServerInterface = values["realserver_interface"].flatMap { InterfaceName($0) }
         self.announcer = ProcessIdentity(values["announcer"] ?? "")
     }
 
@@ -56,7 +58,7 @@ struct Record: Equatable {
     func save(to file: StateFile) throws {
         try file.write([("address", address.description), ("ifindex", String(interfaceIndex)),
                         ("interface", interface), ("prefix", String(prefixLength)),
-                        ("realserver_interface", realServerInterface ?? ""),
+                        ("realserver_interface", realServerInterface?.rawValue ?? ""),
                         ("announcer", announcer?.description ?? "")])
     }
 

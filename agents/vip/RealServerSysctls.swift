@@ -1,3 +1,4 @@
+import Addresses
 import OCF
 
 /// The ARP sysctls an IPv4 LVS-DR real server needs (arp_ignore=1, arp_announce=2 on the
@@ -8,21 +9,33 @@ import OCF
 /// the last of them stops, and only if nobody changed it meanwhile.
 struct RealServerSysctls {
     let state: StateDirectory
+    let store: any SysctlStore
     let deadline: ContinuousClock.Instant
 
     static let wanted: [(setting: String, value: Int)] = [("arp_ignore", 1), ("arp_announce", 2)]
 
-    static func sysctls(for interface: String) -> [(Sysctl, Int)] {
-        ["all", interface].flatMap { scope in
+    static func sysctls(for interface: InterfaceName) -> [(Sysctl, Int)] {
+        ["all", interface.rawValue].flatMap { scope in
             wanted.map { (Sysctl("net/ipv4/conf/\(scope)/\($0.setting)"), $0.value) }
         }
     }
 
+    /// A registry entry's name, read back from the file: only the settings this type ever
+    /// writes, so a damaged or planted line can never point a write elsewhere in /proc/sys.
+    static func sysctl(named name: String) -> (Sysctl, wanted: Int)? {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 5, parts[0] == "net", parts[1] == "ipv4", parts[2] == "conf",
+              parts[3] == "all" || InterfaceName(String(parts[3])) != nil,
+              let wanted = wanted.first(where: { $0.setting == parts[4] })?.value
+        else { return nil }
+        return (Sysctl(name), wanted)
+    }
+
     /// Whether the kernel applies what a real server needs on `interface` (it uses the larger
     /// of `all` and the interface's value for both settings). Returns the first problem.
-    static func problem(on interface: String) -> String? {
-        for (setting, wanted) in wanted {
-            let values = ["all", interface].map { try? Sysctl("net/ipv4/conf/\($0)/\(setting)").read() }
+    func problem(on interface: InterfaceName) -> String? {
+        for (setting, wanted) in Self.wanted {
+            let values = ["all", interface.rawValue].map { try? store.read(Sysctl("net/ipv4/conf/\($0)/\(setting)")) }
             guard let all = values[0] ?? nil, let own = values[1] ?? nil else {
                 return "cannot read \(setting) of \(interface)"
             }
@@ -36,14 +49,14 @@ struct RealServerSysctls {
     }
 
     /// Sets the sysctls for `instance`, recording the values found.
-    func acquire(interface: String, instance: String) throws {
+    func acquire(interface: InterfaceName, instance: String) throws {
         try withRegistry { registry in
             for (sysctl, value) in RealServerSysctls.sysctls(for: interface) {
-                let current = try sysctl.read()
+                let current = try store.read(sysctl)
                 var entry = registry[sysctl.name] ?? Entry(original: current ?? 0, holders: [])
                 entry.holders.insert(instance)
                 registry[sysctl.name] = entry
-                if current != value { try sysctl.write(value) }
+                if current != value { try store.write(value, to: sysctl) }
             }
         }
     }
@@ -58,10 +71,9 @@ struct RealServerSysctls {
                     continue
                 }
                 registry[name] = nil
-                let sysctl = Sysctl(name)
-                let wanted = RealServerSysctls.wanted.first { name.hasSuffix("/" + $0.setting) }?.value
-                if (try? sysctl.read()) == wanted {
-                    try sysctl.write(entry.original)
+                guard let (sysctl, wanted) = RealServerSysctls.sysctl(named: name) else { continue }
+                if (try? store.read(sysctl)) == wanted {
+                    try store.write(entry.original, to: sysctl)
                 } else {
                     log.info("\(sysctl) was changed by someone else meanwhile; left as it is")
                 }
@@ -81,10 +93,10 @@ struct RealServerSysctls {
         defer { withExtendedLifetime(lock) {} }
         let file = StateFile(path: state.path + "/vip-realserver.sysctl")
         var registry: [String: Entry] = [:]
-        for (name, text) in try file.read() ?? [:] {
+        for (name, text) in try file.read() ?? [:] where RealServerSysctls.sysctl(named: name) != nil {
             // "<original>|<holder> <holder> …"; Pacemaker ids contain neither "|" nor spaces.
             let parts = text.split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2, let original = Int(parts[0]) else { continue }
+            guard parts.count == 2, let original = Int(parts[0]), (0...8).contains(original) else { continue }
             registry[name] = Entry(original: original, holders: Set(parts[1].split(separator: " ").map(String.init)))
         }
         try body(&registry)

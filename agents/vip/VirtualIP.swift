@@ -3,6 +3,16 @@ import Netlink
 import OCF
 import OCFNetlink
 
+/// What vip needs of the node: the kernel's address tables, sysctls and announcements, behind
+/// protocols so that tests can run the agent on fakes.
+struct VIPHost {
+    var kernel: any Kernel
+    var sysctls: any SysctlStore
+    var announcements: any Announcements
+
+    static var live: VIPHost { VIPHost(kernel: LiveKernel(), sysctls: ProcSysctls(), announcements: LinkAnnouncements()) }
+}
+
 /// `ocf:tandem:vip`: a floating IPv4/IPv6 address, or the LVS-DR real-server address on lo.
 final class VirtualIP: ResourceAgent {
     static let name = "vip"
@@ -28,27 +38,37 @@ final class VirtualIP: ResourceAgent {
 
     let parameters: VIPParameters
     let context: AgentContext
-    private let routes: RouteSocket
+    let host: VIPHost
+    private let routes: any AddressTable
     private var resolved: Placement?
     /// The route lookup, made once (the interface and the prefix may both come from it).
     private var connectedRouteLookup: Route??
 
-    init(parameters: VIPParameters, context: AgentContext, host: Void) throws {
+    init(parameters: VIPParameters, context: AgentContext, host: VIPHost) throws {
         self.parameters = parameters
         self.context = context
-        routes = try netlink("opening a netlink socket") { () throws(NetlinkError) in try RouteSocket() }
+        self.host = host
+        routes = try context.traced(host.kernel).routeTable(in: nil)
     }
 
     var ip: IPAddress { parameters.ip }
     var log: Log { context.log }
-    var stateFile: StateFile { context.state.file(agent: Self.name, instance: context.instance) }
+    var stateFile: StateFile { context.stateFile(agent: Self.name) }
+    var sysctls: RealServerSysctls { RealServerSysctls(state: context.state, store: host.sysctls, deadline: context.deadline) }
+
+    /// The addresses that may be this resource's: an address on lo is the VIP only for an
+    /// LVS-DR real server (otherwise it is a real-server address of another resource, or the
+    /// admin's, and not ours to report or remove).
+    private func holders(in addresses: [InterfaceAddress]) -> [InterfaceAddress] {
+        addresses.filter { $0.address == ip && (parameters.lvsDRRealServer || $0.interfaceIndex != Link.loopbackIndex) }
+    }
 
     // MARK: validate-all
 
     func validate() throws {
         let placement = try placement(addresses: try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() })
         if parameters.lvsDRRealServer, ip.family == .inet, let network = placement.networkLink,
-           !Sysctl("net/ipv4/conf/\(network.name)/arp_ignore").exists {
+           !host.sysctls.exists(Sysctl("net/ipv4/conf/\(network.name)/arp_ignore")) {
             throw OCFError.notInstalled("lvs_dr_realserver: /proc/sys/net/ipv4/conf/\(network.name) is missing")
         }
     }
@@ -56,17 +76,16 @@ final class VirtualIP: ResourceAgent {
     /// Resolves interface, prefix and label, once per action.
     func placement(addresses: [InterfaceAddress]) throws -> Placement {
         if let resolved { return resolved }
-        let result = try parameters.lvsDRRealServer ? realServerPlacement() : networkPlacement(addresses)
+        let result = try parameters.lvsDRRealServer ? realServerPlacement() : networkPlacement(holders(in: addresses))
         resolved = result
         return result
     }
 
-    private func networkPlacement(_ addresses: [InterfaceAddress]) throws -> Placement {
-        let holders = addresses.filter { $0.address == ip }
+    private func networkPlacement(_ holders: [InterfaceAddress]) throws -> Placement {
         let link: Link
         if let nic = parameters.nic {
             link = try requireLink(nic)
-        } else if let held = holders.first, let holder = try lookUpLink(held.interfaceIndex), !holder.flags.contains(.loopback) {
+        } else if let held = holders.first, let holder = try lookUpLink(held.interfaceIndex) {
             link = holder
         } else if let route = try connectedRoute(), let routed = try lookUpLink(route.interfaceIndex) {
             link = routed
@@ -80,6 +99,11 @@ final class VirtualIP: ResourceAgent {
         } else if let held = holders.first(where: { $0.interfaceIndex == link.index }) {
             prefix = held.prefixLength
         } else if let route = try connectedRoute(), route.interfaceIndex == link.index {
+            // A device route without a prefix (`default dev eth0`) says nothing about the subnet:
+            // a /0 address would claim every address there is.
+            guard route.prefixLength > 0 else {
+                throw OCFError.invalidArguments("cidr_netmask: the route to \(ip) on \(link.name) is a default route (prefix 0); set cidr_netmask")
+            }
             prefix = route.prefixLength
         } else {
             throw OCFError.invalidArguments("cidr_netmask: no connected route to \(ip) on \(link.name) to take the prefix from; set cidr_netmask")
@@ -94,7 +118,7 @@ final class VirtualIP: ResourceAgent {
     }
 
     private func realServerPlacement() throws -> Placement {
-        guard let loopback = try netlink("looking up lo", { () throws(NetlinkError) in try routes.link(named: .loopback) }) else {
+        guard let loopback = try lookUpLink(Link.loopbackIndex) else {
             throw OCFError.notInstalled("lvs_dr_realserver: this node has no lo interface")
         }
         var network: Link?
@@ -149,11 +173,12 @@ final class VirtualIP: ResourceAgent {
         if parameters.checkLink, let network = placement.networkLink, !network.isOperational {
             throw OCFError.generic("\(network.name) is \(network.flags.contains(.up) ? "without carrier" : "down"); not starting \(ip) (check_link)")
         }
-        if let elsewhere = addresses.first(where: { $0.address == ip && $0.interfaceIndex != placement.link.index }) {
+        let mine = holders(in: addresses)
+        if let elsewhere = mine.first(where: { $0.interfaceIndex != placement.link.index }) {
             let name = (try? lookUpLink(elsewhere.interfaceIndex))??.name ?? "interface \(elsewhere.interfaceIndex)"
             throw OCFError.generic("\(ip) is already on \(name); it must be removed there first")
         }
-        let existing = addresses.first { $0.address == ip && $0.interfaceIndex == placement.link.index }
+        let existing = mine.first { $0.interfaceIndex == placement.link.index }
         if let existing, existing.prefixLength != placement.prefixLength {
             throw OCFError.generic("\(ip) is already on \(placement.link.name) as /\(existing.prefixLength), not /\(placement.prefixLength)")
         }
@@ -163,8 +188,7 @@ final class VirtualIP: ResourceAgent {
         try context.state.create()
         try record.save(to: stateFile)
         if let interface = record.realServerInterface {
-            try RealServerSysctls(state: context.state, deadline: context.deadline)
-                .acquire(interface: interface, instance: context.instance)
+            try sysctls.acquire(interface: interface, instance: context.instance)
         }
 
         if existing == nil {
@@ -173,18 +197,22 @@ final class VirtualIP: ResourceAgent {
         } else {
             log.info("\(ip)/\(placement.prefixLength) is already on \(placement.link.name)")
         }
-        if case .v6 = ip { try awaitDuplicateAddressDetection(on: placement.link) }
+        if case .v6 = ip { try awaitDuplicateAddressDetection(on: placement.link, addedHere: existing == nil) }
 
-        guard !parameters.lvsDRRealServer, parameters.arpCount > 0, let network = placement.networkLink,
-              let announcer = Announcer(address: ip, link: network, mode: parameters.arpMode)
-        else { return }
+        guard !parameters.lvsDRRealServer, parameters.arpCount > 0, let network = placement.networkLink else { return }
+        let pending: PendingAnnouncer?
         do {
-            record.announcer = try announcer.announce(
-                rounds: parameters.arpCount, interval: .milliseconds(parameters.arpIntervalMilliseconds), log: log)
+            pending = try host.announcements.start(ip, on: network, mode: parameters.arpMode, rounds: parameters.arpCount,
+                                                   interval: .milliseconds(parameters.arpIntervalMilliseconds), log: log)
         } catch {
             log.warning("announcing \(ip) on \(network.name) failed: \(error)")
+            return
         }
-        if record.announcer != nil { try record.save(to: stateFile) }
+        // Recorded before it may send: a stop always finds a sending announcer.
+        guard let pending else { return }
+        record.announcer = pending.identity
+        try record.save(to: stateFile)
+        pending.release()
     }
 
     private func add(_ placement: Placement) throws {
@@ -210,15 +238,22 @@ final class VirtualIP: ResourceAgent {
     }
 
     /// Waits, on address events, until the kernel has checked the IPv6 address is not in use.
-    private func awaitDuplicateAddressDetection(on link: Link) throws {
+    /// - Parameter addedHere: this start added the address; an address that was there before
+    ///   is never removed, whatever detection says.
+    private func awaitDuplicateAddressDetection(on link: Link, addedHere: Bool) throws {
         let outcome = try netlink("waiting for duplicate address detection") { () throws(NetlinkError) in
             try routes.waitForDuplicateAddressDetection(of: ip, interfaceIndex: link.index, deadline: context.deadline)
         }
         switch outcome {
         case .completed:
             return
+        case .linkDown:
+            // check_link=false let a down link through: detection resumes when it comes up.
+            log.warning("\(link.name) is down: duplicate address detection of \(ip) finishes when it comes up")
         case .failed:
-            try? routes.deleteAddress(ip, prefixLength: resolved?.prefixLength ?? ip.maximumPrefixLength, interfaceIndex: link.index)
+            if addedHere {
+                try? routes.deleteAddress(ip, prefixLength: resolved?.prefixLength ?? ip.maximumPrefixLength, interfaceIndex: link.index)
+            }
             throw OCFError.generic("duplicate address detection failed: another node on \(link.name) holds \(ip)")
         case .removed:
             throw OCFError.generic("\(ip) disappeared from \(link.name) during duplicate address detection")
@@ -231,13 +266,13 @@ final class VirtualIP: ResourceAgent {
 
     func stop() throws {
         if let record = try Record.load(from: stateFile) {
-            try VirtualIP.undo(record, routes: routes, context: context)
+            try VirtualIP.undo(record, routes: routes, context: context, host: host)
             return
         }
         // No record (state lost): remove what monitor would call this resource.
         let addresses = try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() }
         let expected = try expectedInterfaceIndex()
-        for held in addresses where held.address == ip && (expected == nil || held.interfaceIndex == expected)
+        for held in holders(in: addresses) where (expected == nil || held.interfaceIndex == expected)
             && (parameters.cidrNetmask == nil || held.prefixLength == parameters.cidrNetmask?.length) {
             try delete(held.address, prefixLength: held.prefixLength, interfaceIndex: held.interfaceIndex)
             log.info("removed \(ip)/\(held.prefixLength) (interface \(held.interfaceIndex))")
@@ -245,17 +280,20 @@ final class VirtualIP: ResourceAgent {
     }
 
     /// With a configuration that does not parse, a recorded start is still undone.
-    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: Void) throws {
-        let file = context.state.file(agent: name, instance: context.instance)
-        guard let record = try Record.load(from: file) else { return }
-        let routes = try netlink("opening a netlink socket") { () throws(NetlinkError) in try RouteSocket() }
-        try undo(record, routes: routes, context: context)
+    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: VIPHost) throws {
+        guard let record = try Record.load(from: context.stateFile(agent: name)) else {
+            context.log.info("no address was recorded as started: nothing to stop")
+            return
+        }
+        try undo(record, routes: try context.traced(host.kernel).routeTable(in: nil), context: context, host: host)
     }
 
     /// Removes exactly what a start recorded: the announcer, the address, the sysctls, the record.
-    static func undo(_ record: Record, routes: RouteSocket, context: AgentContext) throws {
+    static func undo(_ record: Record, routes: any AddressTable, context: AgentContext, host: VIPHost) throws {
         // Silence first: once stop returns, no announcement of this address may leave this node.
-        record.announcer?.terminate(by: min(context.deadline, .now + .seconds(2)))
+        if let announcer = record.announcer, !host.announcements.terminate(announcer, by: min(context.deadline, .now + .seconds(2))) {
+            throw OCFError.generic("the announcer of \(record.address) (pid \(announcer.pid)) does not stop")
+        }
         let addresses = try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() }
         if addresses.contains(where: record.matches) {
             do {
@@ -268,9 +306,10 @@ final class VirtualIP: ResourceAgent {
             }
         }
         if record.realServerInterface != nil {
-            try RealServerSysctls(state: context.state, deadline: context.deadline).release(instance: context.instance, log: context.log)
+            try RealServerSysctls(state: context.state, store: host.sysctls, deadline: context.deadline)
+                .release(instance: context.instance, log: context.log)
         }
-        try context.state.file(agent: name, instance: context.instance).remove()
+        try context.stateFile(agent: name).remove()
     }
 
     private func delete(_ address: IPAddress, prefixLength: Int, interfaceIndex: Int32) throws {
@@ -294,7 +333,7 @@ final class VirtualIP: ResourceAgent {
 
     func monitor() throws -> MonitorResult {
         let addresses = try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() }
-        let holders = addresses.filter { $0.address == ip }
+        let holders = holders(in: addresses)
         let record = try Record.load(from: stateFile)
         guard !holders.isEmpty else {
             // Started here and gone without a stop is a failure, not a clean stop.
@@ -306,7 +345,10 @@ final class VirtualIP: ResourceAgent {
 
         let expectedIndex = try record.map(\.interfaceIndex) ?? expectedInterfaceIndex()
         guard let held = holders.first(where: { expectedIndex == nil || $0.interfaceIndex == expectedIndex }) else {
-            throw OCFError.generic("\(ip) is on \(try interfaceName(holders[0].interfaceIndex)), not on \(record?.interface ?? parameters.nic?.rawValue ?? "its interface")")
+            // Not where this resource puts it: somebody else's address, unless this resource
+            // started it (then it moved, which is a failure).
+            if record == nil { return .notRunning }
+            throw OCFError.generic("\(ip) is on \(try interfaceName(holders[0].interfaceIndex)), not on \(record?.interface ?? "its interface")")
         }
         let expectedPrefix = record?.prefixLength ?? (parameters.lvsDRRealServer ? ip.maximumPrefixLength : parameters.cidrNetmask?.length)
         if let expectedPrefix, held.prefixLength != expectedPrefix {
@@ -320,15 +362,14 @@ final class VirtualIP: ResourceAgent {
         }
 
         // The interface facing the network: the address's own, or a real server's nic.
-        let realServerNIC = parameters.lvsDRRealServer ? (record?.realServerInterface ?? parameters.nic?.rawValue) : nil
-        if let realServerNIC, ip.family == .inet, let problem = RealServerSysctls.problem(on: realServerNIC) {
+        let realServerNIC = parameters.lvsDRRealServer ? (record?.realServerInterface ?? parameters.nic) : nil
+        if let realServerNIC, ip.family == .inet, let problem = sysctls.problem(on: realServerNIC) {
             throw OCFError.generic(problem)
         }
         if parameters.checkLink || parameters.arpRefreshOnMonitor {
             let network: Link?
             if let realServerNIC {
-                guard let name = InterfaceName(realServerNIC),
-                      let link = try netlink("looking up \(realServerNIC)", { () throws(NetlinkError) in try routes.link(named: name) })
+                guard let link = try netlink("looking up \(realServerNIC)", { () throws(NetlinkError) in try routes.link(named: realServerNIC) })
                 else { throw OCFError.generic("\(realServerNIC) has disappeared") }
                 network = link
             } else {
@@ -337,9 +378,10 @@ final class VirtualIP: ResourceAgent {
             if parameters.checkLink, let network, !network.isOperational {
                 throw OCFError.generic("\(network.name) is \(network.flags.contains(.up) ? "without carrier" : "down") (check_link)")
             }
-            if parameters.arpRefreshOnMonitor, !context.isProbe, let network,
-               let announcer = Announcer(address: ip, link: network, mode: parameters.arpMode) {
-                do { try announcer.announce() } catch { log.warning("refreshing the announcement failed: \(error)") }
+            if parameters.arpRefreshOnMonitor, !context.isProbe, let network {
+                do { try host.announcements.announce(ip, on: network, mode: parameters.arpMode) } catch {
+                    log.warning("refreshing the announcement failed: \(error)")
+                }
             }
         }
         if let suffix = parameters.iflabel, held.label?.hasSuffix(":" + suffix) != true {
@@ -351,9 +393,7 @@ final class VirtualIP: ResourceAgent {
     /// The interface the parameters alone point at: lo for a real server, else `nic`;
     /// `nil` when any interface will do (no nic configured, no record).
     private func expectedInterfaceIndex() throws -> Int32? {
-        if parameters.lvsDRRealServer {
-            return try netlink("looking up lo") { () throws(NetlinkError) in try routes.link(named: .loopback) }?.index
-        }
+        if parameters.lvsDRRealServer { return Link.loopbackIndex }
         guard let nic = parameters.nic else { return nil }
         // A configured interface missing here holds nothing: report whatever holds the address as misplaced.
         return try netlink("looking up \(nic)") { () throws(NetlinkError) in try routes.link(named: nic) }?.index ?? -1
@@ -362,5 +402,4 @@ final class VirtualIP: ResourceAgent {
     private func interfaceName(_ index: Int32) throws -> String {
         try lookUpLink(index)?.name ?? "interface \(index)"
     }
-
 }

@@ -1,3 +1,3 @@
 import OCF
 
-AgentMain.main(VirtualIP.self, host: ())
+AgentMain.main(VirtualIP.self, host: .live)

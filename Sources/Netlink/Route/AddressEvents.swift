@@ -10,66 +10,70 @@ public enum DuplicateAddressDetection: Sendable, Equatable {
     case failed
     /// The address disappeared while we waited.
     case removed
+    /// The link is down or without carrier: detection waits for it, the address stays tentative.
+    case linkDown
     /// The deadline passed with the address still tentative.
     case timedOut
 }
 
 extension RouteSocket {
-    /// Waits for duplicate address detection of one IPv6 address to finish, by watching the
-    /// kernel's address notifications (RTNLGRP_IPV6_IFADDR) — no polling of the table.
+    /// Waits for duplicate address detection of one IPv6 address to finish, woken by the
+    /// kernel's address and link notifications — no polling of the table.
     ///
-    /// The subscription is made before the current state is read, so a change between the
-    /// two is never missed.
+    /// The notifications only wake the wait: the address table is the truth, read again at
+    /// each wake-up, so a notification lost to a socket overrun (ENOBUFS) costs nothing. The
+    /// subscription is made before the first read, so no change falls between the two; and the
+    /// wait also wakes once a second, in case a wake-up itself was lost. A link that is down
+    /// ends the wait at once: the kernel resumes detection only when the link comes up.
     /// - Parameters:
     ///   - address: the address, as added.
     ///   - interfaceIndex: where it was added.
     ///   - deadline: when to give up (`.timedOut`).
-    /// - Throws: `NetlinkError` from the subscription, the dump or `poll`.
+    /// - Throws: `NetlinkError` from the subscription, the reads or `poll`.
     public func waitForDuplicateAddressDetection(
         of address: IPAddress, interfaceIndex: Int32, deadline: ContinuousClock.Instant
     ) throws(NetlinkError) -> DuplicateAddressDetection {
-        let events = try RouteSocket(subscribedTo: RTNLGRP_IPV6_IFADDR.rawValue, in: namespace)
-
-        func state(of flags: AddressFlags) -> DuplicateAddressDetection? {
-            if flags.contains(.dadFailed) { return .failed }
-            return flags.contains(.tentative) ? nil : .completed
-        }
-
-        guard let current = try addresses().first(where: { $0.address == address && $0.interfaceIndex == interfaceIndex })
-        else { return .removed }
-        if let done = state(of: current.flags) { return done }
-
+        let events = try RouteSocket(subscribedTo: [RTNLGRP_IPV6_IFADDR.rawValue, RTNLGRP_LINK.rawValue], in: namespace)
         let descriptor = nl_socket_get_fd(events.socket)
         while true {
+            guard let current = try addresses().first(where: { $0.address == address && $0.interfaceIndex == interfaceIndex })
+            else { return .removed }
+            if current.flags.contains(.dadFailed) { return .failed }
+            if !current.flags.contains(.tentative) { return .completed }
+            guard let link = try link(index: interfaceIndex), link.isOperational else { return .linkDown }
+
             let remaining = ContinuousClock.now.duration(to: deadline)
             guard remaining > .zero else { return .timedOut }
+            let wait = min(remaining, .seconds(1))
             var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let milliseconds = Int32(clamping: remaining.components.seconds * 1000
-                + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
-            let ready = poll(&poller, 1, milliseconds)
-            if ready < 0 {
-                if errno == EINTR { continue }
+            let milliseconds = Int32(clamping: wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000 + 1)
+            if poll(&poller, 1, milliseconds) < 0 && errno != EINTR {
                 throw NetlinkError(function: "poll", errno: errno)
             }
-            if ready == 0 { continue }
-            var outcome: DuplicateAddressDetection?
-            _ = events.receive { message in
-                let type = nlmsg_hdr(message).pointee.nlmsg_type
-                parse(message) { object in
-                    guard let event = InterfaceAddress(rtnlAddress: object),
-                          event.address == address, event.interfaceIndex == interfaceIndex else { return }
-                    outcome = type == UInt16(RTM_DELADDR) ? .removed : state(of: event.flags)
-                }
-            }
-            if let outcome { return outcome }
+            events.discardPending()
         }
     }
 
-    /// A non-blocking socket that receives the notifications of one rtnetlink multicast group.
-    convenience init(subscribedTo group: UInt32, in namespace: NetworkNamespace?) throws(NetlinkError) {
+    /// A non-blocking socket that receives the notifications of rtnetlink multicast groups.
+    convenience init(subscribedTo groups: [UInt32], in namespace: NetworkNamespace?) throws(NetlinkError) {
         try self.init(in: namespace)
         nl_socket_disable_seq_check(socket)
-        try check("nl_socket_add_membership", nl_socket_add_membership(socket, Int32(group)))
+        for group in groups {
+            try check("nl_socket_add_membership", nl_socket_add_membership(socket, Int32(group)))
+        }
         try check("nl_socket_set_nonblocking", nl_socket_set_nonblocking(socket))
+    }
+
+    /// Reads and drops every queued notification (and an overrun's ENOBUFS): they only say
+    /// "look again".
+    func discardPending() {
+        let descriptor = nl_socket_get_fd(socket)
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if count > 0 { continue }
+            if count < 0 && (errno == EINTR || errno == ENOBUFS) { continue }
+            return
+        }
     }
 }

@@ -35,6 +35,10 @@ public struct Link: Hashable, Sendable {
         case unknown = 0, notPresent = 1, down = 2, lowerLayerDown = 3, testing = 4, dormant = 5, up = 6
     }
 
+    /// The index of `lo` in every network namespace: the kernel gives the loopback device
+    /// `LOOPBACK_IFINDEX` (include/net/flow.h) when it creates a namespace.
+    public static let loopbackIndex: Int32 = 1
+
     /// Administratively up and operationally running: what "the link is up" means to an admin.
     public var isOperational: Bool { flags.contains([.up, .running]) }
 

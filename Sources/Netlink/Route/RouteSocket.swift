@@ -9,7 +9,7 @@ import Glibc
 /// it was created in.
 public final class RouteSocket {
     let connection: NetlinkConnection
-    var socket: OpaquePointer { connection.socket }
+    package var socket: OpaquePointer { connection.socket }
     /// Kept so that sockets derived from this one (event subscriptions) join the same namespace.
     var namespace: NetworkNamespace? { connection.namespace }
 
@@ -139,33 +139,11 @@ public final class RouteSocket {
     }
 }
 
-/// Parses one netlink message into libnl's object for its type and hands the object to
-/// `body`; the object is only valid inside `body`. libnl finds the parser through cache
-/// operations registered by a constructor in the object's own file, so in a static link this
-/// works only for types whose file is linked for another reason (route/addr is: this module
-/// calls `rtnl_addr_alloc_cache`).
-func parse(_ message: OpaquePointer, _ body: (OpaquePointer) -> Void) {
-    withoutActuallyEscaping(body) { body in
-        let box = ObjectSink(body)
-        withExtendedLifetime(box) {
-            _ = nl_msg_parse(message, { object, argument in
-                guard let object, let argument else { return }
-                Unmanaged<ObjectSink>.fromOpaque(argument).takeUnretainedValue().body(object)
-            }, Unmanaged.passUnretained(box).toOpaque())
-        }
-    }
-}
-
-final class ObjectSink {
-    let body: (OpaquePointer) -> Void
-    init(_ body: @escaping (OpaquePointer) -> Void) { self.body = body }
-}
-
 /// An owned libnl `nl_addr`.
-final class NLAddress {
-    let handle: OpaquePointer
+package final class NLAddress {
+    package let handle: OpaquePointer
 
-    init(_ address: IPAddress, prefixLength: Int) throws(NetlinkError) {
+    package init(_ address: IPAddress, prefixLength: Int) throws(NetlinkError) {
         let bytes = address.bytes
         guard let handle = nl_addr_build(address.family.rawValue, bytes, bytes.count) else {
             throw NetlinkError(function: "nl_addr_build", libnlCode: -NLE_NOMEM)

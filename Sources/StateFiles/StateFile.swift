@@ -1,0 +1,142 @@
+import Glibc
+
+/// A failed file operation on agent state.
+public struct StateError: Error, Sendable, CustomStringConvertible {
+    public let operation: String
+    public let path: String
+    public let errno: Int32
+    public init(operation: String, path: String, errno: Int32) {
+        self.operation = operation
+        self.path = path
+        self.errno = errno
+    }
+    public var description: String { "\(operation) \(path): \(String(cString: strerror(errno)))" }
+}
+
+/// A small `key=value` file, written atomically with mode 0600.
+///
+/// State lives in a directory only root writes (`$HA_RSCTMP`), but neither reads nor writes
+/// follow a symbolic link, and a half-written temporary file left by a killed writer is
+/// replaced, never appended to or trusted.
+public struct StateFile: Sendable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    /// The recorded values, or `nil` when the file does not exist. Lines without `=` are skipped.
+    /// - Throws: `StateError` naming `open` or `read`.
+    public func read() throws(StateError) -> [String: String]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw StateError(operation: "open", path: path, errno: errno)
+        }
+        defer { close(fd) }
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw StateError(operation: "read", path: path, errno: errno)
+            }
+            if count == 0 { break }
+            data += chunk[..<count]
+        }
+        var values: [String: String] = [:]
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            values[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        return values
+    }
+
+    /// Replaces the file with `values`: written to `<path>.new` (created afresh, exclusively,
+    /// never through a link) and renamed over the file, so a reader sees the old or the new
+    /// file, never half of one. Control characters in keys and values become `?`.
+    /// - Throws: `StateError` naming `open`, `write` or `rename`.
+    public func write(_ values: [(String, String)]) throws(StateError) {
+        let temporary = path + ".new"
+        // Left by a writer killed between open and rename: nobody else writes it (callers hold
+        // the lock of what the file describes).
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StateError(operation: "open", path: temporary, errno: errno) }
+        var text = ""
+        for (key, value) in values { text += "\(StateFile.clean(key))=\(StateFile.clean(value))\n" }
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else {
+                let code = errno
+                close(fd)
+                unlink(temporary)
+                throw StateError(operation: "write", path: temporary, errno: code)
+            }
+            bytes = bytes.dropFirst(written)
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw StateError(operation: "rename", path: path, errno: code)
+        }
+    }
+
+    /// Removes the file; success when it is already gone.
+    /// - Throws: `StateError` naming `unlink`.
+    public func remove() throws(StateError) {
+        if unlink(path) != 0 && errno != ENOENT { throw StateError(operation: "unlink", path: path, errno: errno) }
+    }
+
+    /// One line: control characters become `?`.
+    static func clean(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : Character($0) })
+    }
+}
+
+/// An exclusive `flock(2)` on a file, held until this object is released.
+///
+/// Pacemaker runs operations of different resources of one agent at the same time; shared
+/// state (sysctls, the IPVS table) is changed under a lock.
+public final class FileLock {
+    let descriptor: Int32
+    public let path: String
+
+    /// Takes the lock, waiting until `deadline` at most.
+    /// - Throws: `StateError` naming `open` or `flock` (`EWOULDBLOCK` when the deadline passed).
+    public init(path: String, deadline: ContinuousClock.Instant) throws(StateError) {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw StateError(operation: "open", path: path, errno: errno) }
+        self.descriptor = fd
+        self.path = path
+        // flock(2) has no timeout: try, then wait a little longer each time, until the deadline.
+        var pause = Duration.milliseconds(1)
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            guard code == EWOULDBLOCK || code == EINTR else {
+                close(fd)
+                throw StateError(operation: "flock", path: path, errno: code)
+            }
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else {
+                close(fd)
+                throw StateError(operation: "flock", path: path, errno: EWOULDBLOCK)
+            }
+            sleep(for: min(pause, remaining))
+            pause = min(pause * 2, .milliseconds(50))
+        }
+    }
+
+    deinit { close(descriptor) }  // closing the last descriptor releases the lock
+}
+
+/// Sleeps the calling thread (agents are single-threaded command-line processes).
+public func sleep(for duration: Duration) {
+    let (seconds, attoseconds) = duration.components
+    guard seconds > 0 || attoseconds > 0 else { return }
+    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+}
