@@ -50,8 +50,8 @@ public struct NetlinkError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Builds an error from errno after a failed system call.
-    init(function: String, errno code: Int32) {
+    /// Builds an error from errno after a failed system call (or what the kernel answered).
+    public init(function: String, errno code: Int32) {
         self.function = function
         self.message = String(cString: strerror(code))
         switch code {

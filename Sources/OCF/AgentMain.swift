@@ -38,7 +38,7 @@ public enum AgentMain {
         let log = log ?? Log(agent: Agent.name, environment: environment)
         let argument = arguments.first ?? ""
         guard let action = Action(argument: argument), dispatchable(agent).contains(action) else {
-            Log.writeStandardError(usage(agent))
+            log.raw(usage(agent))
             return fail(OCFError.unimplemented("action '\(argument)' is not implemented by \(Agent.name)"), log: log)
         }
         switch action {

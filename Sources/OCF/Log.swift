@@ -72,6 +72,13 @@ public final class Log: @unchecked Sendable {
         }
     }
 
+    /// Writes text as it is (usage), where log lines go.
+    func raw(_ text: String) {
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast(text.hasSuffix("\n") ? 1 : 0) {
+            emit(String(line))
+        }
+    }
+
     /// Writes the `ocf-exit-reason:` line Pacemaker shows in crm_mon (one line, ≤ 128 bytes
     /// of reason as Pacemaker keeps them).
     func exitReason(_ reason: String) {

@@ -137,9 +137,12 @@ final class SyncDaemonAgent: ResourceAgent {
         if let backup { try stopDaemon(backup, in: table) }
     }
 
-    /// Back to the backup daemon; nothing to do when not started.
+    /// Back to the backup daemon; nothing to do when not started (or nothing can run here).
     func demote() throws {
-        let table = try table()
+        guard case .present(let table) = try IPVSPresence.check(kernel, in: parameters.netns) else {
+            log.info("no IPVS here: nothing is promoted")
+            return
+        }
         let record = try Record.load(from: recordFile)
         let (master, backup, _) = try running(in: table, record: record)
         guard record != nil || master != nil || backup != nil else {

@@ -48,20 +48,26 @@ struct RealServerSysctls {
         return nil
     }
 
-    /// Sets the sysctls for `instance`, recording the values found.
+    /// Sets the sysctls for `instance`, recording the values found first: a start killed
+    /// between the two leaves a registry that lets the stop put every value back.
     func acquire(interface: InterfaceName, instance: String) throws {
+        let settings = RealServerSysctls.sysctls(for: interface)
         try withRegistry { registry in
-            for (sysctl, value) in RealServerSysctls.sysctls(for: interface) {
+            for (sysctl, _) in settings {
                 let current = try store.read(sysctl)
                 var entry = registry[sysctl.name] ?? Entry(original: current ?? 0, holders: [])
                 entry.holders.insert(instance)
                 registry[sysctl.name] = entry
-                if current != value { try store.write(value, to: sysctl) }
+            }
+        } thenWhileLocked: {
+            for (sysctl, value) in settings where try store.read(sysctl) != value {
+                try store.write(value, to: sysctl)
             }
         }
     }
 
-    /// Releases what `instance` holds; restores each sysctl no other instance needs.
+    /// Releases what `instance` holds; restores each sysctl no other instance needs, before
+    /// the registry forgets it.
     func release(instance: String, log: Log) throws {
         try withRegistry { registry in
             for (name, var entry) in registry where entry.holders.contains(instance) {
@@ -86,8 +92,9 @@ struct RealServerSysctls {
         var holders: Set<String>
     }
 
-    /// Runs `body` on the registry under the agent-wide lock, then writes it back.
-    private func withRegistry(_ body: (inout [String: Entry]) throws -> Void) throws {
+    /// Runs `body` on the registry under the agent-wide lock, writes it back, then runs
+    /// `after` still under the lock.
+    private func withRegistry(_ body: (inout [String: Entry]) throws -> Void, thenWhileLocked after: () throws -> Void = {}) throws {
         try state.create()
         let lock = try FileLock(path: state.path + "/vip-realserver.lock", deadline: deadline)
         defer { withExtendedLifetime(lock) {} }
@@ -109,5 +116,6 @@ struct RealServerSysctls {
             }
             try file.write(pairs)
         }
+        try after()
     }
 }

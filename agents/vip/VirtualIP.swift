@@ -183,8 +183,11 @@ final class VirtualIP: ResourceAgent {
             throw OCFError.generic("\(ip) is already on \(placement.link.name) as /\(existing.prefixLength), not /\(placement.prefixLength)")
         }
 
-        // Record the intent before changing anything, so a stop after a failed start undoes it.
+        // Record the intent before changing anything, so a stop after a failed start undoes it;
+        // an announcer a previous start left running stays recorded until it is stopped.
         var record = Record(address: ip, placement: placement, realServer: parameters.lvsDRRealServer)
+        let previous = try Record.load(from: stateFile)
+        record.announcer = previous?.announcer
         try context.state.create()
         try record.save(to: stateFile)
         if let interface = record.realServerInterface {
@@ -199,7 +202,17 @@ final class VirtualIP: ResourceAgent {
         }
         if case .v6 = ip { try awaitDuplicateAddressDetection(on: placement.link, addedHere: existing == nil) }
 
+        // Started already (the address and its record are there): announced already.
+        if let existing, previous?.matches(existing) == true { return }
         guard !parameters.lvsDRRealServer, parameters.arpCount > 0, let network = placement.networkLink else { return }
+        // One announcer per address: the one an earlier start left goes first.
+        if let earlier = record.announcer {
+            guard host.announcements.terminate(earlier, by: min(context.deadline, .now + .seconds(2))) else {
+                throw OCFError.generic("the announcer of \(ip) an earlier start left (pid \(earlier.pid)) does not stop")
+            }
+            record.announcer = nil
+            try record.save(to: stateFile)
+        }
         let pending: PendingAnnouncer?
         do {
             pending = try host.announcements.start(ip, on: network, mode: parameters.arpMode, rounds: parameters.arpCount,

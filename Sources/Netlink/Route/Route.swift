@@ -15,7 +15,7 @@ public struct Route: Hashable, Sendable {
     /// Route types. The corresponding C constants are `RTN_*`.
     public enum Kind: Hashable, Sendable {
         case unicast, local, broadcast, blackhole, unreachable, prohibit, other(UInt8)
-        init(_ raw: UInt8) {
+        public init(_ raw: UInt8) {
             switch raw {
             case 1: self = .unicast
             case 2: self = .local
@@ -26,6 +26,16 @@ public struct Route: Hashable, Sendable {
             default: self = .other(raw)
             }
         }
+    }
+
+    public init(destination: IPAddress, prefixLength: Int, interfaceIndex: Int32?, gateway: IPAddress? = nil,
+                kind: Kind = .unicast, table: UInt32 = 254) {
+        self.destination = destination
+        self.prefixLength = prefixLength
+        self.interfaceIndex = interfaceIndex
+        self.gateway = gateway
+        self.kind = kind
+        self.table = table
     }
 
     /// A unicast route without a gateway: the destination's subnet is on the interface itself.
