@@ -182,6 +182,18 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
     public var isMulticast: Bool {
         switch self { case .v4(let a): a.isMulticast; case .v6(let a): a.isMulticast }
     }
+
+    /// Whether `other` lies in this address's subnet of `prefixLength` bits (same family, the
+    /// first `prefixLength` bits equal).
+    public func covers(_ other: IPAddress, prefixLength: Int) -> Bool {
+        guard family == other.family, (0...maximumPrefixLength).contains(prefixLength) else { return false }
+        let mine = bytes, theirs = other.bytes
+        let whole = prefixLength / 8, rest = prefixLength % 8
+        guard mine[..<whole] == theirs[..<whole] else { return false }
+        guard rest > 0 else { return true }
+        let mask = UInt8(0xff) << (8 - rest)
+        return mine[whole] & mask == theirs[whole] & mask
+    }
 }
 
 /// An address family. The raw values are the kernel's (`AF_INET`, `AF_INET6`).

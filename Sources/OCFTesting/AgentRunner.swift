@@ -41,16 +41,102 @@ public struct AgentRunner: Sendable {
     ///   - interval: the recurring interval in ms for monitors; 0 makes it a probe.
     public func run(_ action: String, _ parameters: [String: String], interval: Int = 10_000,
                     timeout: Duration = .seconds(20)) throws -> Result {
+        let command = command(action, parameters, interval: interval, timeout: timeout)
+        let deadline = ContinuousClock.now + timeout + .seconds(10)
+        let result = try namespace.map { try command.run(in: $0, deadline: deadline) } ?? command.run(deadline: deadline)
+        return Result(status: result.status, output: result.output, errorOutput: result.errorOutput)
+    }
+
+    /// The command that runs one action, as Pacemaker's executor would: a clean environment.
+    /// - Parameter wrapper: a program and its arguments the agent runs under (strace).
+    public func command(_ action: String, _ parameters: [String: String], interval: Int = 10_000,
+                        timeout: Duration = .seconds(20), wrapper: [String] = []) -> Command {
         var variables = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT": "/usr/lib/ocf",
                          "OCF_RESOURCE_INSTANCE": instance, "HA_RSCTMP": stateDirectory,
                          "OCF_RESKEY_CRM_meta_timeout": String(Int(timeout.components.seconds) * 1000)]
         if action == "monitor" && interval > 0 { variables["OCF_RESKEY_CRM_meta_interval"] = String(interval) }
         for (name, value) in parameters { variables["OCF_RESKEY_" + name] = value }
         variables.merge(environment) { $1 }
-        let command = Command(executable, [action], environment: variables)
+        guard let program = wrapper.first else { return Command(executable, [action], environment: variables) }
+        return Command(program, Array(wrapper.dropFirst()) + [executable, action], environment: variables)
+    }
+
+    /// Runs two actions at the same time (two processes started together).
+    public func concurrently(_ first: (String, [String: String], Int), _ second: (String, [String: String], Int),
+                             timeout: Duration = .seconds(20)) throws -> (Result, Result) {
+        let commands = [first, second].map { command($0.0, $0.1, interval: $0.2, timeout: timeout) }
+        let running = try commands.map { command in try namespace.map { try command.start(in: $0) } ?? command.start() }
         let deadline = ContinuousClock.now + timeout + .seconds(10)
+        let results = running.map { $0.wait(deadline: deadline) }.map {
+            Result(status: $0.status, output: $0.output, errorOutput: $0.errorOutput)
+        }
+        return (results[0], results[1])
+    }
+
+    /// The system calls a kill point comes before: every request to the kernel (netlink),
+    /// every write (sysctls, logs), rename and unlink (state files), and fork (background work).
+    public static let killPointCalls = ["sendto", "sendmsg", "write", "writev", "rename", "unlink", "clone", "clone3", "fork", "vfork"]
+
+    /// A place to kill at: on entry to the `occurrence`-th call of `call`.
+    public struct KillPoint: Sendable, CustomStringConvertible {
+        public let call: String
+        public let occurrence: Int
+        public var description: String { "before \(call) #\(occurrence)" }
+    }
+
+    /// The kill points of a start, in the order it reaches them: the start runs once under
+    /// strace (it does start: the caller cleans up afterwards).
+    public func killPoints(ofStart parameters: [String: String]) throws -> [KillPoint] {
+        let log = "/tmp/tandem-killpoints-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(log) }
+        let strace = ["/usr/bin/strace", "-qq", "-o", log, "-e", "trace=" + Self.killPointCalls.joined(separator: ","), "--"]
+        let command = command("start", parameters, wrapper: strace)
+        let deadline = ContinuousClock.now + .seconds(60)
         let result = try namespace.map { try command.run(in: $0, deadline: deadline) } ?? command.run(deadline: deadline)
-        return Result(status: result.status, output: result.output, errorOutput: result.errorOutput)
+        guard result.status == 0 else { throw LabError("the start to count kill points failed: \(result.status) \(result.errorOutput)") }
+        var seen: [String: Int] = [:]
+        var points: [KillPoint] = []
+        for line in (readFile(log) ?? "").split(separator: "\n") {
+            guard let open = line.firstIndex(of: "("), case let call = String(line[..<open]), Self.killPointCalls.contains(call) else { continue }
+            seen[call, default: 0] += 1
+            points.append(KillPoint(call: call, occurrence: seen[call] ?? 1))
+        }
+        return points
+    }
+
+    /// Runs start under strace, SIGKILLed on entry to the system call of `point`.
+    /// - Returns: whether it was killed there (`false`: the start went another way and ended).
+    public func startKilled(at point: KillPoint, _ parameters: [String: String]) throws -> Bool {
+        let strace = ["/usr/bin/strace", "-qq", "-o", "/dev/null", "-e", "trace=\(point.call)",
+                      "-e", "inject=\(point.call):signal=KILL:when=\(point.occurrence)", "--"]
+        let command = command("start", parameters, wrapper: strace)
+        let deadline = ContinuousClock.now + .seconds(60)
+        let result = try namespace.map { try command.run(in: $0, deadline: deadline) } ?? command.run(deadline: deadline)
+        return result.status == 128 + SIGKILL
+    }
+
+    /// The processes running `executable` in `namespace` (announcers, daemons an agent left).
+    public static func processes(running executable: String, in namespace: NetworkNamespace?) -> [pid_t] {
+        let target = namespace.map { inode(of: $0.path) } ?? inode(of: "/proc/self/ns/net")
+        let executable = realpath(executable, nil).map { resolved in
+            defer { free(resolved) }
+            return String(cString: resolved)
+        } ?? executable
+        var found: [pid_t] = []
+        for name in listDirectory("/proc") {
+            guard let pid = pid_t(name), pid != getpid() else { continue }
+            var buffer = [CChar](repeating: 0, count: 4096)
+            let count = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
+            guard count > 0 else { continue }
+            let path = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if path == executable && inode(of: "/proc/\(pid)/ns/net") == target { found.append(pid) }
+        }
+        return found.sorted()
+    }
+
+    private static func inode(of path: String) -> UInt {
+        var information = stat()
+        return stat(path, &information) == 0 ? UInt(information.st_ino) : 0
     }
 
     /// Where the built agents are: `$TANDEM_AGENT_DIR` (the Makefile points it at the

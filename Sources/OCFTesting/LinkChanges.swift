@@ -80,3 +80,14 @@ extension RouteSocket {
         try check("rtnl_route_add", rtnl_route_add(socket, route, NLM_F_CREATE | NLM_F_EXCL))
     }
 }
+
+extension RouteSocket {
+    /// Deletes an interface (a veth's peer goes with it). One RTM_DELLINK request.
+    /// - Throws: `NetlinkError` naming `rtnl_link_delete`; `.notFound` when there is no such interface.
+    public func deleteLink(_ name: InterfaceName) throws(NetlinkError) {
+        guard let link = rtnl_link_alloc() else { throw NetlinkError(function: "rtnl_link_alloc", libnlCode: -NLE_NOMEM) }
+        defer { rtnl_link_put(link) }
+        rtnl_link_set_name(link, name.rawValue)
+        try check("rtnl_link_delete", rtnl_link_delete(socket, link))
+    }
+}

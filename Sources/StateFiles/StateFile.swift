@@ -84,10 +84,13 @@ public struct StateFile: Sendable {
         }
     }
 
-    /// Removes the file; success when it is already gone.
+    /// Removes the file, and the temporary file of a writer killed before its rename;
+    /// success when they are already gone.
     /// - Throws: `StateError` naming `unlink`.
     public func remove() throws(StateError) {
-        if unlink(path) != 0 && errno != ENOENT { throw StateError(operation: "unlink", path: path, errno: errno) }
+        for file in [path + ".new", path] where unlink(file) != 0 && errno != ENOENT {
+            throw StateError(operation: "unlink", path: file, errno: errno)
+        }
     }
 
     /// One line: control characters become `?`.

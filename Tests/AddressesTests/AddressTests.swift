@@ -96,3 +96,16 @@ import Testing
         #expect(MACAddress.broadcast.isMulticast)
     }
 }
+
+@Suite struct SubnetTests {
+    @Test func covers() {
+        let network = IPAddress("198.18.0.1")!
+        #expect(network.covers(IPAddress("198.18.0.250")!, prefixLength: 24))
+        #expect(!network.covers(IPAddress("198.18.1.1")!, prefixLength: 24))
+        #expect(network.covers(IPAddress("198.18.1.1")!, prefixLength: 23))
+        #expect(network.covers(IPAddress("10.0.0.1")!, prefixLength: 0))
+        #expect(!network.covers(IPAddress("2001:db8::1")!, prefixLength: 0), "never across families")
+        #expect(IPAddress("2001:db8::1")!.covers(IPAddress("2001:db8::ffff")!, prefixLength: 112))
+        #expect(!IPAddress("2001:db8::1")!.covers(IPAddress("2001:db8::1:0")!, prefixLength: 113))
+    }
+}

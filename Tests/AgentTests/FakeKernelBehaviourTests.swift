@@ -95,6 +95,21 @@ import Testing
         _ = world.runner.run(.stop, parameters: world.parameters, host: world.kernel)
     }
 
+    /// A daemon of this resource (its interface and sync ID) running with other settings is
+    /// reported as degraded, never taken for someone else's; maxlen values the kernel would
+    /// change are refused.
+    @Test func syncDaemonWithOtherSettings() {
+        let world = FakeSyncWorld()
+        world.kernel.ipvsByHand([.startDaemon(IPVSSyncDaemon(state: .backup, interface: "sync0", syncID: 7, maximumLength: 2000))])
+        let parameters = world.parameters.merging(["maxlen": "1500"]) { $1 }
+        let monitor = world.runner.run(.monitor, parameters: parameters, host: world.kernel)
+        #expect(monitor.exitCode == .degraded, "\(monitor)")
+        #expect(world.runner.run(.stop, parameters: parameters, host: world.kernel).exitCode == .success)
+        #expect(world.kernel.ipvsState()?.daemons.isEmpty == true, "stop stops it: it is this resource's")
+        let refused = world.runner.run(.validateAll, parameters: ["interface": "sync0", "maxlen": "150"], host: world.kernel)
+        #expect(refused.exitCode == .notConfigured && refused.reason?.hasPrefix("maxlen:") == true, "\(refused)")
+    }
+
     /// With a configuration that no longer parses, stop still finds and stops the daemon the
     /// start recorded.
     @Test func syncStopWithABrokenConfiguration() {

@@ -13,7 +13,10 @@ struct SyncParameters: ParameterSet {
     var syncID: Int = 0
 
     @Parameter("maxlen", short: "Maximum sync message length",
-               long: "The largest sync message in bytes; 0 lets the kernel derive it from the interface MTU.", valid: 0...65_507)
+               long: """
+                   The largest sync message in bytes, 1024 to 65507 (65487 with an IPv6 group): the kernel raises \
+                   a backup daemon's below 1024. 0 lets the kernel derive it from the interface MTU.
+                   """, valid: 0...65_507)
     var maximumLength: Int = 0
 
     @Parameter("group", short: "Multicast group",
@@ -33,7 +36,15 @@ struct SyncParameters: ParameterSet {
     init() {}
 
     func validate() throws(ParameterProblems) {
-        if let group, !group.isMulticast { throw ParameterProblems("group", "\(group) is not a multicast address") }
+        var problems = ParameterProblems()
+        if let group, !group.isMulticast { problems.add("group", "\(group) is not a multicast address") }
+        // The kernel clamps a backup daemon's maxlen to 1024 and any to 65535 less the headers;
+        // a value it would change would make the running daemon look unlike its configuration.
+        let largest = group?.family == .inet6 ? 65_487 : 65_507
+        if maximumLength != 0 && !(1024...largest).contains(maximumLength) {
+            problems.add("maxlen", "\(maximumLength) is not 0 or between 1024 and \(largest)")
+        }
+        guard problems.isEmpty else { throw problems }
     }
 
     /// The daemon for a role.

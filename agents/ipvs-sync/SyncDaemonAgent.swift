@@ -52,11 +52,11 @@ final class SyncDaemonAgent: ResourceAgent {
     /// The configuration of the daemons this resource runs.
     var configured: Record { Record(netns: parameters.netns?.path, daemon: parameters.daemon(.backup)) }
 
-    /// Which daemons run: this resource's (the configured one, or the one a start recorded)
-    /// and anybody else's.
+    /// Which daemons run: this resource's (on its interface with its sync ID, as configured or
+    /// as a start recorded) and anybody else's.
     func running(in table: any IPVSTable, record: Record?) throws -> (master: IPVSSyncDaemon?, backup: IPVSSyncDaemon?, foreign: [IPVSSyncDaemon]) {
         let daemons = try netlink("reading the sync daemons") { () throws(NetlinkError) in try table.daemons() }
-        let ours = daemons.filter { configured.matches($0) || record?.matches($0) == true }
+        let ours = daemons.filter { configured.owns($0) || record?.owns($0) == true }
         return (ours.first { $0.state == .master }, ours.first { $0.state == .backup },
                 daemons.filter { daemon in !ours.contains(daemon) })
     }
@@ -100,6 +100,7 @@ final class SyncDaemonAgent: ResourceAgent {
         let file = context.stateFile(agent: name)
         guard let record = try Record.load(from: file) else {
             context.log.info("no sync daemon was recorded as started: nothing to stop")
+            try file.remove()
             return
         }
         try stopDaemons(of: [record], context: context, kernel: context.traced(host))
@@ -115,7 +116,7 @@ final class SyncDaemonAgent: ResourceAgent {
                 context.log.info("nothing to stop: \(reason)")
             case .present(let table):
                 let daemons = try netlink("reading the sync daemons") { () throws(NetlinkError) in try table.daemons() }
-                for daemon in daemons where records.contains(where: { $0.netns == netns && $0.matches(daemon) }) {
+                for daemon in daemons where records.contains(where: { $0.netns == netns && $0.owns(daemon) }) {
                     try stopDaemon(daemon, in: table, log: context.log)
                 }
             }
@@ -162,12 +163,14 @@ final class SyncDaemonAgent: ResourceAgent {
         }
         let record = try Record.load(from: recordFile)
         let (master, backup, _) = try running(in: table, record: record)
-        if master != nil {
+        if let master {
             if !context.isProbe { setPromotionScore() }
+            guard configured.matches(master) else { return .degradedPromoted(otherSettings(master)) }
             return .runningPromoted
         }
-        if backup != nil {
+        if let backup {
             if !context.isProbe { setPromotionScore() }
+            guard configured.matches(backup) else { return .degraded(otherSettings(backup)) }
             return .running
         }
         // Started here and gone without a stop is a failure, not a clean stop.
@@ -175,6 +178,12 @@ final class SyncDaemonAgent: ResourceAgent {
             throw OCFError.generic("the sync daemon of this resource is gone (started on \(parameters.interface), never stopped)")
         }
         return .notRunning
+    }
+
+    /// Why a daemon of this resource is not quite as configured.
+    private func otherSettings(_ daemon: IPVSSyncDaemon) -> String {
+        "the \(daemon.state) sync daemon runs with other settings than configured (maxlen \(daemon.maximumLength), "
+            + "group \(daemon.group?.description ?? "default"), port \(daemon.port), ttl \(daemon.ttl)); a restart applies them"
     }
 
     // MARK: Daemons
@@ -265,8 +274,15 @@ struct Record: Equatable {
     var netns: String?
     var daemon: IPVSSyncDaemon
 
-    /// Whether a running daemon (of either state) is the one recorded. The kernel reports what
-    /// it applied: zero settings stand for its defaults, which it may report filled in.
+    /// Whether a running daemon (of either state) is this resource's: the kernel runs one
+    /// master and one backup per namespace, told apart from other directors' by the interface
+    /// and the sync ID.
+    func owns(_ running: IPVSSyncDaemon) -> Bool {
+        running.interface == daemon.interface && running.syncID == daemon.syncID
+    }
+
+    /// Whether a running daemon of this resource has exactly the recorded settings. The kernel
+    /// reports what it applied: zero settings stand for its defaults, which it reports filled in.
     func matches(_ running: IPVSSyncDaemon) -> Bool {
         running.interface == daemon.interface && running.syncID == daemon.syncID
             && (daemon.maximumLength == 0 || running.maximumLength == daemon.maximumLength)

@@ -95,6 +95,7 @@ final class IPVSServiceAgent: ResourceAgent {
         let file = context.stateFile(agent: name)
         guard let record = try Record.load(from: file) else {
             context.log.info("no service was recorded as started: nothing to stop")
+            try file.remove()
             return
         }
         try remove(record.service, namespace: record.namespace, drainFor: 0, desired: nil, context: context,

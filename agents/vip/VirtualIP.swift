@@ -76,17 +76,33 @@ final class VirtualIP: ResourceAgent {
     /// Resolves interface, prefix and label, once per action.
     func placement(addresses: [InterfaceAddress]) throws -> Placement {
         if let resolved { return resolved }
-        let result = try parameters.lvsDRRealServer ? realServerPlacement() : networkPlacement(holders(in: addresses))
+        let result = try parameters.lvsDRRealServer ? realServerPlacement() : networkPlacement(addresses)
         resolved = result
         return result
     }
 
-    private func networkPlacement(_ holders: [InterfaceAddress]) throws -> Placement {
+    /// The node's own subnets that contain the address: an address of another interface
+    /// whose prefix covers it (what the connected route says, read from the address dump
+    /// already in hand — and right even when the address itself is already local somewhere,
+    /// where the kernel's route lookup answers with the local table instead).
+    private func coveringSubnets(_ addresses: [InterfaceAddress]) -> [InterfaceAddress] {
+        addresses.filter { held in
+            held.address != ip && held.address.family == ip.family && held.interfaceIndex != Link.loopbackIndex
+                && held.prefixLength > 0 && held.prefixLength < ip.maximumPrefixLength
+                && held.address.covers(ip, prefixLength: held.prefixLength)
+        }.sorted { $0.prefixLength > $1.prefixLength }
+    }
+
+    private func networkPlacement(_ addresses: [InterfaceAddress]) throws -> Placement {
+        let holders = holders(in: addresses)
+        let subnets = coveringSubnets(addresses)
         let link: Link
         if let nic = parameters.nic {
             link = try requireLink(nic)
         } else if let held = holders.first, let holder = try lookUpLink(held.interfaceIndex) {
             link = holder
+        } else if let subnet = subnets.first, let owner = try lookUpLink(subnet.interfaceIndex) {
+            link = owner
         } else if let route = try connectedRoute(), let routed = try lookUpLink(route.interfaceIndex) {
             link = routed
         } else {
@@ -98,6 +114,8 @@ final class VirtualIP: ResourceAgent {
             prefix = configured.length
         } else if let held = holders.first(where: { $0.interfaceIndex == link.index }) {
             prefix = held.prefixLength
+        } else if let subnet = subnets.first(where: { $0.interfaceIndex == link.index }) {
+            prefix = subnet.prefixLength
         } else if let route = try connectedRoute(), route.interfaceIndex == link.index {
             // A device route without a prefix (`default dev eth0`) says nothing about the subnet:
             // a /0 address would claim every address there is.
@@ -290,12 +308,15 @@ final class VirtualIP: ResourceAgent {
             try delete(held.address, prefixLength: held.prefixLength, interfaceIndex: held.interfaceIndex)
             log.info("removed \(ip)/\(held.prefixLength) (interface \(held.interfaceIndex))")
         }
+        // A start killed while writing its first record leaves only the temporary file.
+        try stateFile.remove()
     }
 
     /// With a configuration that does not parse, a recorded start is still undone.
     static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: VIPHost) throws {
         guard let record = try Record.load(from: context.stateFile(agent: name)) else {
             context.log.info("no address was recorded as started: nothing to stop")
+            try context.stateFile(agent: name).remove()
             return
         }
         try undo(record, routes: try context.traced(host.kernel).routeTable(in: nil), context: context, host: host)

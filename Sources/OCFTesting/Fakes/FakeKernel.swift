@@ -245,17 +245,11 @@ final class FakeAddressTable: AddressTable {
                 candidates.append(Route(destination: held.address, prefixLength: held.prefixLength, interfaceIndex: held.interfaceIndex))
             }
             return candidates
-                .filter { $0.destination.family == destination.family && FakeAddressTable.covers($0.destination, $0.prefixLength, destination) }
+                .filter { $0.destination.covers(destination, prefixLength: $0.prefixLength) }
                 .max { $0.prefixLength < $1.prefixLength }
                 .map { Route(destination: $0.destination, prefixLength: $0.prefixLength, interfaceIndex: $0.interfaceIndex,
                              gateway: $0.gateway, kind: $0.kind, table: $0.table) }
         }
-    }
-
-    static func covers(_ network: IPAddress, _ prefix: Int, _ address: IPAddress) -> Bool {
-        let a = network.bytes, b = address.bytes
-        for bit in 0..<prefix where (a[bit / 8] >> (7 - bit % 8)) & 1 != (b[bit / 8] >> (7 - bit % 8)) & 1 { return false }
-        return true
     }
 
     /// Detection ends at once as the kernel state says: completed (the tentative flag goes),
@@ -380,6 +374,11 @@ final class FakeIPVSTable: IPVSTable {
             if mixed { return EINVAL }
             var running = daemon
             if running.ttl == 0 { running.ttl = 1 }
+            // As ip_vs_sync.c: a backup's maxlen is at least 1024, any at most 65535 less the headers.
+            let headers: UInt16 = daemon.group?.family == .inet6 ? 48 : 28
+            if running.maximumLength != 0 {
+                running.maximumLength = min(max(running.maximumLength, daemon.state == .backup ? 1024 : 1), 65535 - headers)
+            }
             table.daemons.append(running)
         case .stopDaemon(let state):
             guard let index = table.daemons.firstIndex(where: { $0.state == state }) else { return ESRCH }

@@ -1,3 +1,4 @@
+import Glibc
 import OCF
 
 /// The states the lifecycle matrix runs each action from.
@@ -431,4 +432,14 @@ public struct LifecycleHarness<World: LifecycleWorld> {
         if !reasons.isEmpty { text += "\nThe agent's own cells:\n" + reasons.joined(separator: "\n") + "\n" }
         return text
     }
+}
+
+/// Prints a matrix report and keeps it in `lab-logs/lifecycle/<name>.md`.
+public func saveReport(_ report: String, as name: String) {
+    print(report)
+    let directory = repositoryRoot + "/lab-logs/lifecycle"
+    mkdir(repositoryRoot + "/lab-logs", 0o755)
+    mkdir(directory, 0o755)
+    let file = String(name.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
+    try? writeFile(directory + "/" + file + ".md", report)
 }

@@ -11,12 +11,12 @@ import Testing
 /// generated parameter sets. The same harness runs against the real kernel in the
 /// integration and IPVS tests.
 @Suite struct FakeLifecycleTests {
-    @Test func vipMatrix() throws { try matrix(FakeVIPWorld(), FakeVIPWorld.table(realServer: false), name: "vip") }
+    @Test func vipMatrix() throws { try matrix(FakeVIPWorld(), LifecycleTable.vip(realServer: false), name: "vip") }
     @Test func vipRealServerMatrix() throws {
-        try matrix(FakeVIPWorld(realServer: true), FakeVIPWorld.table(realServer: true), name: "vip (lvs_dr_realserver)")
+        try matrix(FakeVIPWorld(realServer: true), LifecycleTable.vip(realServer: true), name: "vip (lvs_dr_realserver)")
     }
-    @Test func ipvsMatrix() throws { try matrix(FakeIPVSWorld(), FakeIPVSWorld.table, name: "ipvs") }
-    @Test func ipvsSyncMatrix() throws { try matrix(FakeSyncWorld(), FakeSyncWorld.table, name: "ipvs-sync") }
+    @Test func ipvsMatrix() throws { try matrix(FakeIPVSWorld(), LifecycleTable.ipvs, name: "ipvs") }
+    @Test func ipvsSyncMatrix() throws { try matrix(FakeSyncWorld(), LifecycleTable.ipvsSync, name: "ipvs-sync") }
 
     @Test func vipKilledStarts() throws { try killedStarts(FakeVIPWorld()) }
     @Test func vipRealServerKilledStarts() throws { try killedStarts(FakeVIPWorld(realServer: true)) }
@@ -28,15 +28,15 @@ import Testing
     @Test func ipvsSyncConcurrency() throws { try concurrency(FakeSyncWorld(), reloadable: false) }
 
     @Test func vipFuzz() throws {
-        try fuzz(FakeVIPWorld(), base: FakeVIPWorld().parameters, values: FakeVIPWorld.fuzzValues,
+        try fuzz(FakeVIPWorld(), base: FakeVIPWorld().parameters, values: FuzzValues.vip,
                  declared: VIPParameters.declarations)
     }
     @Test func ipvsFuzz() throws {
-        try fuzz(FakeIPVSWorld(), base: FakeIPVSWorld().parameters, values: FakeIPVSWorld.fuzzValues,
+        try fuzz(FakeIPVSWorld(), base: FakeIPVSWorld().parameters, values: FuzzValues.ipvs,
                  declared: IPVSParameters.declarations)
     }
     @Test func ipvsSyncFuzz() throws {
-        try fuzz(FakeSyncWorld(), base: FakeSyncWorld().parameters, values: FakeSyncWorld.fuzzValues,
+        try fuzz(FakeSyncWorld(), base: FakeSyncWorld().parameters, values: FuzzValues.ipvsSync,
                  declared: SyncParameters.declarations)
     }
 
@@ -72,17 +72,4 @@ import Testing
         #expect(refused >= 40 && refused <= 190, "a mix of accepted and refused sets: \(refused) of 200 refused")
         for problem in problems.prefix(20) { Issue.record("\(problem)") }
     }
-}
-
-/// Keeps a matrix report in lab-logs/lifecycle/ (and prints it).
-func saveReport(_ report: String, as name: String) {
-    print(report)
-    let directory = repositoryRoot + "/lab-logs/lifecycle"
-    mkdir(repositoryRoot + "/lab-logs", 0o755)
-    mkdir(directory, 0o755)
-    try? writeFile(directory + "/" + name.replacingSpaces + ".md", report)
-}
-
-extension String {
-    var replacingSpaces: String { String(map { $0 == " " || $0 == "(" || $0 == ")" ? "_" : $0 }) }
 }

@@ -1,0 +1,71 @@
+/// Each agent's lifecycle table — OCF's answers plus the cells its resource defines, with the
+/// reasons — and values to generate parameter sets from. Shared by the fake-kernel runs and the
+/// real ones, so both hold each agent to the same matrix.
+extension LifecycleTable {
+    public static var ipvs: LifecycleTable {
+        var table = LifecycleTable.ocf(promotable: false, reloadable: true)
+        table.expect(.drifted, .monitor, [.success], after: .repaired, because: "on_drift=repair: monitor puts the real server back")
+        table.expect(.drifted, .probe, [.success], after: .unchanged, because: "the service is there; a probe reports and never repairs")
+        table.expect(.heldByOther, .start, [.success], after: .repaired,
+                     because: "the service identity is this resource's: an existing service is adopted and corrected")
+        table.expect(.heldByOther, .stop, [.success], after: .clean, because: "the service identity is this resource's: stop removes it")
+        table.expect(.heldByOther, .monitor, [.success], after: .running, because: "the service is there: drift is repaired")
+        table.expect(.heldByOther, .probe, [.success], after: .unchanged, because: "the service is there")
+        table.expect(.heldByOther, .reloadAgent, [.success], after: .reloaded, because: "the service is there: reload corrects it")
+        return table
+    }
+
+    public static var ipvsSync: LifecycleTable {
+        var table = LifecycleTable.ocf(promotable: true, reloadable: false)
+        table.expect(.drifted, .probe, [.notRunning], after: .unchanged, because: "no daemon runs: a probe says stopped")
+        table.expect(.drifted, .monitor, [.genericError], after: .unchanged,
+                     because: "started here and gone without a stop: a failure, not a clean stop")
+        table.expect(.heldByOther, .start, [.genericError], after: .unchanged,
+                     because: "one backup daemon per namespace: another resource's is never replaced")
+        return table
+    }
+
+    public static func vip(realServer: Bool) -> LifecycleTable {
+        var table = LifecycleTable.ocf(promotable: false, reloadable: true, facilityMissing: .invalidArguments)
+        table.expect(.facilityMissing, .monitor, [.notRunning], after: .unchanged,
+                     because: "the configured interface is not here and nothing was started here: cleanly stopped")
+        if realServer {
+            table.expect(.drifted, .monitor, [.genericError], after: .unchanged,
+                         because: "the ARP sysctls were put back by hand: this node may answer ARP for the address")
+            table.expect(.drifted, .probe, [.genericError], after: .unchanged,
+                         because: "the address is there but the node may answer ARP for it: failed, as a probe may say")
+            table.expect(.drifted, .reloadAgent, [.success], after: .unchanged,
+                         because: "reload applies announcement and link settings; the sysctls are start's")
+            table.expect(.heldByOther, .start, [.success], after: .running,
+                         because: "real-server addresses share the ARP sysctls: another one's is no obstacle")
+        } else {
+            table.expect(.drifted, .probe, [.notRunning], after: .unchanged, because: "the address is gone: a probe says stopped")
+            table.expect(.drifted, .reloadAgent, [.success], after: .unchanged,
+                         because: "reload applies announcement and link settings; putting the address back is start's")
+        }
+        return table
+    }
+}
+
+/// Values each agent accepts, per parameter, for `ParameterFuzzer`.
+public enum FuzzValues {
+    public static let ipvs: [String: [String]] = [
+        "service": ["tcp:192.0.2.10:80", "udp:192.0.2.10:53", "fwmark:7", "tcp:[2001:db8::10]:443", "sctp:192.0.2.11:3868"],
+        "scheduler": ["rr", "wlc", "sh", "mh", "fo"], "sched_flags": ["sh-port", "flag-1", "mh-fallback,mh-port"],
+        "persistent": ["0", "60", "2592000"], "netmask": ["255.255.255.0", "24", "64"], "one_packet": ["true", "false"],
+        "pe": ["sip"], "realservers": ["10.0.0.1 masq", "10.0.0.1, 10.0.0.2 gate 3", "[2001:db8::2] ipip", "", "10.0.0.1:8080 masq 0 uthresh=5"],
+        "on_drift": ["repair", "report", "fail"], "drain_timeout": ["0", "5"], "netns": ["lvs", "/run/netns/lvs", "nosuch", "/proc/1/ns/net"],
+    ]
+    public static let ipvsSync: [String: [String]] = [
+        "interface": ["sync0", "eth0", "nosuch0"], "syncid": ["0", "7", "255"], "maxlen": ["0", "1500", "65507"],
+        "group": ["224.0.0.81", "239.1.2.3", "ff02::81"], "port": ["0", "8848"], "ttl": ["1", "255"],
+        "netns": ["lvs", "/run/netns/lvs", "nosuch"],
+    ]
+    public static let vip: [String: [String]] = [
+        "ip": ["198.18.0.50", "198.18.0.51", "2001:db8::50", "198.19.0.50"], "cidr_netmask": ["24", "255.255.255.0", "32", "64"],
+        "nic": ["eth0", "eth1", "lo"], "broadcast": ["198.18.0.255"], "iflabel": ["web", "x1"], "lvs_dr_realserver": ["true", "false"],
+        "arp_count": ["0", "1", "5", "100"], "arp_interval_ms": ["10", "200", "10000"], "arp_mode": ["request", "reply", "both"],
+        "arp_refresh_on_monitor": ["true", "false"], "nodad": ["true", "false"], "preferred_lft": ["forever", "0", "3600"],
+        "noprefixroute": ["true", "false"], "check_link": ["true", "false"],
+    ]
+}
