@@ -65,10 +65,11 @@ integration:
 	TANDEM_AGENT_DIR=$(RELEASE_BIN) $(SWIFT) test --skip-build --filter IntegrationTests
 
 # IPVS needs a kernel with IPVS: this host's when it has one, else Debian's in a qemu guest
-# (.ci/vm/run-in-vm) running the same test bundle. TANDEM_IPVS_TESTS=1 makes a missing IPVS
-# a failure instead of a skip.
+# (.ci/vm/run-in-vm) running the same test bundle, one test at a time (the guest has one
+# emulated CPU; a Pacemaker lab beside namespace churn only slows both). TANDEM_IPVS_TESTS=1
+# makes a missing IPVS a failure instead of a skip. The guest's logs (lab-logs/ipvs-guest) are kept.
 TEST_BUNDLE = $(shell $(SWIFT) build --show-bin-path)/TandemPackageTests.xctest
-IPVS_TESTS := --testing-library swift-testing --filter IPVSTests
+IPVS_TESTS := --testing-library swift-testing --no-parallel --filter IPVSTests
 HOST_HAS_IPVS := [ -e /proc/net/ip_vs ] || modprobe -q ip_vs 2>/dev/null
 
 ipvs-test:
@@ -76,7 +77,9 @@ ipvs-test:
 	if $(HOST_HAS_IPVS); then \
 		TANDEM_IPVS_TESTS=1 TANDEM_AGENT_DIR=$(RELEASE_BIN) $(TEST_BUNDLE) $(IPVS_TESTS); \
 	else \
-		VM_TIMEOUT=1800 VM_MEM=512 .ci/vm/run-in-vm -e TANDEM_IPVS_TESTS=1 -e TANDEM_AGENT_DIR=$(RELEASE_BIN) \
+		rm -rf lab-logs/ipvs-guest && mkdir -p lab-logs/ipvs-guest && \
+		VM_TIMEOUT=1800 VM_MEM=1024 VM_RUNDIR=$(CURDIR)/lab-logs/ipvs-guest .ci/vm/run-in-vm \
+			-e TANDEM_IPVS_TESTS=1 -e TANDEM_AGENT_DIR=$(RELEASE_BIN) -e TANDEM_PROVIDER_DIR=$(PROVIDER_DIR) \
 			-- $(TEST_BUNDLE) $(IPVS_TESTS); \
 	fi
 

@@ -52,13 +52,16 @@ extension IPVSSocket: IPVSTable {}
 
 /// The node's kernel, over libnl: a socket per call, in the namespace asked for.
 public struct LiveKernel: Kernel {
-    public init() {}
+    /// No answer is waited for past it (the action's deadline).
+    public let deadline: ContinuousClock.Instant?
+
+    public init(deadline: ContinuousClock.Instant? = nil) { self.deadline = deadline }
 
     public func routes(in namespace: String?) throws(NetlinkError) -> any AddressTable {
-        try RouteSocket(in: try namespace.map { path throws(NetlinkError) in try NetworkNamespace(path: path) })
+        try RouteSocket(in: try namespace.map { path throws(NetlinkError) in try NetworkNamespace(path: path) }, deadline: deadline)
     }
 
     public func ipvs(in namespace: String?) throws(NetlinkError) -> any IPVSTable {
-        try IPVSSocket(in: try namespace.map { path throws(NetlinkError) in try NetworkNamespace(path: path) })
+        try IPVSSocket(in: try namespace.map { path throws(NetlinkError) in try NetworkNamespace(path: path) }, deadline: deadline)
     }
 }

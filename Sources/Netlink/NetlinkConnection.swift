@@ -9,7 +9,10 @@ final class NetlinkConnection {
 
     /// Connects to `protocol` (NETLINK_ROUTE, NETLINK_GENERIC), inside `namespace` when given:
     /// a netlink socket belongs to the namespace it was created in.
-    init(protocol netlinkProtocol: Int32, in namespace: NetworkNamespace?) throws(NetlinkError) {
+    /// - Parameter deadline: no answer is waited for past it (SO_RCVTIMEO): a kernel that does
+    ///   not answer in time is an error the agent reports, not a hang until Pacemaker's SIGKILL.
+    init(protocol netlinkProtocol: Int32, in namespace: NetworkNamespace?,
+         deadline: ContinuousClock.Instant? = nil) throws(NetlinkError) {
         guard let socket = nl_socket_alloc() else {
             throw NetlinkError(function: "nl_socket_alloc", libnlCode: -NLE_NOMEM)
         }
@@ -25,6 +28,12 @@ final class NetlinkConnection {
             throw NetlinkError(function: "setns", kind: .other(-1), message: "\(error)")
         }
         try check("nl_connect", code)
+        if let deadline {
+            let remaining = max(ContinuousClock.now.duration(to: deadline), .milliseconds(100))
+            var timeout = timeval(tv_sec: Int(remaining.components.seconds),
+                                  tv_usec: Int(remaining.components.attoseconds / 1_000_000_000_000))
+            setsockopt(nl_socket_get_fd(socket), SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
     }
 
     deinit {

@@ -30,6 +30,8 @@ public struct NetlinkError: Error, Sendable, CustomStringConvertible {
         case unreachable
         /// The network namespace named does not exist here, or the file is not one.
         case noNamespace
+        /// No answer came before the action's deadline (`NLE_AGAIN` on a socket with a receive timeout).
+        case timedOut
         /// Anything else; the libnl code (negative) or errno (positive) is kept.
         case other(Int32)
     }
@@ -45,6 +47,7 @@ public struct NetlinkError: Error, Sendable, CustomStringConvertible {
         case NLE_PERM: kind = .permissionDenied
         case NLE_OPNOTSUPP, NLE_PROTO_MISMATCH, NLE_AF_NOSUPPORT, NLE_NOATTR: kind = .notSupported
         case NLE_DUMP_INTR: kind = .interrupted
+        case NLE_AGAIN: kind = .timedOut
         case NLE_INVAL, NLE_RANGE, NLE_MSG_TOOSHORT: kind = .invalid
         default: kind = .other(code)
         }

@@ -13,10 +13,11 @@ public enum AgentMain {
         public let output: String
     }
 
-    /// The process entry point: `main.swift` of every agent is `AgentMain.main(SomeAgent.self, host: …)`.
-    /// - Parameter host: the live node; built only for actions that use it.
-    public static func main<Agent: ResourceAgent>(_ agent: Agent.Type, host: @autoclosure () -> Agent.Host) -> Never {
-        let outcome = run(agent, arguments: Array(CommandLine.arguments.dropFirst()), environment: .current(), host: host())
+    /// The process entry point: `main.swift` of every agent is `AgentMain.main(SomeAgent.self) { … }`.
+    /// - Parameter host: the live node for an action (its deadline bounds every wait); built
+    ///   only for actions that use it.
+    public static func main<Agent: ResourceAgent>(_ agent: Agent.Type, host: (AgentContext) -> Agent.Host) -> Never {
+        let outcome = run(agent, arguments: Array(CommandLine.arguments.dropFirst()), environment: .current(), host: host)
         if !outcome.output.isEmpty {
             var bytes = Array(outcome.output.utf8)[...]
             while !bytes.isEmpty {
@@ -34,7 +35,13 @@ public enum AgentMain {
     ///   - arguments: the arguments after the program name; the first is the action.
     ///   - log: where log lines go; by default the process's stderr.
     public static func run<Agent: ResourceAgent>(_ agent: Agent.Type, arguments: [String], environment: Environment,
-                                                 log: Log? = nil, host: @autoclosure () -> Agent.Host) -> Outcome {
+                                                 log: Log? = nil, host: Agent.Host) -> Outcome {
+        run(agent, arguments: arguments, environment: environment, log: log) { _ in host }
+    }
+
+    /// Runs one action in-process with a host built for its context.
+    public static func run<Agent: ResourceAgent>(_ agent: Agent.Type, arguments: [String], environment: Environment,
+                                                 log: Log? = nil, host: (AgentContext) -> Agent.Host) -> Outcome {
         let log = log ?? Log(agent: Agent.name, environment: environment)
         let argument = arguments.first ?? ""
         guard let action = Action(argument: argument), dispatchable(agent).contains(action) else {
@@ -53,7 +60,7 @@ public enum AgentMain {
         if let trace { begin(trace, agent, context: context) }
         let outcome: Outcome
         do {
-            outcome = Outcome(exitCode: try perform(agent, context: context, host: host()), output: "")
+            outcome = Outcome(exitCode: try perform(agent, context: context, host: host(context)), output: "")
         } catch {
             outcome = fail(error, log: log)
         }

@@ -11,6 +11,7 @@ extension NetlinkError {
         switch kind {
         case .permissionDenied: .permissionDenied("\(doing): \(self) (CAP_NET_ADMIN is needed: run as root)")
         case .notSupported: .notInstalled("\(doing): \(self)")
+        case .timedOut: .generic("\(doing): the kernel did not answer before the operation's deadline")
         default: .generic("\(doing): \(self)")
         }
     }

@@ -39,6 +39,13 @@ public func listDirectory(_ path: String) -> [String] {
 /// The repository this test build comes from (test sources find fixtures and scripts from it).
 public let repositoryRoot = #filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
 
+/// Where labs and reports keep their logs: `lab-logs/` of the repository; inside the IPVS
+/// guest (whose filesystem is thrown away) the run directory it shares with the host.
+public var labLogsDirectory: String {
+    if let shared = getenv("VM_OUTDIR").map({ String(cString: $0) }), !shared.isEmpty { return shared + "/lab-logs" }
+    return repositoryRoot + "/lab-logs"
+}
+
 /// Now, in nanoseconds since the epoch (CLOCK_REALTIME), the clock packet sockets stamp frames with.
 public func realTimeNanoseconds() -> Int64 {
     var now = timespec()

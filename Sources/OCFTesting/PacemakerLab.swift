@@ -16,7 +16,7 @@ public final class PacemakerLab {
         let root = repositoryRoot
         script = root + "/.ci/lab/lab"
         directory = "/tmp/tandem-lab-\(name)-\(getpid())"
-        logs = root + "/lab-logs/" + name
+        logs = labLogsDirectory + "/" + name
         let provider = PacemakerLab.providerDirectory(root: root)
         let up = try run(["up", "-n", String(nodes), "--provider", "tandem=" + provider], timeout: .seconds(120))
         guard up.status == 0 else { throw LabError("lab up failed (\(up.status)): \(up.errorOutput)") }
@@ -32,8 +32,9 @@ public final class PacemakerLab {
     }
 
     /// Runs a command inside a node (or `client`), with Pacemaker's tools on PATH.
-    public func exec(_ node: String, _ command: [String], timeout: Duration = .seconds(60)) throws -> Command.Result {
-        try run(["exec", node, "--"] + command, timeout: timeout)
+    /// - Parameter input: what the command reads on stdin.
+    public func exec(_ node: String, _ command: [String], input: String? = nil, timeout: Duration = .seconds(60)) throws -> Command.Result {
+        try run(["exec", node, "--"] + command, input: input, timeout: timeout)
     }
 
     /// Runs a command in a node until its exit status says success (or failure, with
@@ -55,10 +56,11 @@ public final class PacemakerLab {
         return try NetworkNamespace(path: "/proc/\(pid)/ns/net")
     }
 
-    func run(_ arguments: [String], timeout: Duration) throws -> Command.Result {
+    func run(_ arguments: [String], input: String? = nil, timeout: Duration) throws -> Command.Result {
         var environment: [String: String] = ["LAB_DIR": directory, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
         environment["HOME"] = "/root"
-        return try Command(script, arguments, environment: environment).run(deadline: .now + timeout)
+        return try Command(script, arguments, environment: environment, input: input.map { Array($0.utf8) })
+            .run(deadline: .now + timeout)
     }
 
     /// The agents as a provider directory: `$TANDEM_PROVIDER_DIR` (the Makefile's), else the

@@ -1,4 +1,4 @@
 import Netlink
 import OCF
 
-AgentMain.main(SyncDaemonAgent.self, host: LiveKernel())
+AgentMain.main(SyncDaemonAgent.self) { LiveKernel(deadline: $0.deadline) }

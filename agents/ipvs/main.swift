@@ -1,4 +1,4 @@
 import Netlink
 import OCF
 
-AgentMain.main(IPVSServiceAgent.self, host: LiveKernel())
+AgentMain.main(IPVSServiceAgent.self) { LiveKernel(deadline: $0.deadline) }

@@ -10,7 +10,10 @@ struct VIPHost {
     var sysctls: any SysctlStore
     var announcements: any Announcements
 
-    static var live: VIPHost { VIPHost(kernel: LiveKernel(), sysctls: ProcSysctls(), announcements: LinkAnnouncements()) }
+    /// The node itself; no kernel answer is waited for past `deadline`.
+    static func live(deadline: ContinuousClock.Instant) -> VIPHost {
+        VIPHost(kernel: LiveKernel(deadline: deadline), sysctls: ProcSysctls(), announcements: LinkAnnouncements())
+    }
 }
 
 /// `ocf:tandem:vip`: a floating IPv4/IPv6 address, or the LVS-DR real-server address on lo.

@@ -1,3 +1,3 @@
 import OCF
 
-AgentMain.main(VirtualIP.self, host: .live)
+AgentMain.main(VirtualIP.self) { VIPHost.live(deadline: $0.deadline) }

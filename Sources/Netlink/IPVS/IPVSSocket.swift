@@ -17,8 +17,9 @@ public final class IPVSSocket {
     /// Connects and resolves the IPVS family (the lookup loads `ip_vs` when it is a module).
     /// - Throws: `NetlinkError` naming `genl_ctrl_resolve(IPVS)` with kind `.notFound` when
     ///   this kernel has no IPVS.
-    public init(in namespace: NetworkNamespace? = nil) throws(NetlinkError) {
-        connection = try NetlinkConnection(protocol: NETLINK_GENERIC, in: namespace)
+    /// - Parameter deadline: no answer is waited for past it.
+    public init(in namespace: NetworkNamespace? = nil, deadline: ContinuousClock.Instant? = nil) throws(NetlinkError) {
+        connection = try NetlinkConnection(protocol: NETLINK_GENERIC, in: namespace, deadline: deadline)
         let id = genl_ctrl_resolve(connection.socket, IPVS_GENL_NAME)
         if id < 0 {
             // The kernel answers ENOENT; libnl reports it as "object not found".

@@ -15,8 +15,9 @@ public final class RouteSocket {
 
     /// Connects a NETLINK_ROUTE socket, in `namespace` when one is given.
     /// - Throws: `NetlinkError` naming `nl_socket_alloc`, `nl_connect` or `setns`.
-    public init(in namespace: NetworkNamespace? = nil) throws(NetlinkError) {
-        connection = try NetlinkConnection(protocol: NETLINK_ROUTE, in: namespace)
+    /// - Parameter deadline: no answer is waited for past it.
+    public init(in namespace: NetworkNamespace? = nil, deadline: ContinuousClock.Instant? = nil) throws(NetlinkError) {
+        connection = try NetlinkConnection(protocol: NETLINK_ROUTE, in: namespace, deadline: deadline)
     }
 
     // MARK: Addresses

@@ -351,8 +351,8 @@ public struct LifecycleHarness<World: LifecycleWorld> {
             try world.reset()
             try enter(state)
             let (a, b) = try world.concurrently(first, second)
-            for result in [a, b] where result.exitCode != .success {
-                problems.append("\(name): \(result)\n\(result.log)")
+            for (action, result) in [(first.0, a), (second.0, b)] where result.exitCode != .success {
+                problems.append("\(name): \(action) \(result)\n\(result.log)")
             }
             let probe = try world.run(.monitor, parameters: world.parameters, probe: true)
             if let code = probe.exitCode, !settled.contains(code) { problems.append("\(name): a probe afterwards says \(probe)") }
@@ -437,8 +437,8 @@ public struct LifecycleHarness<World: LifecycleWorld> {
 /// Prints a matrix report and keeps it in `lab-logs/lifecycle/<name>.md`.
 public func saveReport(_ report: String, as name: String) {
     print(report)
-    let directory = repositoryRoot + "/lab-logs/lifecycle"
-    mkdir(repositoryRoot + "/lab-logs", 0o755)
+    let directory = labLogsDirectory + "/lifecycle"
+    mkdir(labLogsDirectory, 0o755)
     mkdir(directory, 0o755)
     let file = String(name.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
     try? writeFile(directory + "/" + file + ".md", report)
