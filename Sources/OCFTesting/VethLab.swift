@@ -78,6 +78,17 @@ public final class VethLab {
     }
 }
 
+extension RunningCommand {
+    /// The result when the command has exited (its output read to the end), else `nil` at once.
+    public func waitIfExited() -> Command.Result? {
+        // A zombie ("Z" after the command name in /proc/PID/stat) has exited and waits to be reaped.
+        let stat = readFile("/proc/\(pid)/stat") ?? ""
+        let state = stat.split(separator: ")").last?.split(separator: " ").first
+        guard stat.isEmpty || state == "Z" else { return nil }
+        return wait(deadline: .now + .seconds(10))
+    }
+}
+
 extension Command {
     /// Starts the command inside a network namespace: it is spawned from this thread while the
     /// thread is switched into the namespace, and a child keeps the namespace of its creator.

@@ -6,6 +6,7 @@ import OCF
 import OCFTesting
 import Testing
 @testable import ipvs
+@testable import ipvs_sync
 
 @Suite(.serialized, .enabled(if: IPVSFacility.available))
 struct IPVSContractTests {
@@ -147,8 +148,59 @@ struct IPVSContractTests {
             MalformedValue(["netns": "no-such-namespace"], [.invalidArguments], "namespace missing here"),
             MalformedValue(["netns": "/proc/999999999/ns/net"], [.invalidArguments], "namespace path missing here"),
         ]
-        #expect(cases.count >= 30)
+        #expect(cases.count >= 50, "the README says over 50: \(cases.count)")
         #expect(MalformedInputHarness<Snapshot>.uncovered(by: cases, declarations: IPVSParameters.declarations).isEmpty)
+        for failure in try harness.failures(cases) { Issue.record("\(failure)") }
+    }
+
+    /// The same for ipvs-sync: refused with the right code and a reason, and no daemon, service
+    /// or state file changed.
+    @Test func syncMalformedInputChangesNothing() throws {
+        let lab = try LVSLab()
+        let runner = AgentRunner(agent: "ipvs-sync", namespace: lab.director, instance: "bad", stateDirectory: Self.state + "-sync-bad")
+        struct Snapshot: Equatable {
+            let daemons: [IPVSSyncDaemon]
+            let services: [IPVSService]
+            let stateFiles: [String]
+        }
+        let harness = MalformedInputHarness(
+            base: ["interface": "sync0", "syncid": "7"],
+            run: { action, parameters in try runner.run(action, parameters) },
+            snapshot: {
+                let table = try IPVSSocket(in: lab.director)
+                return Snapshot(daemons: try table.daemons(), services: try table.services(),
+                                stateFiles: listDirectory(Self.state + "-sync-bad").filter { !$0.hasSuffix(".lock") })
+            })
+        var cases = MalformedInputHarness<Snapshot>.typeViolations(for: SyncParameters.declarations)
+        cases += [
+            MalformedValue(["interface": "sync0;reboot"], [.notConfigured], "shell metacharacters in interface"),
+            MalformedValue(["interface": String(repeating: "s", count: 16)], [.notConfigured], "16-character interface"),
+            MalformedValue(["interface": "nosuch0"], [.invalidArguments], "interface missing on this node"),
+            MalformedValue(["interface": ""], [.notConfigured], "empty required interface"),
+            MalformedValue(["syncid": "256"], [.notConfigured], "sync ID over 255"),
+            MalformedValue(["syncid": "-1"], [.notConfigured], "negative sync ID"),
+            MalformedValue(["syncid": "seven"], [.notConfigured], "sync ID word"),
+            MalformedValue(["maxlen": "150"], [.notConfigured], "maxlen the kernel would raise to 1024"),
+            MalformedValue(["maxlen": "65508"], [.notConfigured], "maxlen over 65507"),
+            MalformedValue(["maxlen": "65500", "group": "ff02::81"], [.notConfigured], "maxlen over 65487 with IPv6"),
+            MalformedValue(["maxlen": "-5"], [.notConfigured], "negative maxlen"),
+            MalformedValue(["group": "192.0.2.1"], [.notConfigured], "unicast group"),
+            MalformedValue(["group": "2001:db8::1"], [.notConfigured], "IPv6 unicast group"),
+            MalformedValue(["group": "224.0.0.256"], [.notConfigured], "out-of-range group"),
+            MalformedValue(["group": "224.0.0.81/24"], [.notConfigured], "prefix in group"),
+            MalformedValue(["port": "65536"], [.notConfigured], "port over 65535"),
+            MalformedValue(["port": "-1"], [.notConfigured], "negative port"),
+            MalformedValue(["port": "http"], [.notConfigured], "service name as port"),
+            MalformedValue(["ttl": "0"], [.notConfigured], "TTL 0"),
+            MalformedValue(["ttl": "256"], [.notConfigured], "TTL over 255"),
+            MalformedValue(["netns": "../x"], [.notConfigured], "namespace name with a path"),
+            MalformedValue(["netns": "a b"], [.notConfigured], "space in namespace name"),
+            MalformedValue(["netns": "no-such-namespace"], [.invalidArguments], "namespace missing here"),
+            MalformedValue(["netns": "/proc/999999999/ns/net"], [.invalidArguments], "namespace path missing here"),
+            MalformedValue(["netns": "/etc/hostname"], [.invalidArguments], "a file that is not a namespace"),
+        ]
+        #expect(cases.count >= 40, "the README says over 40: \(cases.count)")
+        #expect(MalformedInputHarness<Snapshot>.uncovered(by: cases, declarations: SyncParameters.declarations).isEmpty)
         for failure in try harness.failures(cases) { Issue.record("\(failure)") }
     }
 }

@@ -168,6 +168,38 @@ struct IPVSServiceTests {
         #expect(try agent.run("stop", parameters).exitCode == .success)
     }
 
+    /// The override contract with a real concurrent writer: a health checker process changes a
+    /// weight 300 times (file, then kernel, under the lock) while recurring monitors with
+    /// on_drift=repair run beside it. No monitor sees drift or reverts a weight; the checker's
+    /// last weight stands.
+    @Test func healthCheckerWritingMeanwhileIsNeverReverted() throws {
+        let lab = try LVSLab()
+        let agent = ipvs(lab, instance: "health-writer")
+        let parameters = ["service": "tcp:203.0.113.10:80", "realservers": "192.168.100.2:8080 masq 3"]
+        #expect(try agent.run("start", parameters).exitCode == .success)
+        let writer = try Command(AgentRunner.path(of: "tandem-testtool"),
+                                 ["health-writer", "tcp:203.0.113.10:80", "192.168.100.2:8080 masq", Self.state, "300"])
+            .start(in: lab.director)
+        var monitors: [AgentRunner.Result] = []
+        var finished: Command.Result?
+        while finished == nil {
+            monitors.append(try agent.run("monitor", parameters))
+            if monitors.count % 5 == 0 || monitors.count > 400 {
+                finished = writer.waitIfExited()
+            }
+        }
+        let written = try #require(finished)
+        #expect(written.status == 0, "\(written.errorOutput)")
+        #expect(monitors.count >= 5)
+        #expect(monitors.allSatisfy { $0.exitCode == .success })
+        #expect(monitors.allSatisfy { !$0.errorOutput.contains("drift") }, "\(monitors.first { $0.errorOutput.contains("drift") }?.errorOutput ?? "")")
+        let weight = try table(lab).destinations(of: .address(.tcp, vip, port: 80)).first?.weight
+        #expect(weight.map(String.init) == written.output.split(separator: "\n").last.map(String.init), "the checker's last weight stands")
+        try HealthOverrides.Store(service: ServiceSpec(parsing: "tcp:203.0.113.10:80"), namespace: nil, directory: Self.state)
+            .save(HealthOverrides())
+        #expect(try agent.run("stop", parameters).exitCode == .success)
+    }
+
     @Test func reloadKeepsEstablishedConnections() throws {
         let lab = try LVSLab()
         try lab.addVIP(vip)

@@ -30,6 +30,14 @@ import Testing
         #expect(throws: Command.SpawnError.self) { try Command("/nonexistent/tool").run(deadline: .now + .seconds(5)) }
     }
 
+    /// A command that closes its output and lingers is still bound by the deadline.
+    @Test func deadlineHoldsAfterTheOutputCloses() throws {
+        let started = ContinuousClock.now
+        let result = try Command(AgentRunner.path(of: "tandem-testtool"), ["close-and-hang"]).run(deadline: .now + .milliseconds(300))
+        #expect(result.timedOut)
+        #expect(started.duration(to: .now) < .seconds(5))
+    }
+
     @Test func outputHeldByABackgroundChildIsNotWaitedFor() throws {
         let started = ContinuousClock.now
         let result = try Command(AgentRunner.path(of: "tandem-testtool"), ["leave-child"]).run(deadline: .now + .seconds(15))
@@ -57,6 +65,27 @@ import Testing
         try file.remove()
         try file.remove()
         #expect(try file.read() == nil)
+    }
+
+    /// A killed writer's temporary file is replaced, a link planted in its place or the file's
+    /// is never followed, and removing the state removes the temporary file too.
+    @Test func stateFilesNeverFollowLinks() throws {
+        try directory.create()
+        let file = directory.file(agent: "vip", instance: "links")
+        let target = directory.path + "/link-target"
+        try writeFile(target, "untouched")
+        symlink(target, file.path + ".new")
+        try file.write([("a", "1")])
+        #expect(try file.read() == ["a": "1"])
+        #expect(readFile(target) == "untouched", "the link at .new was replaced, not followed")
+        try file.remove()
+        symlink(target, file.path)
+        #expect(throws: StateError.self) { try file.read() }
+        unlink(file.path)
+        try writeFile(file.path + ".new", "half")
+        try file.remove()
+        #expect(access(file.path + ".new", F_OK) != 0, "a killed writer's temporary file goes with the state")
+        unlink(target)
     }
 
     @Test func locksExcludeAndTimeOut() throws {

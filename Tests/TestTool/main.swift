@@ -5,7 +5,16 @@
 //   tandem-testtool exit CODE                     exit with CODE
 //   tandem-testtool leave-child                   print "done" and exit, leaving a child that
 //                                                 holds stdout open for 20 s
+//   tandem-testtool close-and-hang                close stdout and stderr, then sleep 30 s
+//   tandem-testtool health-writer SERVICE RS DIR N
+//                                                 the health checker's side of the override
+//                                                 contract, N times: under the lock, weight
+//                                                 N % 7 into the file, then into the kernel;
+//                                                 prints the last weight
+import Addresses
 import Glibc
+import LVS
+import Netlink
 import OCF
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -15,6 +24,25 @@ do {
     case ("attribute-update", 3): try attributes.update(arguments[1], to: arguments[2])
     case ("attribute-delete", 2): try attributes.delete(arguments[1])
     case ("exit", 2): exit(Int32(arguments[1]) ?? 255)
+    case ("health-writer", 5):
+        let service = try ServiceSpec(parsing: arguments[1])
+        let destination = try RealServers.parse(arguments[2], for: service)[0]
+        let store = HealthOverrides.Store(service: service, namespace: nil, directory: arguments[3])
+        var weight: Int32 = 0
+        for round in 1...(Int(arguments[4]) ?? 1) {
+            weight = Int32(round % 7)
+            try store.withLock(deadline: .now + .seconds(20)) {
+                try store.save(HealthOverrides([destination.key: .weight(weight)]))
+                var changed = destination
+                changed.weight = weight
+                if let failure = try IPVSSocket().apply([.updateDestination(service.identity, changed)]).first ?? nil { throw failure }
+            }
+        }
+        print(weight)
+    case ("close-and-hang", 1):
+        close(STDOUT_FILENO)
+        close(STDERR_FILENO)
+        sleep(for: .seconds(30))
     case ("leave-child", 1):
         if fork() == 0 {
             sleep(for: .seconds(20))
@@ -22,7 +50,7 @@ do {
         }
         print("done")
     default:
-        print("usage: tandem-testtool attribute-update NAME VALUE | attribute-delete NAME | exit CODE | leave-child")
+        print("usage: tandem-testtool attribute-update NAME VALUE | attribute-delete NAME | exit CODE | leave-child | close-and-hang")
         exit(2)
     }
 } catch {
