@@ -43,6 +43,26 @@ import Testing
     }
 }
 
+extension ReadmeTests {
+    /// The parameters a section's "Reloadable …:" sentence names (none for "Reloadable: none").
+    static func reloadable(in section: String) -> [String]? {
+        let lines = readme.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let start = lines.firstIndex(where: { $0 == "## " + section }) else { return nil }
+        let body = lines[(start + 1)...].prefix { !$0.hasPrefix("## ") }
+        guard let first = body.firstIndex(where: { $0.hasPrefix("Reloadable") }) else { return nil }
+        let sentence = body[first...].prefix { !$0.isEmpty }.joined(separator: " ")
+        return sentence.split(separator: "`", omittingEmptySubsequences: false).enumerated()
+            .filter { $0.offset % 2 == 1 }.map { String($0.element) }
+    }
+
+    @Test(arguments: 0..<agents.count)
+    func reloadableSentenceMatchesDeclarations(_ index: Int) {
+        let (section, declarations) = Self.agents[index]
+        let named = Self.reloadable(in: section)
+        #expect(named == declarations.filter(\.isReloadable).map(\.name), "\(section): README says \(named ?? [])")
+    }
+}
+
 extension Substring {
     var replacingEscapedPipes: String {
         var result = ""
