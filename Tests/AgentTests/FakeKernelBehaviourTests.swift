@@ -207,6 +207,18 @@ import Testing
         #expect(start.log.contains("finishes when it comes up"))
     }
 
+    /// Names read back from the sysctl registry are never trusted as paths: a planted line
+    /// naming another setting is ignored, and only the ARP settings are ever written.
+    @Test func theSysctlRegistryNamesOnlyArpSettings() throws {
+        let world = FakeVIPWorld(realServer: true)
+        world.sysctls.setByHand("kernel/sysrq", 0)
+        try writeFile(world.directory + "/vip-realserver.sysctl", "kernel/sysrq=1|test\nnet/ipv4/conf/x;y/arp_ignore=1|test\n")
+        #expect(world.runner.run(.start, parameters: world.parameters, host: world.host).exitCode == .success)
+        #expect(world.runner.run(.stop, parameters: world.parameters, host: world.host).exitCode == .success)
+        #expect(world.sysctls.snapshot[Sysctl("kernel/sysrq")] == 0)
+        #expect(world.sysctls.snapshot[Sysctl("net/ipv4/conf/all/arp_ignore")] == 0, "the real one is put back")
+    }
+
     /// Every kernel request and answer reaches the trace `crm resource trace` asks for.
     @Test func kernelRequestsAreTraced() throws {
         let world = FakeVIPWorld()
