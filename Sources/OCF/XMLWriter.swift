@@ -62,24 +62,13 @@ struct XMLWriter {
     }
 
     /// Text content: markup characters, the double quote and carriage returns as references.
-    static func escapeText(_ value: String) -> String {
-        var escaped = ""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "&": escaped += "&amp;"
-            case "\"": escaped += "&quot;"
-            case "\r": escaped += "&#13;"
-            default: escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return escaped
-    }
+    static func escapeText(_ value: String) -> String { escape(value, attribute: false) }
 
     /// Attribute values: also line breaks and tabs (an XML parser would normalise them to
     /// spaces) and every non-ASCII character as a character reference.
-    static func escapeAttribute(_ value: String) -> String {
+    static func escapeAttribute(_ value: String) -> String { escape(value, attribute: true) }
+
+    private static func escape(_ value: String, attribute: Bool) -> String {
         var escaped = ""
         for scalar in value.unicodeScalars {
             switch scalar {
@@ -87,15 +76,12 @@ struct XMLWriter {
             case ">": escaped += "&gt;"
             case "&": escaped += "&amp;"
             case "\"": escaped += "&quot;"
-            case "\n": escaped += "&#10;"
             case "\r": escaped += "&#13;"
-            case "\t": escaped += "&#9;"
-            default:
-                if scalar.isASCII {
-                    escaped.unicodeScalars.append(scalar)
-                } else {
-                    escaped += "&#x" + String(scalar.value, radix: 16, uppercase: true) + ";"
-                }
+            case "\n" where attribute: escaped += "&#10;"
+            case "\t" where attribute: escaped += "&#9;"
+            case _ where attribute && !scalar.isASCII:
+                escaped += "&#x" + String(scalar.value, radix: 16, uppercase: true) + ";"
+            default: escaped.unicodeScalars.append(scalar)
             }
         }
         return escaped

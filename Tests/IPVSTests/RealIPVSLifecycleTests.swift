@@ -8,11 +8,12 @@ import Testing
 @testable import ipvs
 @testable import ipvs_sync
 
-/// ipvs and ipvs-sync against a real IPVS table: each cell of the matrix in a fresh network
-/// namespace, start SIGKILLed (by strace) before each of its system calls that could leave
+/// ipvs and ipvs-sync against a real IPVS table: each cell of the matrix from an emptied table
+/// in one network namespace (a namespace per cell would leave the kernel tearing down dozens at
+/// once, holding RTNL long enough under emulation to stall a sync daemon's stop), start SIGKILLed (by strace) before each of its system calls that could leave
 /// something, concurrent actions, generated parameter sets. The "facility missing" row runs on
 /// the build host, whose kernel has no IPVS (IntegrationTests).
-final class RealIPVSWorld: LifecycleWorld {
+final class RealIPVSWorld: ExecutableWorld {
     struct Snapshot: Equatable, CustomStringConvertible {
         var services: [IPVSService]
         var destinations: [[IPVSDestination]]
@@ -28,7 +29,8 @@ final class RealIPVSWorld: LifecycleWorld {
     let parameters: [String: String]
     let reloadedParameters: [String: String]
     let directory = "/tmp/tandem-real-ipvs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    private(set) var namespace: NetworkNamespace
+    let namespace: NetworkNamespace
+    let killPlan = KillPlan()
     let identity = IPVSService.Identity.address(.tcp, IPAddress("192.0.2.10")!, port: 80)
 
     init(agent: String) throws {
@@ -55,10 +57,6 @@ final class RealIPVSWorld: LifecycleWorld {
     var runner: AgentRunner { AgentRunner(agent: agent, namespace: namespace, instance: "life", stateDirectory: directory) }
     var table: IPVSSocket { get throws { try IPVSSocket(in: namespace) } }
 
-    func run(_ action: Action, parameters: [String: String], probe: Bool) throws -> ActionResult {
-        ActionResult(try runner.run(action.rawValue, parameters, interval: probe ? 0 : 10_000))
-    }
-
     func snapshot() throws -> Snapshot {
         let table = try table
         let services = try table.services().sorted { $0.identity.description < $1.identity.description }
@@ -68,8 +66,11 @@ final class RealIPVSWorld: LifecycleWorld {
                         files: StateDirectorySnapshot(directory))
     }
 
+    /// Empties the table: every service and sync daemon goes.
     func reset() throws {
-        namespace = try RealIPVSWorld.makeNamespace()
+        let table = try table
+        let operations = try table.services().map { IPVSOperation.deleteService($0.identity) } + table.daemons().map { .stopDaemon($0.state) }
+        if let failure = try table.apply(operations).compactMap({ $0 }).first { throw LabError("emptying the table: \(failure)") }
         mkdir(directory, 0o755)
         StateDirectorySnapshot(directory + "/nothing-here").restore(to: directory)
     }
@@ -109,26 +110,6 @@ final class RealIPVSWorld: LifecycleWorld {
     }
 
     func settle() throws {}
-
-    private var killPoints: [AgentRunner.KillPoint]?
-
-    func startKilled(at point: Int) throws -> Bool {
-        if killPoints == nil {
-            killPoints = try runner.killPoints(ofStart: parameters)
-            try reset()
-        }
-        guard let killPoints, point < killPoints.count else { return false }
-        guard try runner.startKilled(at: killPoints[point], parameters) else {
-            throw LabError("start was not killed \(killPoints[point]): it no longer takes the path it took when counted")
-        }
-        return true
-    }
-
-    func concurrently(_ first: (Action, [String: String], Bool), _ second: (Action, [String: String], Bool)) throws
-        -> (ActionResult, ActionResult) {
-        let (a, b) = try runner.concurrently((first.0.rawValue, first.1, first.2 ? 0 : 10_000), (second.0.rawValue, second.1, second.2 ? 0 : 10_000))
-        return (ActionResult(a), ActionResult(b))
-    }
 }
 
 @Suite(.serialized, .enabled(if: IPVSFacility.available))

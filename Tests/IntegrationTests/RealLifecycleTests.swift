@@ -11,7 +11,7 @@ import Testing
 /// vip's lifecycle against the real kernel: the executable in a throw-away namespace pair,
 /// each cell of the matrix from a fresh pair; start SIGKILLed (by strace) before each of its
 /// kernel requests, writes, renames and forks; concurrent actions; generated parameter sets.
-final class RealVIPWorld: LifecycleWorld {
+final class RealVIPWorld: ExecutableWorld {
     struct Snapshot: Equatable, CustomStringConvertible {
         var addresses: [InterfaceAddress]
         var sysctls: [Int?]
@@ -27,6 +27,7 @@ final class RealVIPWorld: LifecycleWorld {
     let reloadedParameters: [String: String]
     let directory = "/tmp/tandem-real-vip-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     private(set) var lab: VethLab
+    let killPlan = KillPlan()
     static let sysctlNames = ["all/arp_ignore", "all/arp_announce", "lab0/arp_ignore", "lab0/arp_announce"]
 
     /// - Parameter rounds: announcement rounds at start; more than one runs the background announcer.
@@ -52,10 +53,6 @@ final class RealVIPWorld: LifecycleWorld {
         try RouteSocket(in: lab.local).addVethPair(lab1, peer: InterfaceName("lab1p")!)
         try VethLab.configure(lab.local, [lab1, InterfaceName("lab1p")!], addresses: [(lab1, "198.19.0.1/24")])
         return lab
-    }
-
-    func run(_ action: Action, parameters: [String: String], probe: Bool) throws -> ActionResult {
-        ActionResult(try runner.run(action.rawValue, parameters, interval: probe ? 0 : 10_000))
     }
 
     func snapshot() throws -> Snapshot {
@@ -122,27 +119,6 @@ final class RealVIPWorld: LifecycleWorld {
             pause = min(pause * 2, .milliseconds(50))
         }
     }
-
-    /// The kill points of a start from clean, counted once under strace.
-    private var killPoints: [AgentRunner.KillPoint]?
-
-    func startKilled(at point: Int) throws -> Bool {
-        if killPoints == nil {
-            killPoints = try runner.killPoints(ofStart: parameters)
-            try reset()
-        }
-        guard let killPoints, point < killPoints.count else { return false }
-        guard try runner.startKilled(at: killPoints[point], parameters) else {
-            throw LabError("start was not killed \(killPoints[point]): it no longer takes the path it took when counted")
-        }
-        return true
-    }
-
-    func concurrently(_ first: (Action, [String: String], Bool), _ second: (Action, [String: String], Bool)) throws
-        -> (ActionResult, ActionResult) {
-        let (a, b) = try runner.concurrently((first.0.rawValue, first.1, first.2 ? 0 : 10_000), (second.0.rawValue, second.1, second.2 ? 0 : 10_000))
-        return (ActionResult(a), ActionResult(b))
-    }
 }
 
 @Suite(.serialized, .enabled(if: Facilities.ready))
@@ -185,21 +161,19 @@ struct RealVIPLifecycleTests {
 }
 
 /// The IPVS agents' "facility missing" row for real: this host's kernel has no IPVS.
-final class NoIPVSWorld: LifecycleWorld {
+final class NoIPVSWorld: ExecutableWorld {
     let agent: String
     let parameters: [String: String]
     var reloadedParameters: [String: String] { parameters }
     let directory = "/tmp/tandem-no-ipvs-life-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     var runner: AgentRunner { AgentRunner(agent: agent, instance: "life", stateDirectory: directory) }
+    let killPlan = KillPlan()
 
     init(agent: String, parameters: [String: String]) {
         self.agent = agent
         self.parameters = parameters
     }
 
-    func run(_ action: Action, parameters: [String: String], probe: Bool) throws -> ActionResult {
-        ActionResult(try runner.run(action.rawValue, parameters, interval: probe ? 0 : 10_000))
-    }
     func snapshot() throws -> StateDirectorySnapshot { StateDirectorySnapshot(directory) }
     func reset() throws { StateDirectorySnapshot(directory + "/nothing-here").restore(to: directory) }
     func drift() throws { throw LabError("no IPVS here") }
@@ -208,9 +182,6 @@ final class NoIPVSWorld: LifecycleWorld {
     func isDrifted() throws -> Bool { false }
     func reloadApplied() throws -> Bool { false }
     func settle() throws {}
-    func startKilled(at point: Int) throws -> Bool { false }
-    func concurrently(_ first: (Action, [String: String], Bool), _ second: (Action, [String: String], Bool)) throws
-        -> (ActionResult, ActionResult) { throw LabError("not used") }
 }
 
 @Suite(.serialized, .enabled(if: Facilities.ready && !IPVSAvailability.here))

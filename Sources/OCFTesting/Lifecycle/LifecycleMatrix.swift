@@ -443,3 +443,42 @@ public func saveReport(_ report: String, as name: String) {
     let file = String(name.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
     try? writeFile(directory + "/" + file + ".md", report)
 }
+
+/// A world that runs the agent's executable (`runner`): actions, start killed by strace at
+/// each of its kill points, and concurrent actions come from the runner.
+public protocol ExecutableWorld: LifecycleWorld {
+    var runner: AgentRunner { get }
+    /// Where the kill points of a start from clean are kept once counted.
+    var killPlan: KillPlan { get }
+}
+
+/// The kill points of a start, counted once (under strace) and then used one by one.
+public final class KillPlan {
+    var points: [AgentRunner.KillPoint]?
+    public init() {}
+}
+
+extension ExecutableWorld {
+    public func run(_ action: Action, parameters: [String: String], probe: Bool) throws -> ActionResult {
+        ActionResult(try runner.run(action.rawValue, parameters, interval: probe ? 0 : 10_000))
+    }
+
+    public func startKilled(at point: Int) throws -> Bool {
+        if killPlan.points == nil {
+            killPlan.points = try runner.killPoints(ofStart: parameters)
+            try reset()
+        }
+        guard let points = killPlan.points, point < points.count else { return false }
+        guard try runner.startKilled(at: points[point], parameters) else {
+            throw LabError("start was not killed \(points[point]): it no longer takes the path it took when counted")
+        }
+        return true
+    }
+
+    public func concurrently(_ first: (Action, [String: String], Bool), _ second: (Action, [String: String], Bool)) throws
+        -> (ActionResult, ActionResult) {
+        let (a, b) = try runner.concurrently((first.0.rawValue, first.1, first.2 ? 0 : 10_000),
+                                             (second.0.rawValue, second.1, second.2 ? 0 : 10_000))
+        return (ActionResult(a), ActionResult(b))
+    }
+}

@@ -53,14 +53,41 @@ extension FakeWorld {
     func settle() throws {}
 }
 
-// MARK: ipvs
+/// The kernel and the state directory: all an IPVS agent's instance can leave.
+struct KernelSnapshot: Equatable {
+    var kernel: FakeKernel.State
+    var files: StateDirectorySnapshot
+}
 
-final class FakeIPVSWorld: FakeWorld {
-    struct Snapshot: Equatable {
-        var kernel: FakeKernel.State
-        var files: StateDirectorySnapshot
+/// A fake world whose agent needs nothing but a kernel (ipvs, ipvs-sync).
+protocol FakeKernelWorld: FakeWorld where Snapshot == KernelSnapshot {
+    associatedtype Agent: ResourceAgent where Agent.Host == any Kernel
+    var kernel: FakeKernel { get }
+    /// The kernel as the world began.
+    var initial: FakeKernel.State { get }
+    var runner: InProcessRunner<Agent> { get }
+}
+
+extension FakeKernelWorld {
+    func run(_ action: Action, parameters: [String: String], probe: Bool) throws -> ActionResult {
+        runner.run(action, parameters: parameters, probe: probe, host: kernel)
     }
 
+    func snapshot() throws -> KernelSnapshot { captureFakes() }
+    func captureFakes() -> KernelSnapshot { KernelSnapshot(kernel: kernel.snapshot, files: StateDirectorySnapshot(directory)) }
+    func restoreFakes(_ snapshot: KernelSnapshot) { kernel.restore(snapshot.kernel) }
+
+    func reset() throws {
+        kernel.restore(initial)
+        StateDirectorySnapshot.empty.restore(to: directory)
+    }
+
+    func removeFacility() throws { kernel.byHand { $0.namespaces[nil]?.ipvs = nil } }
+}
+
+// MARK: ipvs
+
+final class FakeIPVSWorld: FakeKernelWorld {
     let agent = "ipvs"
     let steps = StepCounter()
     let kernel: FakeKernel
@@ -78,19 +105,6 @@ final class FakeIPVSWorld: FakeWorld {
         runner = InProcessRunner(IPVSServiceAgent.self, stateDirectory: directory)
     }
 
-    func run(_ action: Action, parameters: [String: String], probe: Bool) throws -> ActionResult {
-        runner.run(action, parameters: parameters, probe: probe, host: kernel)
-    }
-
-    func snapshot() throws -> Snapshot { Snapshot(kernel: kernel.snapshot, files: StateDirectorySnapshot(directory)) }
-    func captureFakes() -> Snapshot { Snapshot(kernel: kernel.snapshot, files: StateDirectorySnapshot(directory)) }
-    func restoreFakes(_ snapshot: Snapshot) { kernel.restore(snapshot.kernel) }
-
-    func reset() throws {
-        kernel.restore(initial)
-        StateDirectorySnapshot.empty.restore(to: directory)
-    }
-
     /// rs2 deleted by hand.
     func drift() throws {
         kernel.byHand { state in
@@ -104,8 +118,6 @@ final class FakeIPVSWorld: FakeWorld {
                            .addDestination(identity, IPVSDestination(address: IPAddress("10.0.0.9")!, port: 80, forwarding: .directRouting))])
     }
 
-    func removeFacility() throws { kernel.byHand { $0.namespaces[nil]?.ipvs = nil } }
-
     func isDrifted() throws -> Bool {
         let destinations = kernel.ipvsState()?.destinations[identity] ?? []
         return !destinations.contains { $0.address == IPAddress("10.0.0.2") }
@@ -116,17 +128,11 @@ final class FakeIPVSWorld: FakeWorld {
         let weights = Dictionary(uniqueKeysWithValues: (table.destinations[identity] ?? []).map { ($0.address.description, $0.weight) })
         return service.scheduler == "rr" && weights == ["10.0.0.1": 5, "10.0.0.2": 2, "10.0.0.3": 1]
     }
-
 }
 
 // MARK: ipvs-sync
 
-final class FakeSyncWorld: FakeWorld {
-    struct Snapshot: Equatable {
-        var kernel: FakeKernel.State
-        var files: StateDirectorySnapshot
-    }
-
+final class FakeSyncWorld: FakeKernelWorld {
     let agent = "ipvs-sync"
     let steps = StepCounter()
     let kernel: FakeKernel
@@ -146,19 +152,6 @@ final class FakeSyncWorld: FakeWorld {
         runner = InProcessRunner(SyncDaemonAgent.self, stateDirectory: directory)
     }
 
-    func run(_ action: Action, parameters: [String: String], probe: Bool) throws -> ActionResult {
-        runner.run(action, parameters: parameters, probe: probe, host: kernel)
-    }
-
-    func snapshot() throws -> Snapshot { Snapshot(kernel: kernel.snapshot, files: StateDirectorySnapshot(directory)) }
-    func captureFakes() -> Snapshot { Snapshot(kernel: kernel.snapshot, files: StateDirectorySnapshot(directory)) }
-    func restoreFakes(_ snapshot: Snapshot) { kernel.restore(snapshot.kernel) }
-
-    func reset() throws {
-        kernel.restore(initial)
-        StateDirectorySnapshot.empty.restore(to: directory)
-    }
-
     /// The daemons stopped by hand.
     func drift() throws { kernel.byHand { $0.namespaces[nil]?.ipvs?.daemons = [] } }
 
@@ -167,7 +160,6 @@ final class FakeSyncWorld: FakeWorld {
         kernel.ipvsByHand([.startDaemon(IPVSSyncDaemon(state: .backup, interface: "sync0", syncID: 99))])
     }
 
-    func removeFacility() throws { kernel.byHand { $0.namespaces[nil]?.ipvs = nil } }
     func isDrifted() throws -> Bool { kernel.ipvsState()?.daemons.contains { $0.syncID == 7 } != true }
     func reloadApplied() throws -> Bool { true }
 
