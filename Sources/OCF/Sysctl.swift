@@ -56,3 +56,39 @@ public struct ProcSysctls: SysctlStore {
     public func write(_ value: Int, to sysctl: Sysctl) throws(StateError) { try sysctl.write(value) }
     public func exists(_ sysctl: Sysctl) -> Bool { sysctl.exists }
 }
+
+extension AgentContext {
+    /// The sysctls as the agent should use them: every read and write in the trace when the
+    /// action is traced, the store itself otherwise.
+    public func traced(_ store: any SysctlStore) -> any SysctlStore {
+        guard let trace else { return store }
+        return TracedSysctls(base: store, trace: trace)
+    }
+}
+
+/// Sysctls whose reads and writes go to a trace.
+struct TracedSysctls: SysctlStore {
+    let base: any SysctlStore
+    let trace: Trace
+
+    func read(_ sysctl: Sysctl) throws(StateError) -> Int? {
+        do {
+            let value = try base.read(sysctl)
+            trace.write("sysctl \(sysctl) -> \(value.map(String.init) ?? "not an integer")")
+            return value
+        } catch {
+            trace.write("sysctl \(sysctl) -> error \(error)")
+            throw error
+        }
+    }
+
+    func write(_ value: Int, to sysctl: Sysctl) throws(StateError) {
+        trace.write("sysctl \(sysctl) <- \(value)")
+        do { try base.write(value, to: sysctl) } catch {
+            trace.write("sysctl \(sysctl) -> error \(error)")
+            throw error
+        }
+    }
+
+    func exists(_ sysctl: Sysctl) -> Bool { base.exists(sysctl) }
+}

@@ -231,6 +231,15 @@ import Testing
         #expect(text.contains("kernel <- RTM_GETADDR dump"))
         #expect(text.contains("kernel <- RTM_NEWADDR 198.18.0.50/24 ifindex 2"))
         #expect(text.contains("INFO: added 198.18.0.50/24 to eth0"))
+        #expect(text.contains("announcing 198.18.0.50 on eth0: 3 round(s), 50 ms apart"))
         #expect(text.hasSuffix("exit 0 (OCF_SUCCESS)\n"))
+
+        let realServer = FakeVIPWorld(realServer: true)
+        let traced = realServer.runner.run(.start, parameters: realServer.parameters.merging(["trace_ra": "1", "trace_dir": directory]) { $1 },
+                                           host: realServer.host)
+        #expect(traced.exitCode == .success)
+        let sysctls = try #require(listDirectory(directory + "/vip").compactMap { readFile(directory + "/vip/" + $0) }
+            .first { $0.contains("lvs_dr_realserver") })
+        #expect(sysctls.contains("sysctl net.ipv4.conf.all.arp_ignore <- 1"), "\(sysctls)")
     }
 }

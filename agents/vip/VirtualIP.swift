@@ -57,7 +57,9 @@ final class VirtualIP: ResourceAgent {
     var ip: IPAddress { parameters.ip }
     var log: Log { context.log }
     var stateFile: StateFile { context.stateFile(agent: Self.name) }
-    var sysctls: RealServerSysctls { RealServerSysctls(state: context.state, store: host.sysctls, deadline: context.deadline) }
+    var sysctls: RealServerSysctls {
+        RealServerSysctls(state: context.state, store: context.traced(host.sysctls), deadline: context.deadline)
+    }
 
     /// The addresses that may be this resource's: an address on lo is the VIP only for an
     /// LVS-DR real server (otherwise it is a real-server address of another resource, or the
@@ -235,6 +237,7 @@ final class VirtualIP: ResourceAgent {
             try record.save(to: stateFile)
         }
         let pending: PendingAnnouncer?
+        context.trace?.write("announcing \(ip) on \(network.name): \(parameters.arpCount) round(s), \(parameters.arpIntervalMilliseconds) ms apart")
         do {
             pending = try host.announcements.start(ip, on: network, mode: parameters.arpMode, rounds: parameters.arpCount,
                                                    interval: .milliseconds(parameters.arpIntervalMilliseconds), log: log)
@@ -343,7 +346,7 @@ final class VirtualIP: ResourceAgent {
             }
         }
         if record.realServerInterface != nil {
-            try RealServerSysctls(state: context.state, store: host.sysctls, deadline: context.deadline)
+            try RealServerSysctls(state: context.state, store: context.traced(host.sysctls), deadline: context.deadline)
                 .release(instance: context.instance, log: context.log)
         }
         try context.stateFile(agent: name).remove()
