@@ -75,8 +75,9 @@ public enum AgentMain {
 
     static func perform<Agent: ResourceAgent>(_ agent: Agent.Type, context: AgentContext, host: Agent.Host) throws -> ExitCode {
         let parameters: Agent.Parameters
+        let unknown: [String]
         do {
-            parameters = try Agent.Parameters.load(from: context.environment)
+            (parameters, unknown) = try Agent.Parameters.loadReportingUnknown(from: context.environment)
         } catch {
             guard context.action == .stop else {
                 for problem in error.problems { context.log.error("\(problem)") }
@@ -88,7 +89,7 @@ public enum AgentMain {
             try Agent.stop(unparsableConfiguration: error, context: context, host: host)
             return .success
         }
-        for name in Agent.Parameters.unknownNames(in: context.environment) {
+        for name in unknown {
             // Every monitor would repeat it: validate-all and the other actions say it loud enough.
             let message = "\(name) is not a parameter of \(Agent.name); ignored"
             if context.action == .monitor { context.log.debug(message) } else { context.log.warning(message) }

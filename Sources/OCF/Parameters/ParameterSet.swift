@@ -54,6 +54,12 @@ extension ParameterSet {
     /// Names the agent does not declare are not read: `unknownNames(in:)` lists them.
     /// - Throws: `ParameterProblems` with every problem found.
     public static func load(from environment: Environment) throws(ParameterProblems) -> Self {
+        try loadReportingUnknown(from: environment).set
+    }
+
+    /// `load(from:)` and `unknownNames(in:)` from one set of declarations (every action runs
+    /// both; a monitor should not build its parameters twice).
+    static func loadReportingUnknown(from environment: Environment) throws(ParameterProblems) -> (set: Self, unknown: [String]) {
         let (set, parameters) = makeCollecting()
         var problems = ParameterProblems()
         for parameter in parameters {
@@ -66,7 +72,7 @@ extension ParameterSet {
         }
         guard problems.isEmpty else { throw problems }
         try set.validate()
-        return set
+        return (set, unknownNames(in: environment, known: Set(parameters.map(\.declaration.name))))
     }
 
     /// Configured parameters this agent does not declare, sorted: a leftover of an older
@@ -74,8 +80,11 @@ extension ParameterSet {
     /// everywhere for a stale name), always reported. Pacemaker's own (`CRM_meta_*`,
     /// `crm_feature_set`) and the tracing parameters crmsh sets are not listed.
     public static func unknownNames(in environment: Environment) -> [String] {
-        let known = Set(declarations.map(\.name))
-        return environment.configuredParameterNames
+        unknownNames(in: environment, known: Set(declarations.map(\.name)))
+    }
+
+    static func unknownNames(in environment: Environment, known: Set<String>) -> [String] {
+        environment.configuredParameterNames
             .filter { !known.contains($0) && !Trace.parameterNames.contains($0) }
             .sorted()
     }
