@@ -3,7 +3,8 @@
 #   make demo      install what is needed, build, and run the 3-node demo cluster
 #   make test      install what is needed, build, and run every test (as root)
 #   make bench     the benchmarks, side by side with what the agents replace
-#   make install   agents into $(DESTDIR)$(OCF_ROOT)/resource.d/tandem
+#   make install   agents into $(DESTDIR)$(OCF_ROOT)/resource.d/tandem, the health checker's
+#                  daemon into $(DESTDIR)$(LIBEXEC_DIR)
 
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
@@ -13,7 +14,11 @@ PREFIX ?= /usr
 DESTDIR ?=
 OCF_ROOT ?= $(PREFIX)/lib/ocf
 PROVIDER := tandem
-AGENTS := vip ipvs ipvs-sync
+AGENTS := vip ipvs ipvs-sync healthcheck
+# Helpers agents start, outside the provider directory (they are not agents). The healthcheck
+# agent looks for its daemon here unless TANDEM_LIBEXEC_DIR says otherwise.
+LIBEXEC_DIR := $(PREFIX)/libexec/tandem
+DAEMONS := healthcheckd
 
 # Fully static agents: nothing from the Swift toolchain or libnl is needed at run time, and a
 # monitor starts in about a millisecond instead of four (no dynamic loading).
@@ -28,7 +33,7 @@ PROVIDER_DIR := $(CURDIR)/.build/provider
 # Every Debian package a build, test, benchmark or demo needs.
 BUILD_PACKAGES := pkg-config libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
 TEST_PACKAGES := libxml2-utils resource-agents pacemaker pacemaker-cli-utils corosync crmsh \
-	python3-lxml iproute2 iputils-ping socat procps util-linux psmisc strace
+	python3-lxml iproute2 iputils-ping socat procps util-linux psmisc strace nginx-light openssl
 # The qemu guest with Debian's kernel for IPVS (.ci/vm; the kernel package itself is fetched
 # with apt-get download on first use, never installed), and ipvsadm for the comparisons.
 VM_PACKAGES := qemu-system-x86 busybox-static kmod xz-utils ipvsadm
@@ -104,10 +109,14 @@ install: build
 	install -d $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)
 	for agent in $(AGENTS); do \
 		install -s -m 0755 $(RELEASE_BIN)/$$agent $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)/$$agent; done
+	install -d $(DESTDIR)$(LIBEXEC_DIR)
+	for daemon in $(DAEMONS); do install -s -m 0755 $(RELEASE_BIN)/$$daemon $(DESTDIR)$(LIBEXEC_DIR)/$$daemon; done
 
 uninstall:
 	for agent in $(AGENTS); do rm -f $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)/$$agent; done
 	-rmdir $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)
+	for daemon in $(DAEMONS); do rm -f $(DESTDIR)$(LIBEXEC_DIR)/$$daemon; done
+	-rmdir $(DESTDIR)$(LIBEXEC_DIR)
 
 # Golden meta-data (Tests/AgentTests/Snapshots): write them anew after an intended change.
 record-metadata: build

@@ -7,7 +7,9 @@
 //   -> value types and wrappers (Addresses, StateFiles, Netlink, LinkLayer)
 //   -> the LVS domain (LVS: service syntax, plans, the health checker's contract)
 //   -> the OCF contract (OCF, OCFNetlink)
-//   -> agents/<name>, one executable each.
+//   -> health checking (HealthCheck: parameters, the rise/fall engine, files shared with the daemon;
+//      Probes: the checks on a SwiftNIO event loop, for the daemon only)
+//   -> agents/<name>, one executable each, and the health checker's daemon (agents/healthcheckd).
 // OCFTesting, the test support library, may use every layer; nothing in production uses it.
 import PackageDescription
 
@@ -17,6 +19,13 @@ let package = Package(
         .executable(name: "vip", targets: ["vip"]),
         .executable(name: "ipvs", targets: ["ipvs"]),
         .executable(name: "ipvs-sync", targets: ["ipvs-sync"]),
+        .executable(name: "healthcheck", targets: ["healthcheck"]),
+        .executable(name: "healthcheckd", targets: ["healthcheckd"]),
+    ],
+    dependencies: [
+        // Network clients for the health checks (the daemon only; agents stay without them).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C libraries, through pkg-config. `make deps` installs the -dev packages.
@@ -41,6 +50,18 @@ let package = Package(
         .target(name: "OCF", dependencies: ["Addresses", "StateFiles"]),
         // OCF exit codes for netlink failures, namespace parameters, traced kernel requests.
         .target(name: "OCFNetlink", dependencies: ["OCF", "Netlink"]),
+        // Health checking: parameters, check specifications, the rise/fall engine, the files the
+        // agent and its daemon share, weight synchronisation.
+        .target(name: "HealthCheck", dependencies: ["OCF", "OCFNetlink", "LVS", "Netlink", "Addresses"]),
+        // The checks themselves, on a SwiftNIO event loop (TCP, TLS, HTTP/1.1, ICMP, programs).
+        .target(
+            name: "Probes",
+            dependencies: [
+                "HealthCheck", "OCF", "Addresses",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
         // Test support: running agents, fake kernels, the lifecycle matrix, throw-away
         // namespaces and test networks, the malformed-input harness, CPU accounting.
         .target(
@@ -57,6 +78,15 @@ let package = Package(
         .executableTarget(
             name: "ipvs-sync", dependencies: ["OCF", "OCFNetlink", "Netlink", "Addresses"],
             path: "agents/ipvs-sync"),
+        .executableTarget(
+            name: "healthcheck", dependencies: ["OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck"],
+            path: "agents/healthcheck"),
+        // The health checker's daemon, installed in /usr/libexec/tandem.
+        .executableTarget(
+            name: "healthcheckd",
+            dependencies: ["OCF", "Netlink", "LVS", "HealthCheck", "Probes", "Addresses",
+                           .product(name: "NIOPosix", package: "swift-nio")],
+            path: "agents/healthcheckd"),
 
         // Benchmarks (`make bench`): agents side by side with the scripts they replace.
         .executableTarget(
@@ -72,16 +102,18 @@ let package = Package(
         .testTarget(name: "LinkLayerTests", dependencies: ["LinkLayer", "Addresses"]),
         .testTarget(name: "OCFTests", dependencies: ["OCF", "OCFTesting"]),
         .testTarget(name: "LVSTests", dependencies: ["LVS", "Netlink", "OCF", "OCFTesting", "Addresses"]),
+        .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "LVS", "Netlink", "OCF", "Addresses"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "CNetlink", "Addresses"]),
         // The agents in-process on fake kernels (the lifecycle matrix, fuzzing) and through their
         // executables (meta-data golden copies and schemas, validate-all tables).
         .testTarget(
-            name: "AgentTests", dependencies: ["OCFTesting", "OCF", "OCFNetlink", "Netlink", "LVS", "vip", "ipvs", "ipvs-sync"],
+            name: "AgentTests",
+            dependencies: ["OCFTesting", "OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck", "vip", "ipvs", "ipvs-sync", "healthcheck"],
             exclude: ["Snapshots"]),
         // In a kernel with IPVS (the qemu guest of .ci/vm): ipvs and ipvs-sync for real.
         .testTarget(
             name: "IPVSTests",
-            dependencies: ["OCFTesting", "OCF", "Netlink", "LVS", "Addresses", "ipvs", "ipvs-sync"]),
+            dependencies: ["OCFTesting", "OCF", "Netlink", "LVS", "Addresses", "HealthCheck", "ipvs", "ipvs-sync", "healthcheck", "healthcheckd"]),
         // Real parts, as root: netlink in network namespaces, frames on a veth, ocf-tester, crm_resource.
         .testTarget(
             name: "IntegrationTests",

@@ -13,7 +13,12 @@ import StateFiles
 ///     192.0.2.12:80=removed            taken out of the table
 ///     192.0.2.99:80=fallback masq 1    a fallback ("sorry") server it added while all were down
 ///
-/// and beside it the lock `…lock`. The write order makes every interleaving converge:
+/// and beside it the lock `…lock`. The ipvs agent publishes what it was configured with in a
+/// third file, `ipvs-desired-<service>[@<netns>]` (`realservers=…` in the parameter's syntax),
+/// written under the lock at start and reload-agent and removed at stop: the checker learns from
+/// it which real servers to check and each one's configured weight.
+///
+/// The write order makes every interleaving converge:
 /// - the checker, holding the lock, first writes the file (atomically), then changes the
 ///   kernel, then lets go; it removes a line when the override ends, the file when it stops;
 /// - the ipvs agent, holding the same lock, reads the file and the kernel, plans and applies;
@@ -41,6 +46,8 @@ public struct HealthOverrides: Equatable, Sendable {
         public let service: ServiceSpec
         public let file: StateFile
         public let lockPath: String
+        /// The real servers the ipvs agent was configured with (its side of the contract).
+        public let desiredFile: StateFile
 
         /// - Parameters:
         ///   - namespace: the namespace path of the service's IPVS table; `nil` for the agents' own.
@@ -50,6 +57,22 @@ public struct HealthOverrides: Equatable, Sendable {
             let name = "ipvs-health-" + Store.escape(service.description) + (namespace.map { "@" + Store.escape($0) } ?? "")
             file = StateFile(path: directory + "/" + name)
             lockPath = directory + "/" + name + ".lock"
+            let desiredName = "ipvs-desired-" + Store.escape(service.description) + (namespace.map { "@" + Store.escape($0) } ?? "")
+            desiredFile = StateFile(path: directory + "/" + desiredName)
+        }
+
+        /// Publishes the configured real servers (the ipvs agent's side, under the lock).
+        public func publishDesired(_ destinations: [IPVSDestination]) throws {
+            try desiredFile.write([("realservers", RealServers.format(destinations))])
+        }
+
+        /// The configured real servers as the ipvs agent published them; `nil` when no ipvs
+        /// resource runs the service here.
+        /// - Throws: `StateError` when the file cannot be read, `SpecError` when it does not parse.
+        public func loadDesired() throws -> [IPVSDestination]? {
+            guard let values = try desiredFile.read() else { return nil }
+            let text = values["realservers"] ?? ""
+            return text.isEmpty ? [] : try RealServers.parse(text, for: service)
         }
 
         /// Runs `body` holding the contract's lock (taken by `deadline` at most).
@@ -79,7 +102,7 @@ public struct HealthOverrides: Equatable, Sendable {
                 case "removed" where words.count == 1:
                     overrides.entries[destinationKey] = .removed
                 case "fallback" where words.count == 2:
-                    if let destination = try? RealServers.parse(key + " " + words[1], for: service).first {
+                    if let destination = try? RealServers.parse(key + " " + words[1], for: service, allowLoopback: true).first {
                         overrides.entries[destination.key] = .fallback(destination)
                     } else {
                         ignored.append("\(key)=\(value)")

@@ -10,7 +10,9 @@ public enum RealServers {
     public static let maximumWeight: Int32 = 65535
 
     /// Parses the list for `service`; the error names the entry at fault.
-    public static func parse(_ text: String, for service: ServiceSpec) throws(SpecError) -> [IPVSDestination] {
+    /// - Parameter allowLoopback: a fallback ("sorry") server may be this node itself
+    ///   (127.0.0.1:80, ldirectord's usual fallback): IPVS delivers it locally.
+    public static func parse(_ text: String, for service: ServiceSpec, allowLoopback: Bool = false) throws(SpecError) -> [IPVSDestination] {
         var destinations: [IPVSDestination] = []
         var seen: Set<IPVSDestination.Key> = []
         // Split on bytes, not characters: a list may hold a thousand entries.
@@ -20,7 +22,8 @@ public enum RealServers {
             guard let first = tokens.first else {
                 throw SpecError("an empty entry (two commas, or a comma at the start or end)")
             }
-            let destination = try parseEntry(first: first, options: tokens.dropFirst(), entry: entry, service: service)
+            let destination = try parseEntry(first: first, options: tokens.dropFirst(), entry: entry, service: service,
+                                             allowLoopback: allowLoopback)
             guard seen.insert(destination.key).inserted else {
                 throw SpecError("'\(destination.key)' is listed twice")
             }
@@ -30,11 +33,11 @@ public enum RealServers {
     }
 
     static func parseEntry(first: Substring, options: ArraySlice<Substring>, entry rawEntry: Substring,
-                           service: ServiceSpec) throws(SpecError) -> IPVSDestination {
+                           service: ServiceSpec, allowLoopback: Bool = false) throws(SpecError) -> IPVSDestination {
         // The entry as error messages quote it (messages only: trimming costs on a 1000-entry list).
         var entry: String { rawEntry.trimmed }
         let (address, explicitPort) = try Endpoint.parse(first, context: entry)
-        if address.isUnspecified || address.isMulticast || address.isLoopback {
+        if address.isUnspecified || address.isMulticast || (address.isLoopback && !allowLoopback) {
             throw SpecError("'\(entry)': \(address) cannot be a real server")
         }
         var method = IPVSDestination.ForwardingMethod.directRouting

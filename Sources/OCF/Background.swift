@@ -38,3 +38,59 @@ public enum Background {
         return descriptors
     }
 }
+
+extension Background {
+    /// Starts `executable` detached from the agent, as `run` does (new session, stdin on
+    /// /dev/null, no inherited descriptors but `keeping`), with stdout and stderr appended to
+    /// `output` (a log file) or on /dev/null. Everything the child needs is prepared before the
+    /// fork: between fork and exec it only makes system calls.
+    /// - Returns: its identity, `nil` when fork fails.
+    public static func launch(_ executable: String, _ arguments: [String], output: String?,
+                              keeping kept: Set<Int32> = []) -> ProcessIdentity? {
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        guard let path = strdup(executable), let outputPath = strdup(output ?? "/dev/null") else { return nil }
+        defer { free(path); free(outputPath) }
+        let inherited = openDescriptors().filter { $0 > STDERR_FILENO && !kept.contains($0) }
+        let pid = fork()
+        if pid < 0 { return nil }
+        if pid > 0 { return ProcessIdentity(pid: pid) }
+        setsid()
+        let null = open("/dev/null", O_RDWR)
+        var log = open(outputPath, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o600)
+        if log < 0 { log = null }
+        if null >= 0 { dup2(null, STDIN_FILENO) }
+        if log >= 0 {
+            dup2(log, STDOUT_FILENO)
+            dup2(log, STDERR_FILENO)
+        }
+        for descriptor in inherited { close(descriptor) }
+        if null > STDERR_FILENO { close(null) }
+        if log > STDERR_FILENO && log != null { close(log) }
+        execv(path, argv)
+        _exit(127)
+    }
+
+    /// Processes running `executable` whose first argument is `argument`: how a daemon an
+    /// agent started is found again even when its identity was never recorded (the agent was
+    /// killed between the fork and the record).
+    public static func processes(running executable: String, withArgument argument: String) -> [ProcessIdentity] {
+        guard let directory = opendir("/proc") else { return [] }
+        defer { closedir(directory) }
+        var found: [ProcessIdentity] = []
+        let wanted = Array(executable.utf8) + [0] + Array(argument.utf8) + [0]
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = pid_t(name), pid != getpid() else { continue }
+            let fd = open("/proc/\(pid)/cmdline", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            var buffer = [UInt8](repeating: 0, count: wanted.count + 1)
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            close(fd)
+            if count >= wanted.count, Array(buffer[..<wanted.count]) == wanted, let identity = ProcessIdentity(pid: pid) {
+                found.append(identity)
+            }
+        }
+        return found
+    }
+}

@@ -8,7 +8,8 @@ public struct Environment: Sendable {
 
     public init(_ variables: [String: String]) { self.variables = variables }
 
-    /// The variables of the process environment that concern an agent: `OCF_*` and `HA_*`.
+    /// The variables of the process environment that concern an agent: `OCF_*`, `HA_*`, and
+    /// `TANDEM_*` (where tests and packages put Tandem's own settings, e.g. `TANDEM_LIBEXEC_DIR`).
     /// (Children started with `Command` inherit the whole environment regardless.)
     public static func current() -> Environment {
         var variables: [String: String] = [:]
@@ -16,7 +17,7 @@ public struct Environment: Sendable {
         while let pointer = entry.pointee {
             entry += 1
             let text = String(cString: pointer)
-            guard text.hasPrefix("OCF_") || text.hasPrefix("HA_") else { continue }
+            guard text.hasPrefix("OCF_") || text.hasPrefix("HA_") || text.hasPrefix("TANDEM_") else { continue }
             if let equals = text.firstIndex(of: "=") {
                 variables[String(text[..<equals])] = String(text[text.index(after: equals)...])
             }
@@ -26,7 +27,7 @@ public struct Environment: Sendable {
 
     public subscript(name: String) -> String? { variables[name] }
 
-    static let parameterPrefix = "OCF_RESKEY_"
+    public static let parameterPrefix = "OCF_RESKEY_"
 
     /// The configured value of a parameter (`OCF_RESKEY_<name>`).
     public func parameter(_ name: String) -> String? { variables[Environment.parameterPrefix + name] }

@@ -95,7 +95,7 @@ public final class Log: @unchecked Sendable {
         }
     }
 
-    static func writeStandardError(_ text: String) {
+    public static func writeStandardError(_ text: String) {
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
             let written = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }

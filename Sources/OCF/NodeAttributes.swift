@@ -49,13 +49,17 @@ public struct NodeAttributes: Sendable {
     }
 
     /// Attribute names as Pacemaker's XML ids allow, and never an option.
-    private func checkName(_ name: String) throws(OCFError) {
+    public static func isValidName(_ name: String) -> Bool {
         let allowed = name.utf8.allSatisfy { byte in
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
                 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: ":")
         }
-        guard !name.isEmpty, !name.hasPrefix("-"), allowed else {
+        return !name.isEmpty && !name.hasPrefix("-") && allowed
+    }
+
+    private func checkName(_ name: String) throws(OCFError) {
+        guard NodeAttributes.isValidName(name) else {
             throw OCFError.generic("invalid node attribute name '\(name)'")
         }
     }

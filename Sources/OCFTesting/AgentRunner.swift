@@ -141,6 +141,12 @@ public struct AgentRunner: Sendable {
 
     /// Where the built agents are: `$TANDEM_AGENT_DIR` (the Makefile points it at the
     /// release build), else next to the running test executable.
+    /// Where the agents (and the health checker's daemon) are: `TANDEM_AGENT_DIR`, else the
+    /// build's products directory.
+    public static var agentDirectory: String {
+        String(path(of: "x").dropLast(2))
+    }
+
     public static func path(of agent: String) -> String {
         if let directory = getenv("TANDEM_AGENT_DIR").map({ String(cString: $0) }), !directory.isEmpty {
             return directory + "/" + agent

@@ -5,11 +5,13 @@ import Testing
 @testable import ipvs
 @testable import ipvs_sync
 @testable import vip
+@testable import healthcheck
+import HealthCheck
 
 /// Every agent's meta-data is checked in (Tests/AgentTests/Snapshots/<agent>.xml): a change
 /// shows up in review. `make record-metadata` (RECORD_SNAPSHOTS=1) writes them anew.
 @Suite struct MetadataSnapshotTests {
-    static let agents = ["vip", "ipvs", "ipvs-sync"]
+    static let agents = ["vip", "ipvs", "ipvs-sync", "healthcheck"]
 
     @Test(arguments: agents)
     func matchesGoldenCopy(_ agent: String) throws {
@@ -62,6 +64,7 @@ struct Snapshot {
         ("vip", VIPParameters.declarations, VirtualIP.actions),
         ("ipvs", IPVSParameters.declarations, IPVSServiceAgent.actions),
         ("ipvs-sync", SyncParameters.declarations, SyncDaemonAgent.actions),
+        ("healthcheck", HealthCheckParameters.declarations, HealthCheckAgent.actions),
     ]
 
     @Test func reloadAgentExactlyWhereParametersAreReloadable() {

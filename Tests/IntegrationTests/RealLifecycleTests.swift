@@ -190,6 +190,7 @@ struct NoIPVSLifecycleTests {
         let worlds: [(NoIPVSWorld, LifecycleTable)] = [
             (NoIPVSWorld(agent: "ipvs", parameters: ["service": "tcp:192.0.2.10:80", "realservers": "10.0.0.2 gate"]), .ipvs),
             (NoIPVSWorld(agent: "ipvs-sync", parameters: ["interface": "lo"]), .ipvsSync),
+            (NoIPVSWorld(agent: "healthcheck", parameters: ["services": "tcp:192.0.2.10:80"]), .healthcheck),
         ]
         for (world, table) in worlds {
             let cells = try LifecycleHarness(world).matrix(table, states: [.facilityMissing])

@@ -73,6 +73,7 @@ final class IPVSServiceAgent: ResourceAgent {
                 for difference in plan.differences { log.info("adopting \(identity): \(difference)") }
             }
             try applyAllOrNothing(plan, to: table, before: actual, destinations: destinations)
+            try overrides.publishDesired(desired.destinations)
             if actual == nil { log.info("created \(identity) with \(plan.operations.count - 1) real server(s)") }
         }
     }
@@ -109,6 +110,9 @@ final class IPVSServiceAgent: ResourceAgent {
     /// get the node fenced).
     static func remove(_ identity: IPVSService.Identity, namespace: String?, drainFor seconds: Int, desired: DesiredService?,
                        context: AgentContext, kernel: any Kernel) throws {
+        // The health checker stops checking a service no ipvs resource runs here.
+        try HealthOverrides.Store(service: ServiceSpec(identity: identity), namespace: namespace, directory: context.state.path)
+            .desiredFile.remove()
         let table: any IPVSTable
         switch try IPVSPresence.check(kernel, in: namespace.map { NamespaceReference(path: $0) }) {
         case .present(let opened):
@@ -232,6 +236,7 @@ final class IPVSServiceAgent: ResourceAgent {
             let plan = desired.plan(actual: actual, actualDestinations: destinations, overrides: try loadOverrides())
             for difference in plan.differences { log.info("reloading \(identity): \(difference)") }
             try applyAllOrNothing(plan, to: table, before: actual, destinations: destinations)
+            try overrides.publishDesired(desired.destinations)
             log.info("reloaded \(identity)")
         }
     }

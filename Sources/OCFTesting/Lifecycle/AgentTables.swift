@@ -69,3 +69,31 @@ public enum FuzzValues {
         "noprefixroute": ["true", "false"], "check_link": ["true", "false"],
     ]
 }
+
+extension LifecycleTable {
+    public static var healthcheck: LifecycleTable {
+        var table = LifecycleTable.ocf(promotable: false, reloadable: true)
+        table.expect(.drifted, .probe, [.genericError], after: .unchanged,
+                     because: "started here and the daemon is gone: failed, as a probe may say")
+        table.expect(.drifted, .reloadAgent, [.success], after: .unchanged,
+                     because: "no daemon runs to reload: the new parameters apply at the next start")
+        table.expect(.facilityMissing, .monitor, [.notRunning], after: .unchanged,
+                     because: "nothing was started here: cleanly stopped")
+        return table
+    }
+}
+
+extension FuzzValues {
+    public static let healthcheck: [String: [String]] = [
+        "services": ["tcp:192.0.2.10:80", "tcp:192.0.2.10:80 tcp:192.0.2.10:443", "fwmark:7"],
+        "check": ["tcp", "http", "https", "none", "ping", "tcp-expect", "external"], "check_port": ["80", "8080"],
+        "interval": ["200ms", "1s", "5"], "fast_interval": ["100ms", "1s"], "timeout": ["100ms", "2s"],
+        "rise": ["1", "2", "100"], "fall": ["1", "3"], "on_failure": ["quiesce", "remove"],
+        "fallback": ["127.0.0.1:8080 masq", "10.0.0.9"], "slow_start": ["0", "30"], "attribute": ["hc_healthy"],
+        "degraded_on": ["never", "some-down", "all-down"], "tcp_send": ["PING\\r\\n"], "tcp_expect": ["+PONG"],
+        "http_method": ["GET", "HEAD"], "http_path": ["/", "/health"], "http_host": ["www.example.com"],
+        "http_headers": ["X-Check: 1"], "http_status": ["200", "200-299,301"], "http_body": ["OK"], "http_body_regex": ["^OK"],
+        "tls_verify": ["true", "false"], "tls_ca_file": ["/etc/ssl/certs/ca-certificates.crt"], "tls_server_name": ["www.example.com"],
+        "external_command": ["/bin/true"], "external_arguments": ["-v"], "netns": ["nosuch"],
+    ]
+}

@@ -1,0 +1,115 @@
+import Glibc
+import OCF
+
+/// One check, as the parameters configure it for every real server of the resource.
+public enum CheckSpec: Sendable {
+    case tcp
+    case tcpExpect(send: [UInt8], expect: [UInt8])
+    case http(HTTPCheck)
+    case ping
+    case external(program: String, arguments: [String])
+    case none
+}
+
+public struct HTTPCheck: Sendable {
+    public let method: String
+    public let path: String
+    /// The Host header; the real server's address when `nil`.
+    public let host: String?
+    public let headers: [(String, String)]
+    public let statuses: [ClosedRange<Int>]
+    public let body: [UInt8]?
+    public let bodyPattern: Pattern?
+    /// Set for https.
+    public let tls: TLSCheck?
+    /// How much of the body is read and matched.
+    public static let bodyLimit = 64 * 1024
+
+    public func accepts(status: Int) -> Bool { statuses.contains { $0.contains(status) } }
+
+    /// `200`, `200-299,301`: codes and ranges from 100 to 599.
+    static func parseStatuses(_ text: String) throws(ValueError) -> [ClosedRange<Int>] {
+        var ranges: [ClosedRange<Int>] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let bounds = part.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingSpaces) }
+            guard (1...2).contains(bounds.count), let low = bounds.first ?? nil, let high = bounds.last ?? nil,
+                  (100...599).contains(low), (100...599).contains(high), low <= high else {
+                throw ValueError("'\(part)' is not a status code or range (100 to 599, e.g. 200-299)")
+            }
+            ranges.append(low...high)
+        }
+        return ranges
+    }
+
+    /// RFC 9110 token characters (methods, header names).
+    static func isToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { byte in
+            (0x21...0x7e).contains(byte) && !"\"(),/:;<=>?@[\\]{}".utf8.contains(byte)
+        }
+    }
+}
+
+public struct TLSCheck: Sendable {
+    public let verify: Bool
+    public let caFile: String?
+    /// SNI and the name verified; the real server's IP address is verified when `nil`.
+    public let serverName: String?
+}
+
+/// A POSIX extended regular expression, compiled once (glibc's regcomp: no Foundation).
+public final class Pattern: @unchecked Sendable {
+    private var compiled = regex_t()
+    public let source: String
+
+    public init(_ source: String) throws(ValueError) {
+        self.source = source
+        let code = regcomp(&compiled, source, REG_EXTENDED | REG_NOSUB)
+        guard code == 0 else {
+            var message = [CChar](repeating: 0, count: 256)
+            regerror(code, &compiled, &message, message.count)
+            throw ValueError("'\(source)' is not a regular expression: \(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+        }
+    }
+
+    deinit { regfree(&compiled) }
+
+    /// Whether the text matches anywhere. NUL bytes end the text for regexec.
+    public func matches(_ bytes: some Collection<UInt8>) -> Bool {
+        var text = Array(bytes.prefix { $0 != 0 })
+        text.append(0)
+        return text.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { regexec(&compiled, $0.baseAddress, 0, nil, 0) == 0 }
+        }
+    }
+}
+
+/// `\r \n \t \\ \xHH` in tcp_send and tcp_expect.
+enum Escapes {
+    static func decode(_ text: String) throws(ValueError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var input = Array(text.utf8)[...]
+        while let byte = input.popFirst() {
+            guard byte == UInt8(ascii: "\\") else { bytes.append(byte); continue }
+            switch input.popFirst() {
+            case UInt8(ascii: "r"): bytes.append(0x0d)
+            case UInt8(ascii: "n"): bytes.append(0x0a)
+            case UInt8(ascii: "t"): bytes.append(0x09)
+            case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\"))
+            case UInt8(ascii: "x"):
+                let hex = String(decoding: input.prefix(2), as: UTF8.self)
+                guard hex.count == 2, let value = UInt8(hex, radix: 16) else { throw ValueError("\\x needs two hex digits") }
+                bytes.append(value)
+                input = input.dropFirst(2)
+            default:
+                throw ValueError("unknown escape (\\r \\n \\t \\\\ \\xHH)")
+            }
+        }
+        return bytes
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        drop { $0 == " " }.reversed().drop { $0 == " " }.reversed().reduce(into: "") { $0.append($1) }[...]
+    }
+}

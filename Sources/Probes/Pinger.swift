@@ -1,0 +1,176 @@
+import Addresses
+import Glibc
+import HealthCheck
+import NIOConcurrencyHelpers
+import NIOCore
+import OCF
+
+/// ICMP echo for every ping check: one socket per address family, shared by all checks, and
+/// one thread reading the answers. An unprivileged ICMP datagram socket when
+/// `net.ipv4.ping_group_range` allows it, else a raw socket (root).
+final class Pinger: @unchecked Sendable {
+    struct Pending {
+        let address: IPAddress
+        let once: Once
+        let loop: any EventLoop
+    }
+
+    private let v4: Int32
+    private let v6: Int32
+    private let v4Raw: Bool
+    private let identifier = UInt16(truncatingIfNeeded: getpid())
+    private let state = NIOLockedValueBox<(sequence: UInt16, pending: [UInt16: Pending])>((0, [:]))
+    private var thread: pthread_t?
+
+    init() throws {
+        (v4, v4Raw) = try Pinger.open(family: AF_INET, protocol: Int32(IPPROTO_ICMP))
+        (v6, _) = (try? Pinger.open(family: AF_INET6, protocol: Int32(IPPROTO_ICMPV6))) ?? (-1, false)
+        let box = Unmanaged.passRetained(self)
+        var thread = pthread_t()
+        guard pthread_create(&thread, nil, { argument in
+            let pinger = Unmanaged<Pinger>.fromOpaque(argument!).takeUnretainedValue()
+            pinger.receive()
+            return nil
+        }, box.toOpaque()) == 0 else { throw ProbeSetupError("cannot start the ICMP reader thread") }
+        self.thread = thread
+    }
+
+    static func open(family: Int32, protocol proto: Int32) throws -> (Int32, Bool) {
+        let datagram = socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), proto)
+        if datagram >= 0 { return (datagram, false) }
+        let raw = socket(family, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), proto)
+        guard raw >= 0 else {
+            throw ProbeSetupError("cannot open an ICMP socket: \(String(cString: strerror(errno))) (needs root or net.ipv4.ping_group_range)")
+        }
+        return (raw, true)
+    }
+
+    func ping(_ address: IPAddress, timeout: Duration, loop: any EventLoop, once: Once) {
+        let sequence = state.withLockedValue { state -> UInt16 in
+            state.sequence &+= 1
+            state.pending[state.sequence] = Pending(address: address, once: once, loop: loop)
+            return state.sequence
+        }
+        let isV6 = address.family == .inet6
+        var packet: [UInt8] = [isV6 ? 128 : 8, 0, 0, 0, UInt8(identifier >> 8), UInt8(identifier & 0xff),
+                               UInt8(sequence >> 8), UInt8(sequence & 0xff)] + Array("tandem-healthcheck".utf8)
+        if !isV6 {
+            let sum = Pinger.checksum(packet)
+            packet[2] = UInt8(sum >> 8)
+            packet[3] = UInt8(sum & 0xff)
+        }
+        let sent = address.withSocketAddress(port: 0) { pointer, length in
+            packet.withUnsafeBytes { sendto(isV6 ? v6 : v4, $0.baseAddress, $0.count, 0, pointer, length) }
+        }
+        guard sent == packet.count else {
+            let reason = isV6 && v6 < 0 ? "no ICMPv6 socket" : String(cString: strerror(errno))
+            forget(sequence)
+            loop.execute { once.finish(.fail("ping: \(reason)")) }
+            return
+        }
+        let amount = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
+                                            + Int64(timeout.components.attoseconds / 1_000_000_000))
+        let timer = loop.scheduleTask(in: amount) { [weak self] in
+            self?.forget(sequence)
+            once.finish(.fail("no echo reply within \(Interval(timeout))"))
+        }
+        once.onFinish { timer.cancel() }
+    }
+
+    private func forget(_ sequence: UInt16) {
+        _ = state.withLockedValue { $0.pending.removeValue(forKey: sequence) }
+    }
+
+    /// Reads echo replies from both sockets until the process ends.
+    private func receive() {
+        var descriptors = [pollfd(fd: v4, events: Int16(POLLIN), revents: 0), pollfd(fd: v6, events: Int16(POLLIN), revents: 0)]
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        while true {
+            guard poll(&descriptors, nfds_t(descriptors.count), -1) > 0 else { continue }
+            for index in descriptors.indices where descriptors[index].revents & Int16(POLLIN) != 0 {
+                var from = sockaddr_storage()
+                var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let count = buffer.withUnsafeMutableBytes { bytes in
+                    withUnsafeMutablePointer(to: &from) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            recvfrom(descriptors[index].fd, bytes.baseAddress, bytes.count, 0, $0, &length)
+                        }
+                    }
+                }
+                guard count > 0, let source = IPAddress(socketAddress: from) else { continue }
+                var message = buffer[..<count]
+                if index == 0 && v4Raw {
+                    // A raw IPv4 socket delivers the IP header too.
+                    let headerLength = Int((message.first ?? 0) & 0x0f) * 4
+                    message = message.dropFirst(headerLength)
+                }
+                guard message.count >= 8 else { continue }
+                let start = message.startIndex
+                let type = message[start]
+                guard type == (index == 0 ? 0 : 129) else { continue }
+                let sequence = UInt16(message[start + 6]) << 8 | UInt16(message[start + 7])
+                let matched = state.withLockedValue { state -> Pending? in
+                    guard let pending = state.pending[sequence], pending.address == source else { return nil }
+                    state.pending[sequence] = nil
+                    return pending
+                }
+                if let matched { matched.loop.execute { matched.once.finish(.pass) } }
+            }
+        }
+    }
+
+    static func checksum(_ bytes: [UInt8]) -> UInt16 {
+        var sum: UInt32 = 0
+        var index = 0
+        while index + 1 < bytes.count {
+            sum += UInt32(bytes[index]) << 8 | UInt32(bytes[index + 1])
+            index += 2
+        }
+        if index < bytes.count { sum += UInt32(bytes[index]) << 8 }
+        while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
+        return ~UInt16(sum)
+    }
+}
+
+extension IPAddress {
+    /// Calls `body` with this address as a `sockaddr`.
+    func withSocketAddress<T>(port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
+        switch self {
+        case .v4(let address):
+            var socketAddress = sockaddr_in()
+            socketAddress.sin_family = sa_family_t(AF_INET)
+            socketAddress.sin_port = port.bigEndian
+            withUnsafeMutableBytes(of: &socketAddress.sin_addr) { $0.copyBytes(from: address.bytes) }
+            return withUnsafePointer(to: &socketAddress) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        case .v6(let address):
+            var socketAddress = sockaddr_in6()
+            socketAddress.sin6_family = sa_family_t(AF_INET6)
+            socketAddress.sin6_port = port.bigEndian
+            withUnsafeMutableBytes(of: &socketAddress.sin6_addr) { $0.copyBytes(from: address.bytes) }
+            return withUnsafePointer(to: &socketAddress) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        }
+    }
+
+    /// The address of a received `sockaddr_storage`.
+    init?(socketAddress storage: sockaddr_storage) {
+        var storage = storage
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            let bytes = withUnsafeBytes(of: &storage) { raw in
+                raw.load(as: sockaddr_in.self).sin_addr
+            }
+            self = .v4(IPv4Address(bytes: withUnsafeBytes(of: bytes) { Array($0) }))
+        case AF_INET6:
+            let bytes = withUnsafeBytes(of: &storage) { raw in
+                raw.load(as: sockaddr_in6.self).sin6_addr
+            }
+            self = .v6(IPv6Address(bytes: withUnsafeBytes(of: bytes) { Array($0) }))
+        default:
+            return nil
+        }
+    }
+}

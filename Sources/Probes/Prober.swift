@@ -1,0 +1,192 @@
+import Addresses
+import HealthCheck
+import NIOCore
+import NIOPosix
+import NIOSSL
+import OCF
+
+/// Runs checks on one SwiftNIO event loop, concurrently, each with its own deadline; a check
+/// never blocks another. Results come back through a callback on the loop's thread.
+public final class Prober: @unchecked Sendable {
+    let loop: any EventLoop
+    let spec: CheckSpec
+    let timeout: Duration
+    let tls: NIOSSLContext?
+    let programs: NIOThreadPool?
+    let pinger: Pinger?
+
+    /// - Throws: a readable message when the TLS context cannot be built (CA file unreadable)
+    ///   or the ICMP socket cannot be opened.
+    public init(loop: any EventLoop, spec: CheckSpec, timeout: Duration) throws {
+        self.loop = loop
+        self.spec = spec
+        self.timeout = timeout
+        if case .http(let http) = spec, let settings = http.tls {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = settings.verify ? .fullVerification : .none
+            if let caFile = settings.caFile { configuration.trustRoots = .file(caFile) }
+            do {
+                tls = try NIOSSLContext(configuration: configuration)
+            } catch {
+                throw ProbeSetupError("TLS: \(error)")
+            }
+        } else {
+            tls = nil
+        }
+        if case .external = spec {
+            let pool = NIOThreadPool(numberOfThreads: 8)
+            pool.start()
+            programs = pool
+        } else {
+            programs = nil
+        }
+        pinger = if case .ping = spec { try Pinger() } else { nil }
+    }
+
+    deinit {
+        try? programs?.syncShutdownGracefully()
+    }
+
+    /// Checks one target; `done` is called exactly once, on the event loop.
+    /// - Parameter service: the service the target belongs to (for external programs).
+    public func check(_ target: Target, service: String, done: @escaping @Sendable (CheckOutcome) -> Void) {
+        let once = Once(done)
+        switch spec {
+        case .none:
+            loop.execute { once.finish(.pass) }
+        case .tcp:
+            connect(target, once: once) { channel in
+                channel.close(promise: nil)
+                once.finish(.pass)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+        case .tcpExpect(let send, let expect):
+            connect(target, once: once) { channel in
+                channel.pipeline.addHandler(ExpectHandler(send: send, expect: expect, once: once))
+            }
+        case .http(let http):
+            connect(target, once: once) { [tls] channel in
+                var handlers: [any ChannelHandler] = []
+                if let tls {
+                    do {
+                        let name = http.tls?.serverName.flatMap { IPAddress($0) == nil ? $0 : nil }
+                        handlers.append(try NIOSSLClientHandler(context: tls, serverHostname: name))
+                    } catch {
+                        return channel.eventLoop.makeFailedFuture(error)
+                    }
+                }
+                return channel.pipeline.addHandlers(handlers).flatMap {
+                    channel.pipeline.addHTTPClientHandlers()
+                }.flatMap {
+                    channel.pipeline.addHandler(HTTPCheckHandler(check: http, target: target, once: once))
+                }
+            }
+        case .ping:
+            pinger?.ping(target.address, timeout: timeout, loop: loop, once: once)
+        case .external(let program, let arguments):
+            run(program, arguments, target: target, service: service, once: once)
+        }
+    }
+
+    /// Connects within the timeout and hands the channel to `ready`; the whole check shares
+    /// the one deadline (a timer closes the channel when it passes).
+    private func connect(_ target: Target, once: Once,
+                         _ ready: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>) {
+        let address: SocketAddress
+        do {
+            address = try SocketAddress(ipAddress: target.address.description, port: Int(target.port))
+        } catch {
+            loop.execute { once.finish(.fail("\(error)")) }
+            return
+        }
+        let timeout = self.timeout
+        let amount = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
+                                            + Int64(timeout.components.attoseconds / 1_000_000_000))
+        let timer = loop.scheduleTask(in: amount) {
+            once.finish(.fail("timed out after \(Interval(timeout))"))
+        }
+        once.onFinish { timer.cancel() }
+        ClientBootstrap(group: loop)
+            .connectTimeout(amount)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                once.onFinish { channel.close(promise: nil) }
+                return ready(channel)
+            }
+            .connect(to: address)
+            .whenFailure { error in once.finish(.fail(Prober.describe(error))) }
+    }
+
+    /// Runs the external program on a pool thread, killed when the timeout passes.
+    private func run(_ program: String, _ arguments: [String], target: Target, service: String, once: Once) {
+        guard let programs else { return }
+        let deadline = ContinuousClock.now + timeout
+        var environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TANDEM_RS_ADDRESS": target.address.description,
+                           "TANDEM_RS_PORT": String(target.port), "TANDEM_SERVICE": service]
+        if case .v6 = target.address { environment["TANDEM_RS_FAMILY"] = "inet6" } else { environment["TANDEM_RS_FAMILY"] = "inet" }
+        let command = Command(program, arguments, environment: environment)
+        let timeout = self.timeout
+        programs.runIfActive(eventLoop: loop) { () -> CheckOutcome in
+            do {
+                let result = try command.run(deadline: deadline)
+                if result.timedOut { return .fail("\(program) killed after \(Interval(timeout))") }
+                if result.status == 0 { return .pass }
+                let detail = result.errorOutput.split(separator: "\n").last.map { ": " + $0 } ?? ""
+                return .fail("\(program) exited with \(result.status)\(detail)")
+            } catch {
+                return .fail("\(error)")
+            }
+        }.whenComplete { result in
+            switch result {
+            case .success(let outcome): once.finish(outcome)
+            case .failure(let error): once.finish(.fail("\(error)"))
+            }
+        }
+    }
+
+    /// A short reason for a failed connection or exchange.
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as IOError: return error.description.replacingFirst("IOError: ", with: "")
+        case is ChannelError where "\(error)" == "connectTimeout(...)": return "connection timed out"
+        case let error as NIOSSLError: return "TLS: \(error)"
+        case let error as BoringSSLError: return "TLS: \(error)"
+        default: return "\(error)"
+        }
+    }
+}
+
+public struct ProbeSetupError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Calls back once: the first outcome wins (a timeout, or the check's own end), and the
+/// clean-ups registered run then. Used on the event loop's thread only.
+final class Once: @unchecked Sendable {
+    private var done: (@Sendable (CheckOutcome) -> Void)?
+    private var cleanups: [() -> Void] = []
+
+    init(_ done: @escaping @Sendable (CheckOutcome) -> Void) { self.done = done }
+
+    var isFinished: Bool { done == nil }
+
+    func finish(_ outcome: CheckOutcome) {
+        guard let done else { return }
+        self.done = nil
+        done(outcome)
+        let cleanups = self.cleanups
+        self.cleanups = []
+        for cleanup in cleanups { cleanup() }
+    }
+
+    func onFinish(_ cleanup: @escaping () -> Void) {
+        if done == nil { cleanup() } else { cleanups.append(cleanup) }
+    }
+}
+
+extension String {
+    func replacingFirst(_ prefix: String, with replacement: String) -> String {
+        hasPrefix(prefix) ? replacement + dropFirst(prefix.count) : self
+    }
+}

@@ -1,0 +1,275 @@
+import Addresses
+import Glibc
+import HealthCheck
+import LVS
+import Netlink
+import OCF
+import OCFTesting
+import Testing
+
+/// ocf:tandem:healthcheck for real: its daemon checks nginx servers in the real-server
+/// namespaces of an LVSLab and changes the IPVS table of the director, next to ocf:tandem:ipvs.
+@Suite(.serialized, .enabled(if: IPVSFacility.available))
+struct HealthCheckTests {
+    static let vip = IPAddress("203.0.113.10")!
+    let service = "tcp:203.0.113.10:80"
+    let identity = try! ServiceSpec(parsing: "tcp:203.0.113.10:80").identity
+    let rs1 = IPVSDestination.Key(address: LVSLab.realServerAddresses[0], port: 80)
+    let rs2 = IPVSDestination.Key(address: LVSLab.realServerAddresses[1], port: 80)
+
+    /// A director with the VIP, two nginx real servers, and runners for ipvs and healthcheck
+    /// sharing one state directory.
+    final class World {
+        let lab: LVSLab
+        let directory: String
+        let servers: [WebServer]
+        let ipvs: AgentRunner
+        var checker: AgentRunner
+        let authority: CertificateAuthority?
+
+        init(name: String, tls: Bool = false, expiredOnSecond: Bool = false) throws {
+            lab = try LVSLab()
+            try lab.addVIP(HealthCheckTests.vip)
+            directory = "/tmp/tandem-hc-\(name)-\(getpid())"
+            mkdir(directory, 0o755)
+            let authority = tls ? try CertificateAuthority(directory: directory + "/ca") : nil
+            self.authority = authority
+            let directory = self.directory
+            servers = try lab.realServers.enumerated().map { index, namespace in
+                let certificate = try authority?.issue(for: LVSLab.realServerAddresses[index], name: "rs\(index + 1)",
+                                                       expired: expiredOnSecond && index == 1)
+                return try WebServer(in: namespace, directory: "\(directory)/rs\(index + 1)", port: 80,
+                                     tlsPort: tls ? 443 : nil, certificate: certificate)
+            }
+            ipvs = AgentRunner(agent: "ipvs", namespace: lab.director, instance: "web", stateDirectory: directory + "/state")
+            checker = AgentRunner(agent: "healthcheck", namespace: lab.director, instance: "web-check",
+                                  stateDirectory: directory + "/state")
+            checker.environment["TANDEM_LIBEXEC_DIR"] = AgentRunner.agentDirectory
+            checker.environment["HA_LOGFILE"] = directory + "/healthcheck.log"
+        }
+
+        func weights(_ identity: IPVSService.Identity) throws -> [IPVSDestination.Key: Int32] {
+            let table = try IPVSSocket(in: lab.director)
+            return Dictionary(uniqueKeysWithValues: try table.destinations(of: identity).map { ($0.key, $0.weight) })
+        }
+
+        /// Waits until `condition` holds on the weights, up to `limit`; returns how long it took.
+        func waitForWeights(_ identity: IPVSService.Identity, within limit: Duration,
+                            _ condition: ([IPVSDestination.Key: Int32]) -> Bool) throws -> Duration? {
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < limit {
+                if condition(try weights(identity)) { return ContinuousClock.now - start }
+                sleep(for: .milliseconds(10))
+            }
+            return nil
+        }
+
+        var log: String { readFile(directory + "/healthcheck.log") ?? "" }
+    }
+
+    let ipvsParameters = ["service": "tcp:203.0.113.10:80", "scheduler": "rr",
+                          "realservers": "192.168.100.2:80 masq 2, 192.168.100.3:80 masq 3"]
+    let checkParameters = ["services": "tcp:203.0.113.10:80", "check": "http", "http_path": "/ldirector.html",
+                           "http_body": "Test Page", "interval": "500ms", "fast_interval": "200ms", "timeout": "300ms",
+                           "rise": "2", "fall": "2"]
+
+    @Test func aKilledServerIsQuiescedAndComesBackAfterRise() throws {
+        let world = try World(name: "kill")
+        #expect(try world.ipvs.run("start", ipvsParameters).exitCode == .success)
+        #expect(try world.checker.run("monitor", checkParameters, interval: 0).exitCode == .notRunning)
+        let start = try world.checker.run("start", checkParameters)
+        try #require(start.exitCode == .success, "\(start)\n\(world.log)")
+        #expect(try world.weights(identity) == [rs1: 2, rs2: 3])
+        #expect(try world.checker.run("monitor", checkParameters).exitCode == .success)
+
+        // interval × fall + timeout = 1.3 s; the deadline leaves room for emulation.
+        world.servers[0].kill()
+        let detected = try world.waitForWeights(identity, within: .seconds(15)) { $0[rs1] == 0 && $0[rs2] == 3 }
+        #expect(detected != nil, "\(world.log)")
+        print("healthcheck: a killed real server was quiesced after \(detected.map { "\($0)" } ?? "-")")
+        #expect(world.log.contains("192.168.100.2:80 has failed"), "\(world.log)")
+        #expect(try world.ipvs.run("monitor", ipvsParameters).exitCode == .success, "a quiesced server is not drift")
+
+        try world.servers[0].start()
+        let back = try world.waitForWeights(identity, within: .seconds(15)) { $0[rs1] == 2 }
+        #expect(back != nil, "\(world.log)")
+        print("healthcheck: a restarted real server was back after \(back.map { "\($0)" } ?? "-")")
+
+        world.servers[0].kill()
+        #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[rs1] == 0 } != nil)
+        let stop = try world.checker.run("stop", checkParameters)
+        #expect(stop.exitCode == .success, "\(stop)")
+        #expect(try world.weights(identity) == [rs1: 2, rs2: 3], "stop gives every overridden weight back")
+        #expect(try world.checker.run("stop", checkParameters).exitCode == .success, "stop again")
+        #expect(try world.checker.run("monitor", checkParameters).exitCode == .notRunning)
+        #expect(Background.processes(running: AgentRunner.agentDirectory + "/healthcheckd",
+                                     withArgument: DaemonFiles(directory: world.directory + "/state", instance: "web-check").configuration.path).isEmpty)
+        #expect(try world.ipvs.run("stop", ipvsParameters).exitCode == .success)
+    }
+
+    @Test func theFallbackStandsInWhileEveryServerIsDown() throws {
+        let world = try World(name: "fallback")
+        #expect(try world.ipvs.run("start", ipvsParameters).exitCode == .success)
+        var parameters = checkParameters
+        parameters["on_failure"] = "remove"
+        parameters["fallback"] = "192.168.100.254:80 masq"
+        parameters["rise"] = "1"
+        let fallback = IPVSDestination.Key(address: LVSLab.routerAddress, port: 80)
+        try #require(try world.checker.run("start", parameters).exitCode == .success)
+        for server in world.servers { server.kill() }
+        #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0 == [fallback: 1] } != nil, "\(world.log)")
+        #expect(try world.ipvs.run("monitor", ipvsParameters).exitCode == .success, "the fallback is not drift")
+        try world.servers[1].start()
+        #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0 == [rs2: 3] } != nil, "\(world.log)")
+        #expect(try world.checker.run("stop", parameters).exitCode == .success)
+        #expect(try world.weights(identity) == [rs1: 2, rs2: 3])
+        _ = try world.ipvs.run("stop", ipvsParameters)
+    }
+
+    @Test func httpsVerifiesCertificatesAndStatusAndBody() throws {
+        let world = try World(name: "tls", tls: true, expiredOnSecond: true)
+        let parameters = ["service": "tcp:203.0.113.10:443", "scheduler": "rr",
+                          "realservers": "192.168.100.2:443 masq, 192.168.100.3:443 masq"]
+        let tlsIdentity = try ServiceSpec(parsing: "tcp:203.0.113.10:443").identity
+        let tls1 = IPVSDestination.Key(address: LVSLab.realServerAddresses[0], port: 443)
+        let tls2 = IPVSDestination.Key(address: LVSLab.realServerAddresses[1], port: 443)
+        #expect(try world.ipvs.run("start", parameters).exitCode == .success)
+        let base = ["services": "tcp:203.0.113.10:443", "check": "https", "interval": "500ms", "timeout": "2s", "rise": "1", "fall": "1"]
+        func verdicts(_ extra: [String: String]) throws -> [IPVSDestination.Key: Int32] {
+            let start = try world.checker.run("start", base.merging(extra) { $1 })
+            #expect(start.exitCode == .success, "\(start)")
+            let weights = try world.weights(tlsIdentity)
+            #expect(try world.checker.run("stop", base.merging(extra) { $1 }).exitCode == .success)
+            return weights
+        }
+        let ca = world.authority!.certificate
+        #expect(try verdicts(["tls_ca_file": ca]) == [tls1: 1, tls2: 0], "the expired certificate fails")
+        #expect(try verdicts([:]) == [tls1: 0, tls2: 0], "an unknown CA fails")
+        #expect(world.log.contains("TLS"), "\(world.log)")
+        #expect(try verdicts(["tls_verify": "false"]) == [tls1: 1, tls2: 1], "no verification: both pass")
+        #expect(try verdicts(["tls_ca_file": ca, "http_path": "/unavailable"]) == [tls1: 0, tls2: 0], "status 503")
+        #expect(try verdicts(["tls_verify": "false", "http_body": "Not This"]) == [tls1: 0, tls2: 0], "wrong body")
+        #expect(try verdicts(["tls_verify": "false", "http_body_regex": "^Test P[a-z]+"]) == [tls1: 1, tls2: 1])
+        #expect(try verdicts(["tls_verify": "false", "http_status": "300-399"]) == [tls1: 0, tls2: 0], "200 is not expected")
+        _ = try world.ipvs.run("stop", parameters)
+    }
+
+    @Test func aStoppedServerTimesOutWhileTheOtherKeepsBeingChecked() throws {
+        let world = try World(name: "sigstop")
+        #expect(try world.ipvs.run("start", ipvsParameters).exitCode == .success)
+        var parameters = checkParameters
+        parameters["timeout"] = "1s"
+        try #require(try world.checker.run("start", parameters).exitCode == .success)
+        world.servers[0].pause()
+        defer { world.servers[0].resume() }
+        let paused = ContinuousClock.now
+        #expect(try world.waitForWeights(identity, within: .seconds(20)) { $0[rs1] == 0 } != nil, "\(world.log)")
+        let window = ContinuousClock.now - paused
+        // While rs1 hangs, rs2's checks keep their pace: no gap longer than interval + a margin.
+        let times = world.servers[1].requests().map(\.time).suffix(Int(window / .milliseconds(500)))
+        let gaps = zip(times, times.dropFirst()).map { $1 - $0 }
+        print("healthcheck: rs2 check gaps while rs1 hung: max \(gaps.max() ?? 0) s over \(gaps.count)")
+        #expect(gaps.count >= 2)
+        #expect((gaps.max() ?? 0) < 0.5 + 0.4, "\(gaps)")
+        #expect(world.log.contains("timed out"), "\(world.log)")
+        #expect(try world.checker.run("stop", parameters).exitCode == .success)
+        _ = try world.ipvs.run("stop", ipvsParameters)
+    }
+
+    @Test func servicesSharingRealServersShareOneCheck() throws {
+        let world = try World(name: "shared")
+        var services: [String] = []
+        for port in 8001...8006 {
+            let service = "tcp:203.0.113.10:\(port)"
+            services.append(service)
+            let runner = AgentRunner(agent: "ipvs", namespace: world.lab.director, instance: "svc\(port)",
+                                     stateDirectory: world.directory + "/state")
+            #expect(try runner.run("start", ["service": service, "realservers": "192.168.100.2:80 masq, 192.168.100.3:80 masq"]).exitCode == .success)
+        }
+        let parameters = ["services": services.joined(separator: " "), "check": "http", "interval": "500ms", "timeout": "300ms"]
+        try #require(try world.checker.run("start", parameters).exitCode == .success)
+        let before = world.servers.map { $0.requests().count }
+        let window = ContinuousClock.now
+        sleep(for: .seconds(5))
+        let elapsed = ContinuousClock.now - window
+        let checks = zip(world.servers, before).map { $0.requests().count - $1 }
+        let expected = elapsed / .milliseconds(500)
+        print("healthcheck: six services on two servers, \(checks) checks per server in \(elapsed) (one per interval: \(expected))")
+        for count in checks { #expect(Double(count) <= expected + 2, "each server checked once per interval, not per service") }
+        #expect(try world.checker.run("stop", parameters).exitCode == .success)
+    }
+
+    @Test func aKilledCheckerFailsItsMonitorAndStopRestores() throws {
+        let world = try World(name: "killed")
+        #expect(try world.ipvs.run("start", ipvsParameters).exitCode == .success)
+        try #require(try world.checker.run("start", checkParameters).exitCode == .success)
+        world.servers[0].kill()
+        #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[rs1] == 0 } != nil)
+        let daemons = Background.processes(running: AgentRunner.agentDirectory + "/healthcheckd",
+                                           withArgument: DaemonFiles(directory: world.directory + "/state", instance: "web-check").configuration.path)
+        #expect(daemons.count == 1)
+        for daemon in daemons { kill(daemon.pid, SIGKILL) }
+        var failed = false
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !failed && ContinuousClock.now < deadline {
+            failed = try world.checker.run("monitor", checkParameters).exitCode == .genericError
+            sleep(for: .milliseconds(50))
+        }
+        #expect(failed, "monitor fails once the daemon is gone")
+        #expect(try world.checker.run("stop", checkParameters).exitCode == .success)
+        #expect(try world.weights(identity) == [rs1: 2, rs2: 3], "stop restores what the dead daemon overrode")
+        #expect(try world.checker.run("start", checkParameters).exitCode == .success)
+        #expect(try world.weights(identity) == [rs1: 0, rs2: 3], "the first round of the new daemon is applied at start")
+        #expect(try world.checker.run("stop", checkParameters).exitCode == .success)
+        _ = try world.ipvs.run("stop", ipvsParameters)
+    }
+
+    @Test func ipvsReloadAndDriftRepairKeepTheVerdicts() throws {
+        let world = try World(name: "reload")
+        #expect(try world.ipvs.run("start", ipvsParameters).exitCode == .success)
+        try #require(try world.checker.run("start", checkParameters).exitCode == .success)
+        world.servers[0].kill()
+        #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[rs1] == 0 } != nil)
+        // A reload that changes both weights: the failed server stays quiesced, the healthy one
+        // gets its new weight.
+        var reloaded = ipvsParameters
+        reloaded["realservers"] = "192.168.100.2:80 masq 7, 192.168.100.3:80 masq 9"
+        #expect(try world.ipvs.run("reload-agent", reloaded).exitCode == .success)
+        #expect(try world.weights(identity) == [rs1: 0, rs2: 9])
+        // A weight changed by hand on the quiesced server: the ipvs monitor repairs it to the verdict.
+        var forced = try IPVSSocket(in: world.lab.director).destinations(of: identity).first { $0.key == rs1 }!.settings
+        forced.weight = 5
+        _ = try IPVSSocket(in: world.lab.director).apply([.updateDestination(identity, forced)])
+        #expect(try world.ipvs.run("monitor", reloaded).exitCode == .success)
+        #expect(try world.weights(identity) == [rs1: 0, rs2: 9])
+        // Back: the server gets the weight the reload configured.
+        try world.servers[0].start()
+        #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[rs1] == 7 } != nil, "\(world.log)")
+        // Depth 10: the kernel matches the verdicts.
+        var deep = world.checker
+        deep.environment["OCF_CHECK_LEVEL"] = "10"
+        #expect(try deep.run("monitor", checkParameters).exitCode == .success)
+        #expect(try world.checker.run("stop", checkParameters).exitCode == .success)
+        #expect(try world.weights(identity) == [rs1: 7, rs2: 9])
+        _ = try world.ipvs.run("stop", reloaded)
+    }
+
+    @Test func aMaintenanceFileTakesAServerOut() throws {
+        let world = try World(name: "maintenance")
+        let maintenance = world.directory + "/maintenance"
+        mkdir(maintenance, 0o755)
+        #expect(try world.ipvs.run("start", ipvsParameters).exitCode == .success)
+        var parameters = checkParameters
+        parameters["maintenance_dir"] = maintenance
+        parameters["degraded_on"] = "some-down"
+        try #require(try world.checker.run("start", parameters).exitCode == .success)
+        #expect(try world.checker.run("monitor", parameters).exitCode == .success)
+        try writeFile(maintenance + "/192.168.100.3", "")
+        #expect(try world.waitForWeights(identity, within: .seconds(10)) { $0[rs2] == 0 } != nil, "\(world.log)")
+        #expect(try world.checker.run("monitor", parameters).exitCode == .degraded)
+        unlink(maintenance + "/192.168.100.3")
+        #expect(try world.waitForWeights(identity, within: .seconds(10)) { $0[rs2] == 3 } != nil, "\(world.log)")
+        #expect(try world.checker.run("stop", parameters).exitCode == .success)
+        _ = try world.ipvs.run("stop", ipvsParameters)
+    }
+}

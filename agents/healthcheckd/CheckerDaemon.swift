@@ -1,0 +1,379 @@
+import Addresses
+import Glibc
+import HealthCheck
+import LVS
+import NIOPosix
+import Netlink
+import OCF
+import Probes
+
+/// The checker daemon of `ocf:tandem:healthcheck`: checks every real server of its services on
+/// one event loop, judges them with rise and fall (`Engine`), and keeps the kernel's weights
+/// and the override files in step, under the override contract's lock.
+///
+/// Threads: the control loop (this one: timers, verdicts, netlink, files), the event loop
+/// (every check), and a signal thread. Only the control loop touches the engine.
+final class CheckerDaemon {
+    /// One service: its override store and what was last applied.
+    struct ServiceSlot {
+        let spec: ServiceSpec
+        let store: HealthOverrides.Store
+        /// The configured real servers as the ipvs agent published them; `nil` when none runs it.
+        var configured: [IPVSDestination]?
+        /// The published text, to notice a change cheaply.
+        var publishedText: String?
+        /// Needs its overrides written and applied.
+        var dirty = true
+    }
+
+    let files: DaemonFiles
+    let configurationFile: StateFile
+    var configuration: DaemonConfiguration
+    var parameters: HealthCheckParameters
+    var engine: Engine
+    var prober: Prober
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let mailbox = Mailbox()
+    var services: [ServiceSlot]
+    var fallback: [ServiceSpec: IPVSDestination] = [:]
+    var table: (any IPVSTable)?
+    let log: Log
+    let identity: String
+    var rounds = 0
+    var ready: Int32?
+    var lastStatus: DaemonStatus?
+    var lastStatusWrite = ContinuousClock.now - .seconds(60)
+    var lastRefresh = ContinuousClock.now - .seconds(60)
+    var lastAttribute: String?
+    var attributeWarned = false
+
+    init(configurationPath: String, ready: Int32?) throws {
+        configurationFile = StateFile(path: configurationPath)
+        guard let configuration = try DaemonConfiguration.load(from: configurationFile) else {
+            throw DaemonError("no configuration at \(configurationPath)")
+        }
+        self.configuration = configuration
+        self.ready = ready
+        let environment = CheckerDaemon.logEnvironment(configuration)
+        log = Log(agent: "healthcheck", environment: environment)
+        identity = ProcessIdentity(pid: getpid())?.description ?? "\(getpid())"
+        files = DaemonFiles(directory: configuration.stateDirectory, instance: configuration.instance)
+        let parameters = try HealthCheckParameters.load(from: configuration.environment)
+        self.parameters = parameters
+        engine = Engine(settings: CheckerDaemon.hysteresis(parameters))
+        prober = try Prober(loop: group.next(), spec: try parameters.checkSpec(), timeout: parameters.timeout.duration)
+        let directory = configuration.stateDirectory
+        services = parameters.services.services.map { spec in
+            ServiceSlot(spec: spec, store: HealthOverrides.Store(service: spec, namespace: parameters.netns?.path, directory: directory))
+        }
+        fallback = CheckerDaemon.fallbacks(parameters)
+    }
+
+    /// The daemon's log: the agent's environment (HA_LOGFACILITY, HA_debug) for its instance.
+    static func logEnvironment(_ configuration: DaemonConfiguration) -> Environment {
+        var variables = Environment.current().variables
+        variables["OCF_RESOURCE_INSTANCE"] = configuration.instance
+        return Environment(variables)
+    }
+
+    static func hysteresis(_ parameters: HealthCheckParameters) -> Hysteresis {
+        Hysteresis(rise: parameters.rise, fall: parameters.fall, interval: parameters.interval.duration,
+                   fastInterval: parameters.fastInterval.duration, slowStart: .seconds(parameters.slowStart))
+    }
+
+    static func fallbacks(_ parameters: HealthCheckParameters) -> [ServiceSpec: IPVSDestination] {
+        guard let text = parameters.fallback else { return [:] }
+        var result: [ServiceSpec: IPVSDestination] = [:]
+        for service in parameters.services.services {
+            result[service] = try? RealServers.parse(text, for: service, allowLoopback: true).first
+        }
+        return result
+    }
+
+    /// The target that checks a real server: its address, and the port checked (none for
+    /// ping, so services on several ports of one server share one echo).
+    func target(of destination: IPVSDestination) -> Target {
+        switch parameters.check {
+        case .ping, .none: Target(address: destination.address, port: 0)
+        default: Target(address: destination.address, port: UInt16(parameters.checkPort ?? Int(destination.port)))
+        }
+    }
+
+    // MARK: The control loop
+
+    func run() -> Int32 {
+        Signals.forward(to: mailbox)
+        log.info("checking the real servers of \(parameters.services.ocfValue) (\(parameters.check.rawValue) every \(parameters.interval), rise \(parameters.rise), fall \(parameters.fall))")
+        if case .http(let http) = try? parameters.checkSpec(), let tls = http.tls, !tls.verify {
+            log.warning("TLS certificates are not verified (tls_verify=false)")
+        }
+        while true {
+            let now = ContinuousClock.now
+            refresh(now: now)
+            for target in engine.startDue(now: now) {
+                let started = ContinuousClock.now
+                let mailbox = self.mailbox
+                prober.check(target, service: serviceName(of: target)) { outcome in
+                    mailbox.post(.result(target, started: started, outcome))
+                }
+            }
+            let wake = min(engine.nextWakeup(after: now) ?? now + .seconds(1), lastStatusWrite + .seconds(1),
+                           lastRefresh + .milliseconds(500))
+            for event in mailbox.take(waitingUntil: wake) {
+                switch event {
+                case .result(let target, let started, let outcome):
+                    if let transition = engine.record(outcome, for: target, started: started, now: .now) {
+                        log.info(transition.description)
+                        markDirty(target)
+                    }
+                case .signal(SIGHUP):
+                    reload()
+                case .signal(let signal):
+                    log.info("signal \(signal): the checker stops (the agent's stop restores the weights)")
+                    return 0
+                }
+            }
+            markRamping(now: .now)
+            sync()
+            let firstRoundApplied = ready != nil && engine.roundComplete && !services.contains(where: \.dirty)
+            if firstRoundApplied { rounds = 1 }
+            // The status is on disk before the agent hears "ready": its first monitor finds it.
+            writeStatus()
+            if firstRoundApplied { signalReady("ready") }
+        }
+    }
+
+    /// Re-reads the published real servers and the maintenance directory (twice a second).
+    func refresh(now: ContinuousClock.Instant) {
+        guard now - lastRefresh >= .milliseconds(500) else { return }
+        lastRefresh = now
+        var changed = false
+        for index in services.indices {
+            let text: String?
+            do {
+                text = try services[index].store.desiredFile.read().map { $0["realservers"] ?? "" }
+            } catch {
+                log.warning("reading the real servers of \(services[index].spec): \(error)")
+                continue
+            }
+            guard text != services[index].publishedText || (text != nil && services[index].configured == nil) else { continue }
+            services[index].publishedText = text
+            services[index].dirty = true
+            changed = true
+            guard let text else {
+                if services[index].configured != nil { log.warning("\(services[index].spec) is not run by an ipvs resource here any more") }
+                services[index].configured = nil
+                continue
+            }
+            do {
+                services[index].configured = text.isEmpty ? [] : try RealServers.parse(text, for: services[index].spec)
+            } catch {
+                log.error("the real servers published for \(services[index].spec) do not parse: \(error)")
+                services[index].configured = nil
+            }
+        }
+        if changed {
+            var wanted = Set<Target>()
+            for slot in services { for destination in slot.configured ?? [] { wanted.insert(target(of: destination)) } }
+            engine.track(wanted, now: now)
+        }
+        if let directory = parameters.maintenanceDirectory {
+            for (target, entered) in engine.setMaintenance(maintenanceTargets(in: directory), now: now) {
+                log.info(entered ? "\(target) is in maintenance (a file in \(directory))" : "\(target) is out of maintenance")
+                markDirty(target)
+            }
+        }
+    }
+
+    /// The targets named by files in the maintenance directory: `ADDR` names every port of a
+    /// real server, `ADDR:PORT` one.
+    func maintenanceTargets(in directory: String) -> Set<Target> {
+        guard let stream = opendir(directory) else { return [] }
+        defer { closedir(stream) }
+        var names = Set<String>()
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if !name.hasPrefix(".") { names.insert(name) }
+        }
+        var result = Set<Target>()
+        for target in engine.targets.keys {
+            let address = target.address.description
+            if names.contains(address) || names.contains(target.description) || names.contains("[\(address)]") {
+                result.insert(target)
+            } else {
+                // With ping or none, targets have no port: a file ADDR:PORT for a configured port counts.
+                for slot in services {
+                    for destination in slot.configured ?? [] where self.target(of: destination) == target
+                        && names.contains(destination.key.description) {
+                        result.insert(target)
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    func serviceName(of target: Target) -> String {
+        services.first { ($0.configured ?? []).contains { self.target(of: $0) == target } }?.spec.description ?? ""
+    }
+
+    func markDirty(_ target: Target) {
+        for index in services.indices where (services[index].configured ?? []).contains(where: { self.target(of: $0) == target }) {
+            services[index].dirty = true
+        }
+    }
+
+    /// Services with a real server in slow start get their weights recomputed.
+    func markRamping(now: ContinuousClock.Instant) {
+        guard engine.settings.slowStart > .zero else { return }
+        for (target, state) in engine.targets {
+            if let since = state.upSince, state.serves, since.duration(to: now) <= engine.settings.slowStart + .seconds(1) {
+                markDirty(target)
+            }
+        }
+    }
+
+    // MARK: Applying
+
+    /// Writes the override files and brings the kernel in line, for every service that
+    /// changed, as one netlink batch under the services' locks.
+    func sync() {
+        let dirty = services.indices.filter { services[$0].dirty && services[$0].configured != nil || services[$0].dirty && services[$0].publishedText == nil }
+        guard !dirty.isEmpty else { return }
+        let ordered = dirty.sorted { services[$0].store.lockPath < services[$1].store.lockPath }
+        var locks: [FileLock] = []
+        do {
+            for index in ordered { locks.append(try FileLock(path: services[index].store.lockPath, deadline: .now + .seconds(2))) }
+        } catch {
+            log.warning("the override lock is busy (\(error)); trying again")
+            return
+        }
+        defer { withExtendedLifetime(locks) {} }
+        do {
+            if table == nil { table = try LiveKernel(deadline: .now + .seconds(5)).ipvs(in: parameters.netns?.path) }
+            guard let table else { return }
+            var operations: [IPVSOperation] = []
+            let now = ContinuousClock.now
+            for index in ordered {
+                let slot = services[index]
+                let (previous, _) = try slot.store.load()
+                guard let configured = slot.configured else {
+                    try slot.store.save(HealthOverrides())
+                    services[index].dirty = false
+                    continue
+                }
+                let wanted = engine.overrides(for: configured, target: target(of:), onFailure: parameters.onFailure,
+                                              fallback: fallback[slot.spec], now: now)
+                if wanted != previous { try slot.store.save(wanted) }
+                if try table.service(slot.spec.identity) != nil {
+                    let actual = try table.destinations(of: slot.spec.identity)
+                    operations += WeightSync.operations(service: slot.spec.identity, configured: configured, overrides: wanted,
+                                                        previous: previous, actual: actual)
+                }
+            }
+            for operation in operations { log.debug(operation.description) }
+            let outcomes = try table.apply(operations)
+            for (operation, failure) in zip(operations, outcomes) {
+                if let failure { log.error("\(operation): \(failure.function): \(failure.message)") }
+            }
+            for index in ordered { services[index].dirty = false }
+        } catch let error as NetlinkError {
+            log.warning("IPVS: \(error); trying again on a new socket")
+            table = nil
+        } catch {
+            log.warning("applying the verdicts: \(error); trying again")
+        }
+        updateAttribute()
+    }
+
+    /// Healthy and configured real servers of each service.
+    func counts() -> [String: (healthy: Int, total: Int)] {
+        var result: [String: (healthy: Int, total: Int)] = [:]
+        for slot in services {
+            let configured = slot.configured ?? []
+            let healthy = configured.filter { engine.targets[target(of: $0)]?.serves == true }.count
+            result[slot.spec.description] = (healthy, configured.count)
+        }
+        return result
+    }
+
+    func updateAttribute() {
+        guard let name = parameters.attribute, engine.roundComplete else { return }
+        let value = String(counts().values.map(\.healthy).min() ?? 0)
+        guard value != lastAttribute else { return }
+        do {
+            try NodeAttributes(deadline: .now + .seconds(5)).update(name, to: value)
+            lastAttribute = value
+        } catch {
+            if !attributeWarned { log.warning("node attribute \(name): \(error)") }
+            attributeWarned = true
+        }
+    }
+
+    // MARK: Reload, status, readiness
+
+    func reload() {
+        do {
+            guard let configuration = try DaemonConfiguration.load(from: configurationFile) else {
+                throw DaemonError("the configuration file is gone")
+            }
+            let parameters = try HealthCheckParameters.load(from: configuration.environment)
+            let prober = try Prober(loop: group.next(), spec: try parameters.checkSpec(), timeout: parameters.timeout.duration)
+            guard parameters.services == self.parameters.services, parameters.netns == self.parameters.netns else {
+                throw DaemonError("services and netns cannot change without a restart")
+            }
+            self.configuration = configuration
+            self.parameters = parameters
+            self.prober = prober
+            engine.settings = CheckerDaemon.hysteresis(parameters)
+            fallback = CheckerDaemon.fallbacks(parameters)
+            for index in services.indices {
+                services[index].dirty = true
+                services[index].publishedText = nil
+            }
+            lastRefresh = .now - .seconds(60)
+            lastStatusWrite = .now - .seconds(60)
+            log.info("reloaded the configuration (generation \(configuration.generation))")
+        } catch {
+            log.error("reload refused: \(error); the checker goes on with the previous configuration")
+        }
+    }
+
+    func writeStatus() {
+        var status = DaemonStatus(daemon: identity, heartbeat: 0, generation: configuration.generation, rounds: rounds,
+                                  services: counts())
+        status.netns = parameters.netns?.path ?? ""
+        for (target, state) in engine.targets {
+            status.targets[target.description] = TargetReport(
+                health: state.health, inMaintenance: state.inMaintenance,
+                latencyMicroseconds: state.lastLatency.map { Int($0 / .microseconds(1)) },
+                reason: state.health == .down || state.isChanging ? state.reason : "")
+        }
+        let now = ContinuousClock.now
+        var comparable = lastStatus
+        comparable?.heartbeat = 0
+        guard status != comparable || now - lastStatusWrite >= .seconds(1) else { return }
+        lastStatus = status
+        status.heartbeat = DaemonStatus.now()
+        do {
+            try status.save(to: files.status)
+            lastStatusWrite = now
+        } catch {
+            log.error("writing \(files.status.path): \(error)")
+        }
+    }
+
+    /// Tells the starting agent how the start went, once.
+    func signalReady(_ message: String) {
+        guard let fd = ready else { return }
+        let line = Array((message + "\n").utf8)
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        ready = nil
+    }
+}
+
+struct DaemonError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,27 @@
+import Glibc
+import OCF
+
+// healthcheckd CONFIGURATION [READY-FD]: the checker daemon of ocf:tandem:healthcheck, started
+// by the agent. It writes "ready" to READY-FD once the first round of checks is applied, or
+// "error: …" when it cannot run.
+Signals.block()
+// The agent that started this daemon may be gone (killed mid-start): writing "ready" to its
+// pipe must fail, not kill the daemon.
+signal(SIGPIPE, SIG_IGN)
+let arguments = CommandLine.arguments
+guard arguments.count >= 2 else {
+    Log.writeStandardError("usage: healthcheckd CONFIGURATION [READY-FD]\n")
+    exit(2)
+}
+let ready = arguments.count > 2 ? Int32(arguments[2]) : nil
+do {
+    let daemon = try CheckerDaemon(configurationPath: arguments[1], ready: ready)
+    exit(daemon.run())
+} catch {
+    if let ready {
+        let line = Array("error: \(error)\n".utf8)
+        _ = line.withUnsafeBytes { write(ready, $0.baseAddress, $0.count) }
+    }
+    Log.writeStandardError("ERROR: healthcheckd: \(error)\n")
+    exit(1)
+}
