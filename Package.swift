@@ -90,7 +90,7 @@ let package = Package(
 
         // Benchmarks (`make bench`): agents side by side with the scripts they replace.
         .executableTarget(
-            name: "tandem-bench", dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "LVS", "Addresses"],
+            name: "tandem-bench", dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "LVS", "HealthCheck", "Addresses"],
             path: "Tests/Benchmarks"),
 
         // Small fixtures for tests (node attributes against a real attrd, the health checker's

@@ -171,6 +171,26 @@ public struct HealthCheckParameters: ParameterSet {
     public func validate() throws(ParameterProblems) {
         var problems = ParameterProblems()
         do throws(ParameterProblems) { _ = try checkSpec() } catch { problems.problems += error.problems }
+        // Parameters of the other checks are checked too: a reload that switches the check
+        // must not meet a value nobody looked at.
+        if check != .http && check != .https {
+            do throws(ParameterProblems) { _ = try httpCheck(tls: true) } catch { problems.problems += error.problems }
+        }
+        if check != .tcpExpect {
+            for (name, value) in [("tcp_send", tcpSend), ("tcp_expect", tcpExpect)] {
+                if let value { do { _ = try Escapes.decode(value) } catch { problems.add(name, error.reason) } }
+            }
+        }
+        // Text for a server or a program is written with escapes, never with raw control characters.
+        for (name, value) in [("http_body", httpBody), ("external_arguments", externalArguments), ("tcp_send", tcpSend),
+                              ("tcp_expect", tcpExpect)] {
+            if let value, value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
+                problems.add(name, "has control characters (tcp_send and tcp_expect take escapes such as \\r\\n)")
+            }
+        }
+        if check != .external, let program = externalCommand, !program.hasPrefix("/") {
+            problems.add("external_command", "'\(program)' is not an absolute path")
+        }
         if let fallback {
             for service in services.services {
                 do {
@@ -267,6 +287,12 @@ public struct HealthCheckParameters: ParameterSet {
             do { pattern = try Pattern(httpBodyRegex) } catch { problems.add("http_body_regex", error.reason) }
         }
         if let caFile = tlsCAFile, !caFile.hasPrefix("/") { problems.add("tls_ca_file", "'\(caFile)' is not an absolute path") }
+        if let name = tlsServerName, name.isEmpty || !name.utf8.allSatisfy({ byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+        }) {
+            problems.add("tls_server_name", "'\(name)' is not a host name")
+        }
         if !tls {
             if tlsCAFile != nil { problems.add("tls_ca_file", "applies to https only") }
             if tlsServerName != nil { problems.add("tls_server_name", "applies to https only") }

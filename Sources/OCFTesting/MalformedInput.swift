@@ -67,7 +67,11 @@ public struct MalformedInputHarness<Snapshot: Equatable> {
     }
 
     /// Values wrong for any parameter of a content type, whatever the agent.
-    public static func typeViolations(for declarations: [ParameterDeclaration]) -> [MalformedValue] {
+    /// - Parameter accepting: parameters that legitimately take such text (bytes sent to a
+    ///   server, a pattern, program arguments), with the violations they accept by design:
+    ///   `"shell metacharacters"`, `"100 characters"`.
+    public static func typeViolations(for declarations: [ParameterDeclaration],
+                                      accepting: [String: Set<String>] = [:]) -> [MalformedValue] {
         declarations.flatMap { declaration -> [MalformedValue] in
             var values: [(String, String)]
             switch declaration.contentType {
@@ -76,6 +80,7 @@ public struct MalformedInputHarness<Snapshot: Equatable> {
             case .boolean: values = [("maybe", "not a boolean"), ("2", "not a boolean spelling")]
             case .string: values = [("x; reboot", "shell metacharacters"), (String(repeating: "a", count: 100), "100 characters")]
             }
+            values.removeAll { accepting[declaration.name]?.contains($0.1) == true }
             if declaration.isRequired { values.append(("", "required and empty")) }
             return values.map { MalformedValue([declaration.name: $0.0], [.notConfigured], "\(declaration.name): \($0.1)") }
         }

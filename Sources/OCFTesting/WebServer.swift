@@ -17,7 +17,7 @@ public final class WebServer {
     ///   - directory: a fresh directory for the configuration, logs and `www/`.
     ///   - certificate: PEM certificate chain and key for HTTPS on `tlsPort`.
     public init(in namespace: NetworkNamespace, directory: String, port: UInt16 = 80, tlsPort: UInt16? = nil,
-                certificate: (chain: String, key: String)? = nil, page: String = "Test Page") throws {
+                certificate: (chain: String, key: String)? = nil, page: String = "Test Page", accessLog: Bool = true) throws {
         self.namespace = namespace
         self.directory = directory
         self.port = port
@@ -35,10 +35,11 @@ public final class WebServer {
         try writeFile(directory + "/nginx.conf", """
             daemon off; master_process off; worker_processes 1;
             pid \(directory)/nginx.pid; error_log \(directory)/error.log;
-            events { worker_connections 4096; }
+            worker_rlimit_nofile 16384;
+            events { worker_connections 8192; }
             http {
               log_format check '$msec $remote_addr $server_port $request_uri $status';
-              access_log \(directory)/access.log check;
+              access_log \(accessLog ? directory + "/access.log check" : "off");
               client_body_temp_path \(directory)/tmp; proxy_temp_path \(directory)/tmp;
               fastcgi_temp_path \(directory)/tmp; uwsgi_temp_path \(directory)/tmp; scgi_temp_path \(directory)/tmp;
               server { listen \(port); root \(directory)/www; location = /unavailable { return 503; } }

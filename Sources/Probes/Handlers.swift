@@ -17,8 +17,9 @@ final class ExpectHandler: ChannelInboundHandler, @unchecked Sendable {
         self.once = once
     }
 
+    /// Added to a connected channel: the bytes go out at once.
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive, !send.isEmpty {
+        if !send.isEmpty {
             context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: send)), promise: nil)
         }
     }
@@ -61,8 +62,8 @@ final class HTTPCheckHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        // Added once the connection is up (and, for https, while the handshake runs: the
-        // TLS handler holds the request until it is done).
+        // Added once the connection is up (for https, while the handshake runs: the TLS
+        // handler holds the request until it is done).
         var headers = HTTPHeaders()
         let host = check.host ?? (target.address.family == .inet6 ? "[\(target.address)]" : "\(target.address)")
         headers.add(name: "Host", value: host)

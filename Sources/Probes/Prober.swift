@@ -106,14 +106,16 @@ public final class Prober: @unchecked Sendable {
             once.finish(.fail("timed out after \(Interval(timeout))"))
         }
         once.onFinish { timer.cancel() }
+        // The check's handlers go in once the connection is up (a channel initializer runs
+        // before it is).
         ClientBootstrap(group: loop)
             .connectTimeout(amount)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
+            .connect(to: address)
+            .flatMap { channel in
                 once.onFinish { channel.close(promise: nil) }
                 return ready(channel)
             }
-            .connect(to: address)
             .whenFailure { error in once.finish(.fail(Prober.describe(error))) }
     }
 

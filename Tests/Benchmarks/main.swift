@@ -4,6 +4,9 @@
 //   tandem-bench vip    vip against ocf:heartbeat:IPaddr2 in a veth namespace pair
 //   tandem-bench ipvs   ipvs against ipvsadm (needs a kernel with IPVS: make bench runs it in
 //                       the qemu guest)
+//   tandem-bench healthcheck
+//                       healthcheck against keepalived and ldirectord, 1000 real servers over
+//                       HTTP (a kernel with IPVS, as for ipvs; BENCH_WINDOW sets the seconds)
 //
 // BENCH_RUNS sets how many runs each median is taken over.
 import Glibc
@@ -20,11 +23,13 @@ do {
         let runs = Int(getenv("BENCH_RUNS").map { String(cString: $0) } ?? "") ?? 25
         let lab = try VethLab(localAddresses: ["198.18.0.1/24"], peerAddresses: ["198.18.0.2/24"])
         exit(VIPBench(lab: lab, runs: runs).run())
+    case "healthcheck":
+        exit(try HealthCheckBench().run())
     case "ipvs":
         let runs = Int(getenv("BENCH_RUNS").map { String(cString: $0) } ?? "") ?? 9
         exit(try IPVSBench(runs: runs).run())
     default:
-        print("usage: tandem-bench [vip|ipvs]")
+        print("usage: tandem-bench [vip|ipvs|healthcheck]")
         exit(2)
     }
 } catch {

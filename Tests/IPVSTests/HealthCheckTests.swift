@@ -273,3 +273,171 @@ struct HealthCheckTests {
         _ = try world.ipvs.run("stop", ipvsParameters)
     }
 }
+
+extension HealthCheckTests {
+    /// Real servers rs1, rs2 and one that does not exist (nothing answers for it).
+    var threeServers: [String: String] {
+        ["service": "tcp:203.0.113.10:80", "scheduler": "rr",
+         "realservers": "192.168.100.2:80 masq 2, 192.168.100.3:80 masq 3, 192.168.100.9:80 masq 4"]
+    }
+    var absent: IPVSDestination.Key { IPVSDestination.Key(address: IPAddress("192.168.100.9")!, port: 80) }
+
+    @Test func pingTCPExpectAndExternalChecks() throws {
+        let world = try World(name: "kinds")
+        #expect(try world.ipvs.run("start", threeServers).exitCode == .success)
+        let base = ["services": service, "interval": "500ms", "timeout": "1s", "rise": "1", "fall": "1"]
+        let testtool = AgentRunner.agentDirectory + "/tandem-testtool"
+        let cases: [(String, [String: String], [IPVSDestination.Key: Int32])] = [
+            ("ping", ["check": "ping"], [rs1: 2, rs2: 3, absent: 0]),
+            ("tcp", ["check": "tcp"], [rs1: 2, rs2: 3, absent: 0]),
+            ("tcp-expect", ["check": "tcp-expect", "tcp_send": "GET /ldirector.html HTTP/1.0\\r\\n\\r\\n", "tcp_expect": "Test Page"],
+             [rs1: 2, rs2: 3, absent: 0]),
+            ("tcp-expect, wrong answer", ["check": "tcp-expect", "tcp_send": "GET / HTTP/1.0\\r\\n\\r\\n", "tcp_expect": "Other Page"],
+             [rs1: 0, rs2: 0, absent: 0]),
+            ("external", ["check": "external", "external_command": testtool, "external_arguments": "external-check .3"],
+             [rs1: 0, rs2: 3, absent: 0]),
+            ("external, too slow", ["check": "external", "external_command": "/bin/sleep", "external_arguments": "10", "timeout": "300ms"],
+             [rs1: 0, rs2: 0, absent: 0]),
+            ("none", ["check": "none"], [rs1: 2, rs2: 3, absent: 4]),
+        ]
+        for (name, extra, expected) in cases {
+            let parameters = base.merging(extra) { $1 }
+            let start = try world.checker.run("start", parameters)
+            #expect(start.exitCode == .success, "\(name): \(start)")
+            let weights = try world.weights(identity)
+            #expect(weights == expected, "\(name): \(weights)\n\(world.log)")
+            #expect(try world.checker.run("stop", parameters).exitCode == .success, "\(name)")
+            #expect(try world.weights(identity) == [rs1: 2, rs2: 3, absent: 4], "\(name): stop restores")
+        }
+        #expect(world.log.contains("killed after"), "\(world.log)")
+        _ = try world.ipvs.run("stop", threeServers)
+    }
+
+    @Test func slowStartRampsAReturningServer() throws {
+        let world = try World(name: "slowstart")
+        var parameters = ipvsParameters
+        parameters["realservers"] = "192.168.100.2:80 masq 100, 192.168.100.3:80 masq 3"
+        #expect(try world.ipvs.run("start", parameters).exitCode == .success)
+        let check = checkParameters.merging(["rise": "1", "fall": "1", "slow_start": "4"]) { $1 }
+        try #require(try world.checker.run("start", check).exitCode == .success)
+        #expect(try world.weights(identity)[rs1] == 100, "up from the first check: no ramp at start")
+        world.servers[0].kill()
+        #expect(try world.waitForWeights(identity, within: .seconds(10)) { $0[rs1] == 0 } != nil)
+        try world.servers[0].start()
+        var seen: [Int32] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline, seen.last != 100 {
+            let weight = try world.weights(identity)[rs1] ?? -1
+            if weight != seen.last { seen.append(weight) }
+            sleep(for: .milliseconds(50))
+        }
+        print("healthcheck: slow start over 4 s went through weights \(seen)")
+        #expect(seen.last == 100)
+        #expect(seen.filter { $0 > 0 && $0 < 100 }.count >= 3, "\(seen)")
+        #expect(zip(seen.dropFirst(), seen.dropFirst(2)).allSatisfy { $0 < $1 }, "the weight only grows: \(seen)")
+        #expect(try world.checker.run("stop", check).exitCode == .success)
+        _ = try world.ipvs.run("stop", parameters)
+    }
+
+    @Test func ocfTesterPasses() throws {
+        let world = try World(name: "ocf-tester")
+        #expect(try world.ipvs.run("start", ipvsParameters).exitCode == .success)
+        setenv("TANDEM_LIBEXEC_DIR", AgentRunner.agentDirectory, 1)
+        setenv("HA_RSCTMP", world.directory + "/state", 1)
+        defer { unsetenv("HA_RSCTMP") }
+        let options = ["services=tcp:203.0.113.10:80", "check=http", "interval=500ms"]
+        let arguments = ["-n", "healthcheck-ocf-tester"] + options.flatMap { ["-o", $0] } + [AgentRunner.path(of: "healthcheck")]
+        let result = try Command("/usr/sbin/ocf-tester", arguments).run(in: world.lab.director, deadline: .now + .seconds(600))
+        #expect(result.output.contains("healthcheck passed all tests"), "\(result.output)\(result.errorOutput)")
+        print("ocf-tester (healthcheck): \(result.output.split(separator: "\n").last ?? "")")
+        _ = try world.ipvs.run("stop", ipvsParameters)
+    }
+
+    /// At least 30 malformed values through validate-all and start: refused with the right code
+    /// and an exit reason; no daemon started, no weight or state file changed.
+    @Test func malformedInputChangesNothing() throws {
+        let world = try World(name: "malformed")
+        #expect(try world.ipvs.run("start", ipvsParameters).exitCode == .success)
+        struct Snapshot: Equatable {
+            let weights: [String]
+            let daemons: Int
+            let stateFiles: [String: String]
+        }
+        let daemon = AgentRunner.agentDirectory + "/healthcheckd"
+        let harness = MalformedInputHarness(
+            base: ["services": service, "check": "http"],
+            run: { action, parameters in try world.checker.run(action, parameters) },
+            snapshot: {
+                Snapshot(weights: try world.weights(identity).map { "\($0.key)=\($0.value)" }.sorted(),
+                         daemons: Background.processes(running: daemon, withArgument: world.directory + "/state/healthcheck-web-check.conf").count,
+                         stateFiles: StateDirectorySnapshot(world.directory + "/state").files)
+            })
+        // Text sent to a server or matched in its answer, and program arguments (never given
+        // to a shell), may hold anything; names and a method may be long.
+        let anyText: Set = ["shell metacharacters", "100 characters"]
+        var cases = MalformedInputHarness<Snapshot>.typeViolations(
+            for: HealthCheckParameters.declarations,
+            accepting: ["tcp_send": anyText, "tcp_expect": anyText, "http_body": anyText, "http_body_regex": anyText,
+                        "external_arguments": anyText, "attribute": ["100 characters"], "http_method": ["100 characters"],
+                        "http_host": ["100 characters"], "tls_server_name": ["100 characters"]])
+        cases += [
+            MalformedValue(["services": "http:203.0.113.10:80"], [.notConfigured], "unknown protocol"),
+            MalformedValue(["services": "tcp:203.0.113.10:80 tcp:203.0.113.10:80"], [.notConfigured], "a service twice"),
+            MalformedValue(["services": ""], [.notConfigured], "no service"),
+            MalformedValue(["services": "tcp:203.0.113.10:80;reboot"], [.notConfigured], "shell metacharacters"),
+            MalformedValue(["check": "smtp"], [.notConfigured], "unknown check"),
+            MalformedValue(["check_port": "0"], [.notConfigured], "port 0"),
+            MalformedValue(["check_port": "65536"], [.notConfigured], "port over 65535"),
+            MalformedValue(["services": "fwmark:7"], [.notConfigured], "fwmark service without check_port"),
+            MalformedValue(["interval": "50ms"], [.notConfigured], "interval under 100 ms"),
+            MalformedValue(["interval": "5x"], [.notConfigured], "unknown unit"),
+            MalformedValue(["interval": "2h"], [.notConfigured], "hours"),
+            MalformedValue(["interval": "-1s"], [.notConfigured], "negative interval"),
+            MalformedValue(["timeout": "5ms"], [.notConfigured], "timeout under 10 ms"),
+            MalformedValue(["fast_interval": "0"], [.notConfigured], "fast interval 0"),
+            MalformedValue(["rise": "0"], [.notConfigured], "rise 0"),
+            MalformedValue(["fall": "101"], [.notConfigured], "fall over 100"),
+            MalformedValue(["on_failure": "delete"], [.notConfigured], "unknown failure action"),
+            MalformedValue(["fallback": "192.0.2.1, 192.0.2.2"], [.notConfigured], "two fallbacks"),
+            MalformedValue(["fallback": "192.0.2.1 route"], [.notConfigured], "fallback with an unknown method"),
+            MalformedValue(["slow_start": "3601"], [.notConfigured], "slow start over an hour"),
+            MalformedValue(["attribute": "-n"], [.notConfigured], "attribute name like an option"),
+            MalformedValue(["attribute": "a b"], [.notConfigured], "space in attribute name"),
+            MalformedValue(["maintenance_dir": "relative/dir"], [.notConfigured], "relative maintenance directory"),
+            MalformedValue(["maintenance_dir": "/nonexistent-maintenance"], [.notInstalled], "maintenance directory missing here"),
+            MalformedValue(["degraded_on": "always"], [.notConfigured], "unknown degraded policy"),
+            MalformedValue(["check": "tcp-expect"], [.notConfigured], "tcp-expect without tcp_expect"),
+            MalformedValue(["check": "tcp-expect", "tcp_expect": "\\x4"], [.notConfigured], "short hex escape"),
+            MalformedValue(["check": "tcp-expect", "tcp_expect": "ok", "tcp_send": "\\q"], [.notConfigured], "unknown escape"),
+            MalformedValue(["http_method": "GET /"], [.notConfigured], "space in method"),
+            MalformedValue(["http_path": "health"], [.notConfigured], "path without /"),
+            MalformedValue(["http_path": "/a b"], [.notConfigured], "space in path"),
+            MalformedValue(["http_host": "a/b"], [.notConfigured], "slash in host"),
+            MalformedValue(["http_headers": "NoColon"], [.notConfigured], "header without a colon"),
+            MalformedValue(["http_headers": "Bad Name: x"], [.notConfigured], "space in header name"),
+            MalformedValue(["http_status": "99"], [.notConfigured], "status under 100"),
+            MalformedValue(["http_status": "300-200"], [.notConfigured], "status range backwards"),
+            MalformedValue(["http_status": "200,"], [.notConfigured], "empty status"),
+            MalformedValue(["http_body_regex": "(unclosed"], [.notConfigured], "bad regular expression"),
+            MalformedValue(["http_body": "Test\u{7}Page"], [.notConfigured], "control character in the body text"),
+            MalformedValue(["check": "external", "external_command": "/bin/true", "external_arguments": "-v\u{1}"], [.notConfigured],
+                           "control character in program arguments"),
+            MalformedValue(["tls_ca_file": "/etc/ssl/certs/ca-certificates.crt"], [.notConfigured], "CA file on plain http"),
+            MalformedValue(["check": "https", "tls_ca_file": "ca.pem"], [.notConfigured], "relative CA file"),
+            MalformedValue(["check": "https", "tls_ca_file": "/nonexistent.pem"], [.notInstalled], "CA file missing here"),
+            MalformedValue(["check": "external"], [.notConfigured], "external without a program"),
+            MalformedValue(["check": "external", "external_command": "true"], [.notConfigured], "program without a path"),
+            MalformedValue(["check": "external", "external_command": "/nonexistent/check"], [.notInstalled], "program missing here"),
+            MalformedValue(["check": "ping", "check_port": "80"], [.notConfigured], "a port for ping"),
+            MalformedValue(["netns": "../x"], [.notConfigured], "namespace name with a path"),
+            MalformedValue(["netns": "no-such-namespace"], [.invalidArguments], "namespace missing here"),
+        ]
+        #expect(cases.count >= 50)
+        // A service no ipvs resource runs here: start refuses, naming it; nothing starts.
+        let orphan = try world.checker.run("start", ["services": "tcp:203.0.113.99:80"])
+        #expect(orphan.exitCode == .genericError && orphan.exitReason?.contains("not run by an ocf:tandem:ipvs resource") == true, "\(orphan)")
+        #expect(MalformedInputHarness<Snapshot>.uncovered(by: cases, declarations: HealthCheckParameters.declarations).isEmpty)
+        for failure in try harness.failures(cases) { Issue.record("\(failure)") }
+        _ = try world.ipvs.run("stop", ipvsParameters)
+    }
+}

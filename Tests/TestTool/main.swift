@@ -11,6 +11,9 @@
 //                                                 contract, N times: under the lock, weight
 //                                                 N % 7 into the file, then into the kernel;
 //                                                 prints the last weight
+//   tandem-testtool external-check SUFFIX         a healthcheck external program: passes when
+//                                                 TANDEM_RS_ADDRESS ends with SUFFIX (and
+//                                                 TANDEM_RS_PORT and TANDEM_SERVICE are set)
 import Addresses
 import Glibc
 import LVS
@@ -39,6 +42,16 @@ do {
             }
         }
         print(weight)
+    case ("external-check", 2):
+        let address = getenv("TANDEM_RS_ADDRESS").map { String(cString: $0) } ?? ""
+        guard getenv("TANDEM_RS_PORT") != nil, getenv("TANDEM_SERVICE") != nil else {
+            Log.writeStandardError("TANDEM_RS_PORT or TANDEM_SERVICE missing\n")
+            exit(3)
+        }
+        guard address.hasSuffix(arguments[1]) else {
+            Log.writeStandardError("\(address) is not the one\n")
+            exit(1)
+        }
     case ("close-and-hang", 1):
         close(STDOUT_FILENO)
         close(STDERR_FILENO)

@@ -41,11 +41,18 @@ final class CheckerDaemon {
     let identity: String
     var rounds = 0
     var ready: Int32?
-    var lastStatus: DaemonStatus?
     var lastStatusWrite = ContinuousClock.now - .seconds(60)
     var lastRefresh = ContinuousClock.now - .seconds(60)
     var lastAttribute: String?
     var attributeWarned = false
+    /// Each target's services (indices into `services`), rebuilt when the real servers change.
+    var servicesOfTarget: [Target: [Int]] = [:]
+    /// A verdict, the configuration or the round count changed since the status was written.
+    var statusChanged = true
+    /// The control loop runs at most this often: checks that fall due, or finish, within one
+    /// tick are handled together (with a thousand real servers a second, once each would cost
+    /// a pass over all of them a thousand times a second).
+    static let tick = Duration.milliseconds(10)
 
     init(configurationPath: String, ready: Int32?) throws {
         configurationFile = StateFile(path: configurationPath)
@@ -107,8 +114,11 @@ final class CheckerDaemon {
         if case .http(let http) = try? parameters.checkSpec(), let tls = http.tls, !tls.verify {
             log.warning("TLS certificates are not verified (tls_verify=false)")
         }
+        var lastPass = ContinuousClock.now - CheckerDaemon.tick
         while true {
+            sleep(until: lastPass + CheckerDaemon.tick)
             let now = ContinuousClock.now
+            lastPass = now
             refresh(now: now)
             for target in engine.startDue(now: now) {
                 let started = ContinuousClock.now
@@ -136,7 +146,10 @@ final class CheckerDaemon {
             markRamping(now: .now)
             sync()
             let firstRoundApplied = ready != nil && engine.roundComplete && !services.contains(where: \.dirty)
-            if firstRoundApplied { rounds = 1 }
+            if firstRoundApplied {
+                rounds = 1
+                statusChanged = true
+            }
             // The status is on disk before the agent hears "ready": its first monitor finds it.
             writeStatus()
             if firstRoundApplied { signalReady("ready") }
@@ -173,9 +186,12 @@ final class CheckerDaemon {
             }
         }
         if changed {
-            var wanted = Set<Target>()
-            for slot in services { for destination in slot.configured ?? [] { wanted.insert(target(of: destination)) } }
-            engine.track(wanted, now: now)
+            servicesOfTarget = [:]
+            for (index, slot) in services.enumerated() {
+                for destination in slot.configured ?? [] { servicesOfTarget[target(of: destination), default: []].append(index) }
+            }
+            engine.track(Set(servicesOfTarget.keys), now: now)
+            statusChanged = true
         }
         if let directory = parameters.maintenanceDirectory {
             for (target, entered) in engine.setMaintenance(maintenanceTargets(in: directory), now: now) {
@@ -214,13 +230,12 @@ final class CheckerDaemon {
     }
 
     func serviceName(of target: Target) -> String {
-        services.first { ($0.configured ?? []).contains { self.target(of: $0) == target } }?.spec.description ?? ""
+        servicesOfTarget[target]?.first.map { services[$0].spec.description } ?? ""
     }
 
     func markDirty(_ target: Target) {
-        for index in services.indices where (services[index].configured ?? []).contains(where: { self.target(of: $0) == target }) {
-            services[index].dirty = true
-        }
+        for index in servicesOfTarget[target] ?? [] { services[index].dirty = true }
+        statusChanged = true
     }
 
     /// Services with a real server in slow start get their weights recomputed.
@@ -325,6 +340,7 @@ final class CheckerDaemon {
             self.configuration = configuration
             self.parameters = parameters
             self.prober = prober
+            statusChanged = true
             engine.settings = CheckerDaemon.hysteresis(parameters)
             fallback = CheckerDaemon.fallbacks(parameters)
             for index in services.indices {
@@ -340,6 +356,9 @@ final class CheckerDaemon {
     }
 
     func writeStatus() {
+        let now = ContinuousClock.now
+        guard statusChanged || now - lastStatusWrite >= .seconds(1) else { return }
+        statusChanged = false
         var status = DaemonStatus(daemon: identity, heartbeat: 0, generation: configuration.generation, rounds: rounds,
                                   services: counts())
         status.netns = parameters.netns?.path ?? ""
@@ -349,11 +368,6 @@ final class CheckerDaemon {
                 latencyMicroseconds: state.lastLatency.map { Int($0 / .microseconds(1)) },
                 reason: state.health == .down || state.isChanging ? state.reason : "")
         }
-        let now = ContinuousClock.now
-        var comparable = lastStatus
-        comparable?.heartbeat = 0
-        guard status != comparable || now - lastStatusWrite >= .seconds(1) else { return }
-        lastStatus = status
         status.heartbeat = DaemonStatus.now()
         do {
             try status.save(to: files.status)
@@ -371,6 +385,12 @@ final class CheckerDaemon {
         close(fd)
         ready = nil
     }
+}
+
+/// Sleeps until `instant` (at once when it has passed).
+func sleep(until instant: ContinuousClock.Instant) {
+    let remaining = ContinuousClock.now.duration(to: instant)
+    if remaining > .zero { sleep(for: remaining) }
 }
 
 struct DaemonError: Error, CustomStringConvertible {

@@ -1,0 +1,223 @@
+import Addresses
+import Glibc
+import HealthCheck
+import LVS
+import Netlink
+import OCF
+import OCFTesting
+
+// The health checker against keepalived's HTTP_GET and ldirectord's negotiate check, in one
+// run, on the same farm: 1000 real servers (1000 addresses of one namespace, behind one nginx)
+// of one IPVS service, checked over HTTP every second.
+// - CPU seconds and peak RSS of the checking process over 60 s of steady checking;
+// - detection latency: a real server's address is deleted (it stops answering: its checks
+//   time out) and the time until the kernel's weight for it is 0 is measured, 20 times
+//   (4 rounds of 5 servers at once), p50 and p99.
+// Each tool gets the same settings: interval 1 s, timeout 1 s, two failures to fail a server.
+// Under TCG emulation every number is slower than on hardware; the comparison is what carries over.
+
+struct HealthCheckBench {
+    static let servers = 1000
+    static let vip = "10.200.0.1"
+    let directory = "/tmp/tandem-hc-bench-\(getpid())"
+    let window = Duration.seconds(Int(getenv("BENCH_WINDOW").map { String(cString: $0) } ?? "") ?? 60)
+    let identity = IPVSService.Identity.address(.tcp, IPAddress(HealthCheckBench.vip)!, port: 80)
+
+    let director: NetworkNamespace
+    let farm: NetworkNamespace
+    let addresses: [IPAddress]
+
+    struct Result {
+        var cpuSeconds: Double
+        var peakRSS: Int
+        var latencies: [Double]
+        var undetected: Int
+        var note: String
+    }
+
+    init() throws {
+        director = try NetworkNamespace.create()
+        farm = try NetworkNamespace.create()
+        try RouteSocket(in: director).addVethPair(InterfaceName("tofarm")!, peer: InterfaceName("fromdir")!, peerNamespace: farm)
+        try VethLab.configure(director, [InterfaceName("tofarm")!], addresses: [(InterfaceName("tofarm")!, "10.100.255.254/16")])
+        addresses = (1...HealthCheckBench.servers).map { IPAddress("10.100.\($0 / 250).\($0 % 250 + 1)")! }
+        try VethLab.configure(farm, [InterfaceName("fromdir")!], addresses: [])
+        for address in addresses { try VethLab.add("\(address)/16", on: InterfaceName("fromdir")!, in: farm) }
+        mkdir(directory, 0o755)
+    }
+
+    var realservers: String { addresses.map { "\($0):80 masq" }.joined(separator: ", ") }
+
+    func run() throws -> Int32 {
+        let server = try WebServer(in: farm, directory: directory + "/nginx", port: 80, accessLog: false)
+        defer { server.kill() }
+        print("health checking of \(Self.servers) real servers over HTTP every second, one service (\(window) of steady checking)\n")
+        var results: [(String, Result?)] = []
+        results.append(("Tandem healthcheck", try measureTandem()))
+        results.append(("keepalived HTTP_GET", try measureKeepalived()))
+        results.append(("ldirectord negotiate", try measureLdirectord()))
+        print("| checker | CPU s in \(window.components.seconds) s | peak RSS MB | detection p50 s | detection p99 s | undetected | notes |")
+        print("|---|---:|---:|---:|---:|---:|---|")
+        for (name, result) in results {
+            guard let result else { print("| \(name) | n/a | n/a | n/a | n/a | n/a | did not run |"); continue }
+            print("| \(name) | \(format(result.cpuSeconds)) | \(format(Double(result.peakRSS) / 1024)) | "
+                + "\(format(percentile(result.latencies, 0.5))) | \(format(percentile(result.latencies, 0.99))) | "
+                + "\(result.undetected) of \(result.latencies.count + result.undetected) | \(result.note) |")
+        }
+        print("\nbound for detection: interval × fall + timeout + 0.1 s = 3.1 s")
+        return 0
+    }
+
+    // MARK: The three checkers
+
+    func measureTandem() throws -> Result {
+        let state = directory + "/state"
+        let ipvs = AgentRunner(agent: "ipvs", namespace: director, instance: "bench", stateDirectory: state)
+        var checker = AgentRunner(agent: "healthcheck", namespace: director, instance: "bench-check", stateDirectory: state)
+        checker.environment["TANDEM_LIBEXEC_DIR"] = AgentRunner.agentDirectory
+        let service = ["service": "tcp:\(Self.vip):80", "realservers": realservers]
+        let check = ["services": "tcp:\(Self.vip):80", "check": "http", "http_body": "Test Page", "interval": "1s",
+                     "timeout": "1s", "fall": "2", "rise": "2"]
+        guard try ipvs.run("start", service, timeout: .seconds(120)).exitCode == .success else { throw LabError("ipvs start failed") }
+        let start = try checker.run("start", check, timeout: .seconds(120))
+        guard start.exitCode == .success else { throw LabError("healthcheck start failed: \(start)") }
+        defer {
+            _ = try? checker.run("stop", check, timeout: .seconds(120))
+            _ = try? ipvs.run("stop", service, timeout: .seconds(120))
+        }
+        let daemons = Background.processes(running: AgentRunner.agentDirectory + "/healthcheckd",
+                                           withArgument: DaemonFiles(directory: state, instance: "bench-check").configuration.path)
+        guard let daemon = daemons.first else { throw LabError("no healthcheckd") }
+        var result = try steady([daemon.pid])
+        (result.latencies, result.undetected) = try detections(rounds: 4, limit: .seconds(30))
+        result.note = "all checks concurrent on one event loop"
+        return result
+    }
+
+    func measureKeepalived() throws -> Result? {
+        guard access("/usr/sbin/keepalived", X_OK) == 0 else { return nil }
+        var configuration = "global_defs {\n  router_id tandem_bench\n}\nvirtual_server \(Self.vip) 80 {\n  delay_loop 1\n  lb_algo wlc\n"
+            + "  lb_kind NAT\n  protocol TCP\n"
+        for address in addresses {
+            configuration += "  real_server \(address) 80 {\n    weight 1\n    inhibit_on_failure\n    HTTP_GET {\n"
+                + "      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 1\n      retry 1\n"
+                + "      delay_before_retry 1\n    }\n  }\n"
+        }
+        configuration += "}\n"
+        try writeFile(directory + "/keepalived.conf", configuration)
+        let command = Command("/usr/sbin/keepalived", ["--dont-fork", "--log-console", "--check", "--use-file", directory + "/keepalived.conf",
+                                                       "--pid", directory + "/keepalived.pid", "--checkers_pid", directory + "/checkers.pid"])
+        let process = try command.start(in: director)
+        defer {
+            kill(process.pid, SIGTERM)
+            _ = process.wait(deadline: .now + .seconds(60))
+            _ = try? IPVSSocket(in: director).apply([.deleteService(identity)])
+        }
+        guard try waitForServers(count: Self.servers, within: .seconds(120)) else { throw LabError("keepalived did not set up the service") }
+        guard let checker = waitForPidFile(directory + "/checkers.pid") else { throw LabError("no keepalived checker process") }
+        sleep(for: .seconds(5))
+        var result = try steady([checker, process.pid])
+        (result.latencies, result.undetected) = try detections(rounds: 4, limit: .seconds(30))
+        result.note = "checker process and its parent; one epoll loop"
+        return result
+    }
+
+    func measureLdirectord() throws -> Result? {
+        guard access("/usr/sbin/ldirectord", X_OK) == 0 else { return nil }
+        var configuration = "checktimeout=1\nnegotiatetimeout=1\nconnecttimeout=1\ncheckinterval=1\nfailurecount=2\nquiescent=yes\n"
+            + "autoreload=no\nlogfile=\"\(directory)/ldirectord.log\"\nvirtual=\(Self.vip):80\n"
+        for address in addresses { configuration += "\treal=\(address):80 masq 1\n" }
+        configuration += "\tservice=http\n\trequest=\"/\"\n\treceive=\"Test Page\"\n\tchecktype=negotiate\n\tscheduler=wlc\n\tprotocol=tcp\n"
+        try writeFile(directory + "/ldirectord.cf", configuration)
+        let process = try Command("/usr/sbin/ldirectord", ["-d", directory + "/ldirectord.cf", "start"]).start(in: director)
+        defer {
+            kill(process.pid, SIGTERM)
+            _ = process.wait(deadline: .now + .seconds(60))
+            _ = try? IPVSSocket(in: director).apply([.deleteService(identity)])
+        }
+        guard try waitForServers(count: Self.servers, within: .seconds(300)) else { throw LabError("ldirectord did not set up the service") }
+        var result = try steady([process.pid])
+        (result.latencies, result.undetected) = try detections(rounds: 1, limit: .seconds(120))
+        let rounds = (readFile(directory + "/ldirectord.log") ?? "").split(separator: "\n").count
+        result.note = "checks in series: one round of \(Self.servers) takes longer than the interval (\(rounds) log lines)"
+        return result
+    }
+
+    // MARK: Measuring
+
+    /// CPU seconds (the processes and the children they waited for) over the window, and the
+    /// largest peak RSS among them.
+    func steady(_ pids: [pid_t]) throws -> Result {
+        let before = pids.map(cpuTicks).reduce(0, +)
+        sleep(for: window)
+        let after = pids.map(cpuTicks).reduce(0, +)
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return Result(cpuSeconds: Double(after - before) / ticks, peakRSS: pids.map(peakRSS).max() ?? 0, latencies: [], undetected: 0, note: "")
+    }
+
+    /// Deletes 5 real servers' addresses at once, `rounds` times, and times each until the
+    /// kernel's weight for it is 0; the addresses come back after each round.
+    func detections(rounds: Int, limit: Duration) throws -> ([Double], Int) {
+        var latencies: [Double] = []
+        var undetected = 0
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<rounds {
+            let victims = Array(addresses.shuffled(using: &generator).prefix(5))
+            let killed = ContinuousClock.now
+            for victim in victims { try VethLab.remove("\(victim)/16", from: InterfaceName("fromdir")!, in: farm) }
+            var pending = Set(victims)
+            let table = try IPVSSocket(in: director)
+            while !pending.isEmpty && ContinuousClock.now - killed < limit {
+                let weights = try table.destinations(of: identity)
+                for destination in weights where pending.contains(destination.address) && destination.weight == 0 {
+                    pending.remove(destination.address)
+                    latencies.append(milliseconds(ContinuousClock.now - killed) / 1000)
+                }
+                sleep(for: .milliseconds(20))
+            }
+            undetected += pending.count
+            for victim in victims { try VethLab.add("\(victim)/16", on: InterfaceName("fromdir")!, in: farm) }
+            sleep(for: .seconds(5))
+        }
+        return (latencies, undetected)
+    }
+
+    func waitForServers(count: Int, within limit: Duration) throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        let table = try IPVSSocket(in: director)
+        while ContinuousClock.now < deadline {
+            if try table.destinations(of: identity).count == count { return true }
+            sleep(for: .milliseconds(200))
+        }
+        return false
+    }
+
+    func waitForPidFile(_ path: String) -> pid_t? {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let text = readFile(path), let pid = pid_t(text.split(separator: "\n").first ?? "") { return pid }
+            sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+
+    /// utime + stime + cutime + cstime of a process, in clock ticks (fields 14–17 of its stat).
+    func cpuTicks(_ pid: pid_t) -> Int {
+        guard let stat = readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return (11...14).compactMap { Int(fields[$0]) }.reduce(0, +)
+    }
+
+    /// VmHWM in kB.
+    func peakRSS(_ pid: pid_t) -> Int {
+        let status = readFile("/proc/\(pid)/status") ?? ""
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    func percentile(_ values: [Double], _ fraction: Double) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return .nan }
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.up)) - 1)]
+    }
+}
