@@ -31,9 +31,10 @@ RELEASE_BIN := $(CURDIR)/.build/release
 PROVIDER_DIR := $(CURDIR)/.build/provider
 
 # Every Debian package a build, test, benchmark or demo needs.
-BUILD_PACKAGES := pkg-config libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
+BUILD_PACKAGES := pkg-config libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libmariadb-dev libssl-dev zlib1g-dev libc-ares-dev
 TEST_PACKAGES := libxml2-utils resource-agents pacemaker pacemaker-cli-utils corosync crmsh \
-	python3-lxml iproute2 iputils-ping socat procps util-linux psmisc strace nginx-light openssl
+	python3-lxml iproute2 iputils-ping socat procps util-linux psmisc strace nginx-light openssl \
+	mariadb-server mariadb-client dnsmasq-base
 # The qemu guest with Debian's kernel for IPVS (.ci/vm; the kernel package itself is fetched
 # with apt-get download on first use, never installed), and ipvsadm for the comparisons.
 VM_PACKAGES := qemu-system-x86 busybox-static kmod xz-utils ipvsadm

@@ -32,6 +32,10 @@ let package = Package(
         .systemLibrary(
             name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0",
             providers: [.apt(["libnl-3-dev", "libnl-route-3-dev", "libnl-genl-3-dev"])]),
+        .systemLibrary(
+            name: "CMariaDB", path: "Sources/CMariaDB", pkgConfig: "libmariadb",
+            providers: [.apt(["libmariadb-dev", "libssl-dev", "zlib1g-dev"])]),
+        .systemLibrary(name: "CAres", path: "Sources/CAres", pkgConfig: "libcares", providers: [.apt(["libc-ares-dev"])]),
         // AF_PACKET socket headers (part of libc; no library to link).
         .systemLibrary(name: "CPacket", path: "Sources/CPacket"),
 
@@ -57,7 +61,7 @@ let package = Package(
         .target(
             name: "Probes",
             dependencies: [
-                "HealthCheck", "OCF", "Addresses",
+                "HealthCheck", "OCF", "Addresses", "CMariaDB", "CAres",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

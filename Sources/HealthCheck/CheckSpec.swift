@@ -8,7 +8,64 @@ public enum CheckSpec: Sendable {
     case http(HTTPCheck)
     case ping
     case external(program: String, arguments: [String])
+    case mysql(MySQLCheck)
+    case dns(DNSCheck)
     case none
+}
+
+public struct DNSCheck: Sendable {
+    public let name: String
+    public let type: DNSType
+    /// One answer must be this (an address, a name, `PREFERENCE HOST` for MX, the text of TXT).
+    public let expect: String?
+}
+
+public enum DNSType: String, OCFEnumeration {
+    case A, AAAA, CNAME, MX, NS, PTR, SOA, TXT
+
+    public var code: UInt16 {
+        switch self {
+        case .A: 1
+        case .NS: 2
+        case .CNAME: 5
+        case .SOA: 6
+        case .PTR: 12
+        case .MX: 15
+        case .TXT: 16
+        case .AAAA: 28
+        }
+    }
+}
+
+public struct MySQLCheck: Sendable {
+    /// A client defaults file (`[client]` user= password=): the password stays in it.
+    public let defaultsFile: String
+    public let database: String?
+    /// Must return at least one row.
+    public let query: String
+    /// Replication awareness: the server fails when its replica threads stop or it lags more.
+    public let maxLag: Int?
+    public let lagSource: LagSource
+    public let heartbeatTable: String?
+}
+
+extension MySQLCheck {
+    /// Unquoted identifier characters: letters, digits, _ and $.
+    static func isIdentifier(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 64 && text.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "$")
+        }
+    }
+}
+
+public enum LagSource: String, OCFEnumeration {
+    /// Transactions received but not applied (Gtid_IO_Pos against @@gtid_slave_pos, every
+    /// domain), for longer than max_lag.
+    case gtid
+    /// now − the newest `ts` of a heartbeat table the writer updates every second.
+    case heartbeat
+    case secondsBehindMaster = "seconds_behind_master"
 }
 
 public struct HTTPCheck: Sendable {

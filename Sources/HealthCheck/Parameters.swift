@@ -24,6 +24,8 @@ public struct HealthCheckParameters: ParameterSet {
                long: """
                    tcp: a TCP connection is accepted. tcp-expect: tcp_send is sent and tcp_expect must come back. \
                    http, https: an HTTP/1.1 request (http_* parameters; https verifies the certificate, tls_*). \
+                   mysql: a login and a query that returns rows, optionally replication-aware (mysql_*). \
+                   dns: a query each real server must answer (dns_*). \
                    ping: an ICMP echo is answered. external: external_command exits 0. none: no check, every \
                    real server counts as healthy (maintenance_dir still applies).
                    """)
@@ -154,6 +156,57 @@ public struct HealthCheckParameters: ParameterSet {
                long: "The name sent as SNI and verified in the certificate. Default: http_host, or none for an IP address.")
     public var tlsServerName: String? = nil
 
+    @Parameter("mysql_defaults_file", .reloadable, short: "Client defaults file with the mysql check's login",
+               long: """
+                   A MariaDB/MySQL client option file whose [client] section holds user= and password= (mode 0600, \
+                   owned by root): the password never appears on a command line, in the cluster configuration or \
+                   in a log. Needed by the mysql check.
+                   """)
+    public var mysqlDefaultsFile: String? = nil
+
+    @Parameter("mysql_database", .reloadable, short: "Database the mysql check connects to",
+               long: "The default database of the check's connection. Default: none.")
+    public var mysqlDatabase: String? = nil
+
+    @Parameter("mysql_query", .reloadable, short: "Query the mysql check runs",
+               long: "A query that must return at least one row (a login alone proves little).")
+    public var mysqlQuery: String = "SELECT 1"
+
+    @Parameter("mysql_max_lag", .reloadable, short: "Replication lag in seconds that fails a server",
+               long: """
+                   Replication awareness: a server whose replica IO or SQL thread is not running (with its errno), \
+                   that is not a replica at all, or that lags more than this many seconds (mysql_lag_source) fails. \
+                   Unset: replication is not looked at.
+                   """, valid: 0...86_400)
+    public var mysqlMaxLag: Int? = nil
+
+    @Parameter("mysql_lag_source", .reloadable, short: "How replication lag is measured",
+               long: """
+                   gtid: how long transactions have been received but not applied (Gtid_IO_Pos against \
+                   @@gtid_slave_pos, every GTID domain; MariaDB). heartbeat: now minus the newest ts of \
+                   mysql_heartbeat_table, a table the writer updates every second (pt-heartbeat --utc). \
+                   seconds_behind_master: the server's own figure (0 while a master is frozen: not advised).
+                   """)
+    public var mysqlLagSource: LagSource = .gtid
+
+    @Parameter("mysql_heartbeat_table", .reloadable, short: "Heartbeat table for mysql_lag_source=heartbeat",
+               long: "DATABASE.TABLE with a ts column holding the writer's UTC time, e.g. percona.heartbeat.")
+    public var mysqlHeartbeatTable: String? = nil
+
+    @Parameter("dns_name", .reloadable, short: "Name the dns check asks for",
+               long: "A fully qualified name each real server (a DNS server) must answer, e.g. www.example.com.")
+    public var dnsName: String? = nil
+
+    @Parameter("dns_type", .reloadable, short: "Record type the dns check asks for", long: "The query type.")
+    public var dnsType: DNSType = .A
+
+    @Parameter("dns_expect", .reloadable, short: "Answer the dns check expects",
+               long: """
+                   One record of the answer must be this: an address (A, AAAA), a name (CNAME, NS, PTR), \
+                   PREFERENCE HOST (MX), the text (TXT), PRIMARY MAILBOX (SOA). Default: any answer of the type passes.
+                   """)
+    public var dnsExpect: String? = nil
+
     @Parameter("external_command", .reloadable, short: "Program for the external check",
                long: """
                    An absolute path, run without a shell for each check with the real server in its environment \
@@ -187,6 +240,12 @@ public struct HealthCheckParameters: ParameterSet {
             if let value, value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
                 problems.add(name, "has control characters (tcp_send and tcp_expect take escapes such as \\r\\n)")
             }
+        }
+        if check != .mysql {
+            do throws(ParameterProblems) { _ = try mysqlCheck() } catch { problems.problems += error.problems }
+        }
+        if check != .dns {
+            do throws(ParameterProblems) { _ = try dnsCheck() } catch { problems.problems += error.problems }
         }
         if check != .external, let program = externalCommand, !program.hasPrefix("/") {
             problems.add("external_command", "'\(program)' is not an absolute path")
@@ -250,6 +309,12 @@ public struct HealthCheckParameters: ParameterSet {
                 problems.add("external_command", externalCommand == nil ? "the external check needs a program" : "'\(externalCommand!)' is not an absolute path")
             }
             unused = []
+        case .mysql:
+            do throws(ParameterProblems) { spec = .mysql(try mysqlCheck()) } catch { problems.problems += error.problems }
+            unused = []
+        case .dns:
+            do throws(ParameterProblems) { spec = .dns(try dnsCheck()) } catch { problems.problems += error.problems }
+            unused = []
         case .none:
             spec = .none
             unused = []
@@ -257,6 +322,57 @@ public struct HealthCheckParameters: ParameterSet {
         for (name, set) in unused where set { problems.add(name, "does not apply to the \(check.rawValue) check") }
         guard problems.isEmpty else { throw problems }
         return spec
+    }
+
+    private func dnsCheck() throws(ParameterProblems) -> DNSCheck {
+        var problems = ParameterProblems()
+        if let name = dnsName {
+            let labels = name.split(separator: ".", omittingEmptySubsequences: false).dropLast(name.hasSuffix(".") ? 1 : 0)
+            if name.utf8.count > 253 || labels.isEmpty || !labels.allSatisfy({ label in
+                (1...63).contains(label.utf8.count) && label.utf8.allSatisfy { byte in
+                    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                        || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+                }
+            }) {
+                problems.add("dns_name", "'\(name)' is not a domain name")
+            }
+        } else if check == .dns {
+            problems.add("dns_name", "the dns check needs a name to ask for")
+        }
+        if let expect = dnsExpect, expect.isEmpty || expect.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
+            problems.add("dns_expect", "is empty or has control characters")
+        } else if let expect = dnsExpect, dnsType == .A || dnsType == .AAAA {
+            let family: AddressFamily = dnsType == .A ? .inet : .inet6
+            if IPAddress(expect)?.family != family { problems.add("dns_expect", "'\(expect)' is not an \(dnsType.rawValue) address") }
+        }
+        guard problems.isEmpty else { throw problems }
+        return DNSCheck(name: dnsName ?? "", type: dnsType, expect: dnsExpect)
+    }
+
+    private func mysqlCheck() throws(ParameterProblems) -> MySQLCheck {
+        var problems = ParameterProblems()
+        if let file = mysqlDefaultsFile, !file.hasPrefix("/") { problems.add("mysql_defaults_file", "'\(file)' is not an absolute path") }
+        if check == .mysql && mysqlDefaultsFile == nil {
+            problems.add("mysql_defaults_file", "the mysql check needs a client defaults file with its login")
+        }
+        if let database = mysqlDatabase, !MySQLCheck.isIdentifier(database) {
+            problems.add("mysql_database", "'\(database)' is not a database name")
+        }
+        if mysqlQuery.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 }) || mysqlQuery.allSatisfy({ $0 == " " }) {
+            problems.add("mysql_query", "is empty or has control characters")
+        }
+        if let table = mysqlHeartbeatTable {
+            let parts = table.split(separator: ".", omittingEmptySubsequences: false)
+            if parts.count != 2 || !parts.allSatisfy({ MySQLCheck.isIdentifier(String($0)) }) {
+                problems.add("mysql_heartbeat_table", "'\(table)' is not DATABASE.TABLE")
+            }
+        }
+        if mysqlLagSource == .heartbeat && mysqlMaxLag != nil && mysqlHeartbeatTable == nil {
+            problems.add("mysql_heartbeat_table", "mysql_lag_source=heartbeat needs the table")
+        }
+        guard problems.isEmpty else { throw problems }
+        return MySQLCheck(defaultsFile: mysqlDefaultsFile ?? "", database: mysqlDatabase, query: mysqlQuery, maxLag: mysqlMaxLag,
+                          lagSource: mysqlLagSource, heartbeatTable: mysqlHeartbeatTable)
     }
 
     private func httpCheck(tls: Bool) throws(ParameterProblems) -> HTTPCheck {
@@ -307,7 +423,7 @@ public struct HealthCheckParameters: ParameterSet {
 public enum CheckKind: String, OCFEnumeration {
     case tcp
     case tcpExpect = "tcp-expect"
-    case http, https, ping, external, none
+    case http, https, mysql, dns, ping, external, none
 
     /// The check connects to a port.
     var needsPort: Bool { self != .ping && self != .none && self != .external }

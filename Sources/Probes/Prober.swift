@@ -1,5 +1,6 @@
 import Addresses
 import HealthCheck
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -14,6 +15,9 @@ public final class Prober: @unchecked Sendable {
     let tls: NIOSSLContext?
     let programs: NIOThreadPool?
     let pinger: Pinger?
+    let resolver: DNSResolver?
+    /// mysql, gtid lag: since when each replica has had transactions received but not applied.
+    let behindSince = NIOLockedValueBox<[Target: ContinuousClock.Instant]>([:])
 
     /// - Throws: a readable message when the TLS context cannot be built (CA file unreadable)
     ///   or the ICMP socket cannot be opened.
@@ -33,14 +37,18 @@ public final class Prober: @unchecked Sendable {
         } else {
             tls = nil
         }
-        if case .external = spec {
-            let pool = NIOThreadPool(numberOfThreads: 8)
+        switch spec {
+        case .external, .mysql:
+            // Blocking work (a program, libmariadb) on a bounded pool, each call bounded by its
+            // own timeouts; the verdict still comes at the check's deadline.
+            let pool = NIOThreadPool(numberOfThreads: 16)
             pool.start()
             programs = pool
-        } else {
+        default:
             programs = nil
         }
         pinger = if case .ping = spec { try Pinger() } else { nil }
+        resolver = if case .dns = spec { try DNSResolver(timeout: timeout) } else { nil }
     }
 
     deinit {
@@ -85,6 +93,15 @@ public final class Prober: @unchecked Sendable {
             pinger?.ping(target.address, timeout: timeout, loop: loop, once: once)
         case .external(let program, let arguments):
             run(program, arguments, target: target, service: service, once: once)
+        case .mysql(let mysql):
+            query(mysql, target: target, once: once)
+        case .dns(let dns):
+            let timeout = self.timeout
+            let amount = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
+                                                + Int64(timeout.components.attoseconds / 1_000_000_000) + 100_000_000)
+            let timer = loop.scheduleTask(in: amount) { once.finish(.fail("DNS: timed out after \(Interval(timeout))")) }
+            once.onFinish { timer.cancel() }
+            resolver?.query(dns, target: target, loop: loop, once: once)
         }
     }
 
@@ -143,6 +160,76 @@ public final class Prober: @unchecked Sendable {
             case .success(let outcome): once.finish(outcome)
             case .failure(let error): once.finish(.fail("\(error)"))
             }
+        }
+    }
+
+    /// The mysql check on a pool thread: login, query, and with mysql_max_lag the replica's
+    /// threads and lag. The timer gives the verdict at the deadline whatever the thread does.
+    private func query(_ check: MySQLCheck, target: Target, once: Once) {
+        guard let programs else { return }
+        let timeout = self.timeout
+        let amount = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
+                                            + Int64(timeout.components.attoseconds / 1_000_000_000))
+        let timer = loop.scheduleTask(in: amount) { once.finish(.fail("timed out after \(Interval(timeout))")) }
+        once.onFinish { timer.cancel() }
+        let behindSince = self.behindSince
+        programs.runIfActive(eventLoop: loop) { () -> CheckOutcome in
+            do {
+                let connection = try MySQLConnection(host: target.address.description, port: target.port,
+                                                     defaultsFile: check.defaultsFile, database: check.database, timeout: timeout)
+                guard try !connection.query(check.query).isEmpty else { return .fail("the query returned no rows") }
+                guard let maxLag = check.maxLag else { return .pass }
+                return try Prober.replicationVerdict(connection, check: check, maxLag: maxLag, target: target, behindSince: behindSince)
+            } catch {
+                return .fail("\(error)")
+            }
+        }.whenComplete { result in
+            switch result {
+            case .success(let outcome): once.finish(outcome)
+            case .failure(let error): once.finish(.fail("\(error)"))
+            }
+        }
+    }
+
+    static func replicationVerdict(_ connection: MySQLConnection, check: MySQLCheck, maxLag: Int, target: Target,
+                                   behindSince: NIOLockedValueBox<[Target: ContinuousClock.Instant]>) throws -> CheckOutcome {
+        guard let row = try connection.query("SHOW SLAVE STATUS").first else { return .fail("not a replica") }
+        var applied = ""
+        if check.lagSource == .gtid { applied = try connection.query("SELECT @@gtid_slave_pos AS p").first?["p"]?.text ?? "" }
+        let replication = MySQLVerdict.replication(row, applied: applied)
+        guard replication.ioRunning == "Yes" else {
+            return .fail("replica IO thread \(replication.ioRunning.isEmpty ? "stopped" : replication.ioRunning) (errno \(replication.lastIOErrno))")
+        }
+        guard replication.sqlRunning == "Yes" else {
+            return .fail("replica SQL thread \(replication.sqlRunning.isEmpty ? "stopped" : replication.sqlRunning) (errno \(replication.lastSQLErrno))")
+        }
+        switch check.lagSource {
+        case .secondsBehindMaster:
+            guard case .text(let text) = replication.secondsBehind, let seconds = Int(text) else { return .fail("replication lag unknown (NULL)") }
+            return seconds > maxLag ? .fail("replication lag \(seconds) s") : .pass
+        case .heartbeat:
+            let table = check.heartbeatTable ?? ""
+            let rows = try connection.query("SELECT TIMESTAMPDIFF(MICROSECOND, MAX(ts), UTC_TIMESTAMP(6)) AS lag FROM \(table)")
+            guard let text = rows.first?["lag"]?.text, let microseconds = Double(text) else { return .fail("no heartbeat in \(table)") }
+            let seconds = microseconds / 1_000_000
+            return seconds > Double(maxLag) ? .fail("replication lag \(Int(seconds)) s (heartbeat)") : .pass
+        case .gtid:
+            let behind = replication.received.filter { domain, sequence in sequence > (replication.applied[domain] ?? 0) }
+            let now = ContinuousClock.now
+            let since = behindSince.withLockedValue { table -> ContinuousClock.Instant? in
+                if behind.isEmpty {
+                    table[target] = nil
+                    return nil
+                }
+                if table[target] == nil { table[target] = now }
+                return table[target]
+            }
+            guard let since else { return .pass }
+            let lag = since.duration(to: now)
+            let transactions = behind.reduce(0) { $0 + Int($1.value - (replication.applied[$1.key] ?? 0)) }
+            return lag > .seconds(maxLag)
+                ? .fail("replication lag: \(transactions) transaction(s) received but not applied for \(Interval(.milliseconds(Int(lag / .milliseconds(1)))))")
+                : .pass
         }
     }
 

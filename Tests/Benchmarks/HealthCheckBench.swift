@@ -19,7 +19,8 @@ import OCFTesting
 struct HealthCheckBench {
     static let servers = 1000
     static let vip = "10.200.0.1"
-    let directory = "/tmp/tandem-hc-bench-\(getpid())"
+    /// Kept after the run (the peers' logs): lab-logs/healthcheck-bench, also from the guest.
+    let directory = labLogsDirectory + "/healthcheck-bench"
     let window = Duration.seconds(Int(getenv("BENCH_WINDOW").map { String(cString: $0) } ?? "") ?? 60)
     let identity = IPVSService.Identity.address(.tcp, IPAddress(HealthCheckBench.vip)!, port: 80)
 
@@ -41,8 +42,11 @@ struct HealthCheckBench {
         try RouteSocket(in: director).addVethPair(InterfaceName("tofarm")!, peer: InterfaceName("fromdir")!, peerNamespace: farm)
         try VethLab.configure(director, [InterfaceName("tofarm")!], addresses: [(InterfaceName("tofarm")!, "10.100.255.254/16")])
         addresses = (1...HealthCheckBench.servers).map { IPAddress("10.100.\($0 / 250).\($0 % 250 + 1)")! }
-        try VethLab.configure(farm, [InterfaceName("fromdir")!], addresses: [])
+        // A primary address that stays: deleting a subnet's primary would take every secondary with it.
+        try VethLab.configure(farm, [InterfaceName("fromdir")!], addresses: [(InterfaceName("fromdir")!, "10.100.255.253/16")])
         for address in addresses { try VethLab.add("\(address)/16", on: InterfaceName("fromdir")!, in: farm) }
+        mkdir(labLogsDirectory, 0o755)
+        _ = try? Command("/bin/rm", ["-rf", directory]).run(deadline: .now + .seconds(60))
         mkdir(directory, 0o755)
     }
 
@@ -52,14 +56,19 @@ struct HealthCheckBench {
         let server = try WebServer(in: farm, directory: directory + "/nginx", port: 80, accessLog: false)
         defer { server.kill() }
         print("health checking of \(Self.servers) real servers over HTTP every second, one service (\(window) of steady checking)\n")
-        var results: [(String, Result?)] = []
-        results.append(("Tandem healthcheck", try measureTandem()))
-        results.append(("keepalived HTTP_GET", try measureKeepalived()))
-        results.append(("ldirectord negotiate", try measureLdirectord()))
         print("| checker | CPU s in \(window.components.seconds) s | peak RSS MB | detection p50 s | detection p99 s | undetected | notes |")
         print("|---|---:|---:|---:|---:|---:|---|")
-        for (name, result) in results {
-            guard let result else { print("| \(name) | n/a | n/a | n/a | n/a | n/a | did not run |"); continue }
+        let tools: [(String, () throws -> Result?)] = [
+            ("Tandem healthcheck", measureTandem), ("keepalived HTTP_GET", measureKeepalived), ("ldirectord negotiate", measureLdirectord),
+        ]
+        for (name, measure) in tools {
+            // A peer that cannot do the work is a row saying so, not the end of the run.
+            let result: Result?
+            do { result = try measure() } catch {
+                print("| \(name) | n/a | n/a | n/a | n/a | n/a | \(error) |")
+                continue
+            }
+            guard let result else { print("| \(name) | n/a | n/a | n/a | n/a | n/a | not installed |"); continue }
             print("| \(name) | \(format(result.cpuSeconds)) | \(format(Double(result.peakRSS) / 1024)) | "
                 + "\(format(percentile(result.latencies, 0.5))) | \(format(percentile(result.latencies, 0.99))) | "
                 + "\(result.undetected) of \(result.latencies.count + result.undetected) | \(result.note) |")
@@ -105,12 +114,11 @@ struct HealthCheckBench {
         }
         configuration += "}\n"
         try writeFile(directory + "/keepalived.conf", configuration)
-        let command = Command("/usr/sbin/keepalived", ["--dont-fork", "--log-console", "--check", "--use-file", directory + "/keepalived.conf",
-                                                       "--pid", directory + "/keepalived.pid", "--checkers_pid", directory + "/checkers.pid"])
-        let process = try command.start(in: director)
+        let process = try launch("/usr/sbin/keepalived", ["--dont-fork", "--log-console", "--check", "--use-file", directory + "/keepalived.conf",
+                                                          "--pid", directory + "/keepalived.pid", "--checkers_pid", directory + "/checkers.pid"],
+                                 log: directory + "/keepalived.log")
         defer {
-            kill(process.pid, SIGTERM)
-            _ = process.wait(deadline: .now + .seconds(60))
+            process.terminate(by: .now + .seconds(60))
             _ = try? IPVSSocket(in: director).apply([.deleteService(identity)])
         }
         guard try waitForServers(count: Self.servers, within: .seconds(120)) else { throw LabError("keepalived did not set up the service") }
@@ -129,13 +137,14 @@ struct HealthCheckBench {
         for address in addresses { configuration += "\treal=\(address):80 masq 1\n" }
         configuration += "\tservice=http\n\trequest=\"/\"\n\treceive=\"Test Page\"\n\tchecktype=negotiate\n\tscheduler=wlc\n\tprotocol=tcp\n"
         try writeFile(directory + "/ldirectord.cf", configuration)
-        let process = try Command("/usr/sbin/ldirectord", ["-d", directory + "/ldirectord.cf", "start"]).start(in: director)
+        let process = try launch("/usr/sbin/ldirectord", ["-d", directory + "/ldirectord.cf", "start"], log: directory + "/ldirectord.out")
         defer {
-            kill(process.pid, SIGTERM)
-            _ = process.wait(deadline: .now + .seconds(60))
+            process.terminate(by: .now + .seconds(60))
             _ = try? IPVSSocket(in: director).apply([.deleteService(identity)])
         }
-        guard try waitForServers(count: Self.servers, within: .seconds(300)) else { throw LabError("ldirectord did not set up the service") }
+        guard try waitForServers(count: Self.servers, within: .seconds(900)) else {
+            throw LabError("ldirectord had not set up the \(Self.servers) real servers after 15 minutes")
+        }
         var result = try steady([process.pid])
         (result.latencies, result.undetected) = try detections(rounds: 1, limit: .seconds(120))
         let rounds = (readFile(directory + "/ldirectord.log") ?? "").split(separator: "\n").count
@@ -144,6 +153,14 @@ struct HealthCheckBench {
     }
 
     // MARK: Measuring
+
+    /// Starts a peer in the director's namespace, detached, its output in a file (a pipe nobody
+    /// reads would stop a chatty one).
+    func launch(_ executable: String, _ arguments: [String], log: String) throws -> ProcessIdentity {
+        let identity = try director.perform { Background.launch(executable, arguments, output: log) }
+        guard let identity else { throw LabError("cannot start \(executable)") }
+        return identity
+    }
 
     /// CPU seconds (the processes and the children they waited for) over the window, and the
     /// largest peak RSS among them.

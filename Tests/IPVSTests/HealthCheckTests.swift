@@ -379,7 +379,8 @@ extension HealthCheckTests {
             for: HealthCheckParameters.declarations,
             accepting: ["tcp_send": anyText, "tcp_expect": anyText, "http_body": anyText, "http_body_regex": anyText,
                         "external_arguments": anyText, "attribute": ["100 characters"], "http_method": ["100 characters"],
-                        "http_host": ["100 characters"], "tls_server_name": ["100 characters"]])
+                        "http_host": ["100 characters"], "tls_server_name": ["100 characters"],
+                        "mysql_query": anyText, "dns_expect": ["100 characters"], "dns_name": ["100 characters"]])
         cases += [
             MalformedValue(["services": "http:203.0.113.10:80"], [.notConfigured], "unknown protocol"),
             MalformedValue(["services": "tcp:203.0.113.10:80 tcp:203.0.113.10:80"], [.notConfigured], "a service twice"),
@@ -429,6 +430,20 @@ extension HealthCheckTests {
             MalformedValue(["check": "external", "external_command": "true"], [.notConfigured], "program without a path"),
             MalformedValue(["check": "external", "external_command": "/nonexistent/check"], [.notInstalled], "program missing here"),
             MalformedValue(["check": "ping", "check_port": "80"], [.notConfigured], "a port for ping"),
+            MalformedValue(["check": "mysql"], [.notConfigured], "mysql without a defaults file"),
+            MalformedValue(["check": "mysql", "mysql_defaults_file": "monitor.cnf"], [.notConfigured], "relative defaults file"),
+            MalformedValue(["check": "mysql", "mysql_defaults_file": "/nonexistent.cnf"], [.notInstalled], "defaults file missing here"),
+            MalformedValue(["mysql_database": "lab;drop"], [.notConfigured], "database name with a semicolon"),
+            MalformedValue(["mysql_query": "SELECT\u{1}1"], [.notConfigured], "control character in the query"),
+            MalformedValue(["mysql_max_lag": "-1"], [.notConfigured], "negative lag"),
+            MalformedValue(["mysql_lag_source": "binlog"], [.notConfigured], "unknown lag source"),
+            MalformedValue(["mysql_heartbeat_table": "heartbeat"], [.notConfigured], "heartbeat table without a database"),
+            MalformedValue(["mysql_lag_source": "heartbeat", "mysql_max_lag": "5"], [.notConfigured], "heartbeat without a table"),
+            MalformedValue(["check": "dns"], [.notConfigured], "dns without a name"),
+            MalformedValue(["dns_name": "bad name.example"], [.notConfigured], "space in a domain name"),
+            MalformedValue(["dns_name": String(repeating: "a", count: 64) + ".example"], [.notConfigured], "label over 63 bytes"),
+            MalformedValue(["dns_type": "ANY"], [.notConfigured], "unsupported record type"),
+            MalformedValue(["dns_expect": "not-an-address"], [.notConfigured], "an A answer that is no address"),
             MalformedValue(["netns": "../x"], [.notConfigured], "namespace name with a path"),
             MalformedValue(["netns": "no-such-namespace"], [.invalidArguments], "namespace missing here"),
         ]
@@ -439,5 +454,146 @@ extension HealthCheckTests {
         #expect(MalformedInputHarness<Snapshot>.uncovered(by: cases, declarations: HealthCheckParameters.declarations).isEmpty)
         for failure in try harness.failures(cases) { Issue.record("\(failure)") }
         _ = try world.ipvs.run("stop", ipvsParameters)
+    }
+}
+
+extension HealthCheckTests {
+    /// The mysql check against real MariaDB servers on rs1 and rs2, replicating from each other
+    /// (master-master, GTID): login and query, a wrong password, a frozen server, replication
+    /// stopped and lagging; the password never in a process's command line or a log.
+    @Test func mysqlLoginQueryAndReplication() throws {
+        let world = try World(name: "mysql")
+        let password = "pw-\(UInt32.random(in: 100_000...999_999))-secret"
+        let databases = try world.lab.realServers.enumerated().map { index, namespace in
+            try MariaDBServer(in: namespace, directory: "\(world.directory)/db\(index + 1)", serverID: index + 1)
+        }
+        for database in databases {
+            try database.sql("""
+                SET sql_log_bin=0;
+                CREATE USER 'monitor'@'%' IDENTIFIED BY '\(password)';
+                GRANT SLAVE MONITOR, BINLOG MONITOR, PROCESS ON *.* TO 'monitor'@'%';
+                CREATE USER 'repl'@'%' IDENTIFIED BY '\(password)';
+                GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';
+                RESET MASTER;
+                """)
+        }
+        try databases[0].replicate(from: LVSLab.realServerAddresses[1], password: password)
+        try databases[1].replicate(from: LVSLab.realServerAddresses[0], password: password)
+        try databases[1].sql("CREATE DATABASE lab; CREATE TABLE lab.t (id INT PRIMARY KEY)")
+        let good = world.directory + "/monitor.cnf", wrong = world.directory + "/wrong.cnf"
+        try writeFile(good, "[client]\nuser=monitor\npassword=\(password)\n")
+        try writeFile(wrong, "[client]\nuser=monitor\npassword=not-the-password\n")
+        chmod(good, 0o600)
+        chmod(wrong, 0o600)
+
+        let service = ["service": "tcp:203.0.113.10:3306", "scheduler": "rr",
+                       "realservers": "192.168.100.2:3306 masq 2, 192.168.100.3:3306 masq 3"]
+        let identity = try ServiceSpec(parsing: "tcp:203.0.113.10:3306").identity
+        let db1 = IPVSDestination.Key(address: LVSLab.realServerAddresses[0], port: 3306)
+        let db2 = IPVSDestination.Key(address: LVSLab.realServerAddresses[1], port: 3306)
+        #expect(try world.ipvs.run("start", service).exitCode == .success)
+        let base = ["services": "tcp:203.0.113.10:3306", "check": "mysql", "mysql_defaults_file": good,
+                    "interval": "500ms", "timeout": "1s", "rise": "1", "fall": "1"]
+        func verdicts(_ extra: [String: String]) throws -> [IPVSDestination.Key: Int32] {
+            let parameters = base.merging(extra) { $1 }
+            let start = try world.checker.run("start", parameters)
+            #expect(start.exitCode == .success, "\(start)")
+            let weights = try world.weights(identity)
+            #expect(try world.checker.run("stop", parameters).exitCode == .success)
+            return weights
+        }
+        #expect(try verdicts([:]) == [db1: 2, db2: 3], "\(world.log)")
+        #expect(try verdicts(["mysql_defaults_file": wrong]) == [db1: 0, db2: 0])
+        #expect(world.log.contains("1045"), "access denied is the reason: \(world.log)")
+        #expect(try verdicts(["mysql_query": "SELECT 1 FROM DUAL WHERE 1 = 0"]) == [db1: 0, db2: 0], "a query without rows")
+
+        // Replication-aware: both replicas run.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline,
+              try !databases.allSatisfy({ try $0.sql("SHOW SLAVE STATUS\\G").contains("Slave_SQL_Running: Yes") }) {
+            sleep(for: .milliseconds(100))
+        }
+        var aware = base
+        aware["mysql_max_lag"] = "1"
+        try #require(try world.checker.run("start", aware).exitCode == .success)
+        #expect(try world.weights(identity) == [db1: 2, db2: 3], "\(world.log)")
+        // The password is in no command line while the checker runs, nor in any log.
+        for entry in listDirectory("/proc") where Int(entry) != nil {
+            let commandLine = readFile("/proc/\(entry)/cmdline") ?? ""
+            #expect(!commandLine.contains(password), "process \(entry) shows the password")
+        }
+
+        try databases[0].sql("STOP SLAVE")
+        #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[db1] == 0 } != nil, "\(world.log)")
+        #expect(world.log.contains("replica IO thread No"), "\(world.log)")
+        try databases[0].sql("START SLAVE")
+        #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[db1] == 2 } != nil, "\(world.log)")
+
+        // Lag: db1 receives a row it cannot apply while a lock is held there.
+        let holder = try Command("/usr/bin/mariadb", ["--no-defaults", "-uroot", "-S", world.directory + "/db1/mysqld.sock", "-e",
+                                                      "LOCK TABLES lab.t WRITE; SELECT SLEEP(6)"]).start(in: world.lab.realServers[0])
+        sleep(for: .milliseconds(500))
+        try databases[1].sql("INSERT INTO lab.t VALUES (1)")
+        #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[db1] == 0 } != nil, "\(world.log)")
+        #expect(world.log.contains("received but not applied"), "\(world.log)")
+        _ = holder.wait(deadline: .now + .seconds(30))
+        #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[db1] == 2 } != nil, "\(world.log)")
+
+        // Frozen: connections hang; the check's timeout fails it while db2 stays in.
+        databases[1].kill(signal: SIGSTOP)
+        #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[db2] == 0 && $0[db1] == 2 } != nil, "\(world.log)")
+        databases[1].kill(signal: SIGCONT)
+        #expect(try world.checker.run("stop", aware).exitCode == .success)
+        #expect(!world.log.contains(password))
+        for database in databases { database.kill(signal: SIGTERM) }
+        _ = try world.ipvs.run("stop", service)
+    }
+}
+
+extension HealthCheckTests {
+    /// A real DNS server (dnsmasq) on each real server; rs2 gives another address for the name.
+    func dnsServer(_ world: World, index: Int, address: String) throws -> ProcessIdentity {
+        let own = LVSLab.realServerAddresses[index]
+        let identity = try world.lab.realServers[index].perform {
+            Background.launch("/usr/sbin/dnsmasq", [
+                "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces",
+                "--listen-address=\(own)", "--port=53", "--user=root", "--pid-file=\(world.directory)/dnsmasq\(index).pid",
+                "--address=/check.example/\(address)", "--txt-record=check.example,tandem", "--mx-host=check.example,mail.check.example,10",
+            ], output: "\(world.directory)/dnsmasq\(index).log")
+        }
+        guard let identity else { throw LabError("dnsmasq did not start") }
+        return identity
+    }
+
+    @Test func dnsQueriesEveryServer() throws {
+        let world = try World(name: "dns")
+        let servers = [try dnsServer(world, index: 0, address: "192.0.2.53"), try dnsServer(world, index: 1, address: "192.0.2.54")]
+        defer { for server in servers { server.terminate(by: .now + .seconds(5)) } }
+        let service = ["service": "udp:203.0.113.10:53", "scheduler": "rr",
+                       "realservers": "192.168.100.2:53 masq 2, 192.168.100.3:53 masq 3"]
+        let identity = try ServiceSpec(parsing: "udp:203.0.113.10:53").identity
+        let dns1 = IPVSDestination.Key(address: LVSLab.realServerAddresses[0], port: 53)
+        let dns2 = IPVSDestination.Key(address: LVSLab.realServerAddresses[1], port: 53)
+        #expect(try world.ipvs.run("start", service).exitCode == .success)
+        let base = ["services": "udp:203.0.113.10:53", "check": "dns", "dns_name": "check.example",
+                    "interval": "500ms", "timeout": "1s", "rise": "1", "fall": "1"]
+        func verdicts(_ extra: [String: String]) throws -> [IPVSDestination.Key: Int32] {
+            let parameters = base.merging(extra) { $1 }
+            let start = try world.checker.run("start", parameters)
+            #expect(start.exitCode == .success, "\(start)")
+            let weights = try world.weights(identity)
+            #expect(try world.checker.run("stop", parameters).exitCode == .success)
+            return weights
+        }
+        #expect(try verdicts([:]) == [dns1: 2, dns2: 3], "\(world.log)")
+        #expect(try verdicts(["dns_expect": "192.0.2.53"]) == [dns1: 2, dns2: 0], "\(world.log)")
+        #expect(world.log.contains("is 192.0.2.54, not 192.0.2.53"), "\(world.log)")
+        #expect(try verdicts(["dns_type": "MX", "dns_expect": "10 mail.check.example"]) == [dns1: 2, dns2: 3], "\(world.log)")
+        #expect(try verdicts(["dns_type": "TXT", "dns_expect": "tandem"]) == [dns1: 2, dns2: 3], "\(world.log)")
+        #expect(try verdicts(["dns_name": "other.example"]) == [dns1: 0, dns2: 0], "no such name: \(world.log)")
+        kill(servers[0].pid, SIGSTOP)
+        #expect(try verdicts([:]) == [dns1: 0, dns2: 3], "a frozen server times out: \(world.log)")
+        kill(servers[0].pid, SIGCONT)
+        _ = try world.ipvs.run("stop", service)
     }
 }

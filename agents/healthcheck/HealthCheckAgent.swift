@@ -72,6 +72,15 @@ final class HealthCheckAgent: ResourceAgent {
         if let caFile = parameters.tlsCAFile, access(caFile, R_OK) != 0 {
             throw OCFError.notInstalled("tls_ca_file: \(caFile) cannot be read on this node")
         }
+        if let file = parameters.mysqlDefaultsFile, parameters.check == .mysql {
+            var information = stat()
+            guard stat(file, &information) == 0, access(file, R_OK) == 0 else {
+                throw OCFError.notInstalled("mysql_defaults_file: \(file) cannot be read on this node")
+            }
+            if information.st_mode & 0o077 != 0 {
+                log.warning("mysql_defaults_file: \(file) holds a password and others may read it (chmod 600)")
+            }
+        }
         if let program = parameters.externalCommand, parameters.check == .external, access(program, X_OK) != 0 {
             throw OCFError.notInstalled("external_command: \(program) is not an executable on this node")
         }

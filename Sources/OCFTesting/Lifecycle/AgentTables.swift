@@ -86,7 +86,7 @@ extension LifecycleTable {
 extension FuzzValues {
     public static let healthcheck: [String: [String]] = [
         "services": ["tcp:192.0.2.10:80", "tcp:192.0.2.10:80 tcp:192.0.2.10:443", "fwmark:7"],
-        "check": ["tcp", "http", "https", "none", "ping", "tcp-expect", "external"], "check_port": ["80", "8080"],
+        "check": ["tcp", "http", "https", "none", "ping", "tcp-expect", "external", "mysql", "dns"], "check_port": ["80", "8080"],
         "interval": ["200ms", "1s", "5"], "fast_interval": ["100ms", "1s"], "timeout": ["100ms", "2s"],
         "rise": ["1", "2", "100"], "fall": ["1", "3"], "on_failure": ["quiesce", "remove"],
         "fallback": ["127.0.0.1:8080 masq", "10.0.0.9"], "slow_start": ["0", "30"], "attribute": ["hc_healthy"],
@@ -95,5 +95,8 @@ extension FuzzValues {
         "http_headers": ["X-Check: 1"], "http_status": ["200", "200-299,301"], "http_body": ["OK"], "http_body_regex": ["^OK"],
         "tls_verify": ["true", "false"], "tls_ca_file": ["/etc/ssl/certs/ca-certificates.crt"], "tls_server_name": ["www.example.com"],
         "external_command": ["/bin/true"], "external_arguments": ["-v"], "netns": ["nosuch"],
+        "mysql_defaults_file": ["/etc/mysql/debian.cnf"], "mysql_database": ["mysql"], "mysql_query": ["SELECT 1"],
+        "mysql_max_lag": ["5"], "mysql_lag_source": ["gtid", "heartbeat"], "mysql_heartbeat_table": ["percona.heartbeat"],
+        "dns_name": ["www.example.com"], "dns_type": ["A", "MX"], "dns_expect": ["192.0.2.1"],
     ]
 }
