@@ -38,6 +38,8 @@ TEST_PACKAGES := libxml2-utils resource-agents pacemaker pacemaker-cli-utils cor
 # The qemu guest with Debian's kernel for IPVS (.ci/vm; the kernel package itself is fetched
 # with apt-get download on first use, never installed), and ipvsadm for the comparisons.
 VM_PACKAGES := qemu-system-x86 busybox-static kmod xz-utils ipvsadm
+# The peers the benchmarks compare with.
+BENCH_PACKAGES := keepalived ldirectord
 PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES) $(VM_PACKAGES)
 
 .PHONY: all deps build test unit integration ipvs-test e2e bench demo install uninstall \
@@ -98,9 +100,14 @@ e2e:
 		--logs $(CURDIR)/lab-logs/failover
 
 bench: deps build
+	$(MAKE) --no-print-directory deps PACKAGES="$(BENCH_PACKAGES)"
 	$(RELEASE_BIN)/tandem-bench vip
 	if $(HOST_HAS_IPVS); then $(RELEASE_BIN)/tandem-bench ipvs; \
 	else VM_TIMEOUT=3600 VM_MEM=512 .ci/vm/run-in-vm -- $(RELEASE_BIN)/tandem-bench ipvs; fi
+	# healthcheck against keepalived and ldirectord: 1000 real servers over HTTP for 60 s each.
+	if $(HOST_HAS_IPVS); then $(RELEASE_BIN)/tandem-bench healthcheck; \
+	else rm -rf lab-logs/bench && mkdir -p lab-logs/bench && \
+		VM_TIMEOUT=5400 VM_MEM=2048 VM_RUNDIR=$(CURDIR)/lab-logs/bench .ci/vm/run-in-vm -- $(RELEASE_BIN)/tandem-bench healthcheck; fi
 
 demo: deps build
 	.ci/lab/failover --demo --provider $(PROVIDER)=$(PROVIDER_DIR) --agent-primitive "$(VIP_PRIMITIVE)" \

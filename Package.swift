@@ -57,13 +57,13 @@ let package = Package(
         // Health checking: parameters, check specifications, the rise/fall engine, the files the
         // agent and its daemon share, weight synchronisation.
         .target(name: "HealthCheck", dependencies: ["OCF", "OCFNetlink", "LVS", "Netlink", "Addresses"]),
-        // The checks themselves, on a SwiftNIO event loop (TCP, TLS, HTTP/1.1, ICMP, programs).
+        // The checks themselves, on a SwiftNIO event loop (TCP, TLS, HTTP/1.1, ICMP, MySQL, DNS, programs).
         .target(
             name: "Probes",
             dependencies: [
                 "HealthCheck", "OCF", "Addresses", "CMariaDB", "CAres",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
         // Test support: running agents, fake kernels, the lifecycle matrix, throw-away
@@ -99,7 +99,10 @@ let package = Package(
 
         // Small fixtures for tests (node attributes against a real attrd, the health checker's
         // side of the override contract), so no test needs a shell.
-        .executableTarget(name: "tandem-testtool", dependencies: ["OCF", "OCFTesting", "LVS", "Netlink"], path: "Tests/TestTool"),
+        .executableTarget(
+            name: "tandem-testtool",
+            dependencies: ["OCF", "OCFTesting", "LVS", "Netlink", "HealthCheck", "Probes", .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Tests/TestTool"),
 
         // Unit tests: pure logic, no root needed.
         .testTarget(name: "AddressesTests", dependencies: ["Addresses"]),

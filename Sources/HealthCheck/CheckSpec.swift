@@ -84,6 +84,11 @@ public struct HTTPCheck: Sendable {
 
     public func accepts(status: Int) -> Bool { statuses.contains { $0.contains(status) } }
 
+    /// GET `path`, any 2xx or 3xx status, no TLS (test tools).
+    public static func plain(path: String) -> HTTPCheck {
+        HTTPCheck(method: "GET", path: path, host: nil, headers: [], statuses: [200...399], body: nil, bodyPattern: nil, tls: nil)
+    }
+
     /// `200`, `200-299,301`: codes and ranges from 100 to 599.
     static func parseStatuses(_ text: String) throws(ValueError) -> [ClosedRange<Int>] {
         var ranges: [ClosedRange<Int>] = []

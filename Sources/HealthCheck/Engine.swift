@@ -96,34 +96,69 @@ public struct Transition: Equatable, Sendable, CustomStringConvertible {
 public struct Engine: Sendable {
     public var settings: Hysteresis
     public private(set) var targets: [Target: TargetState] = [:]
+    /// When each target is next due, earliest first: a tick costs the targets due, not a pass
+    /// over a thousand. Entries a later `record` replaced are skipped when they come up.
+    private var schedule = DueQueue()
+    /// Targets in slow start (their weight steps wake the daemon).
+    public private(set) var ramping: Set<Target> = []
 
     public init(settings: Hysteresis) { self.settings = settings }
 
-    /// Makes the target set exactly `wanted`: new targets are due at once, gone ones forgotten.
-    public mutating func track(_ wanted: Set<Target>, now: ContinuousClock.Instant) {
-        for target in targets.keys where !wanted.contains(target) { targets[target] = nil }
-        for target in wanted where targets[target] == nil { targets[target] = TargetState(nextDue: now) }
+    /// Makes the target set exactly `wanted`: gone ones are forgotten, new ones are due spread
+    /// over the first `spread` (a thousand checks in one burst would overflow the servers' and
+    /// the director's queues and fail healthy servers; spread once, they stay spread).
+    public mutating func track(_ wanted: Set<Target>, now: ContinuousClock.Instant, spread: Duration = .zero) {
+        for target in targets.keys where !wanted.contains(target) {
+            if targets[target]?.inFlight == true { inFlight -= 1 }
+            targets[target] = nil
+            ramping.remove(target)
+        }
+        let new = wanted.filter { targets[$0] == nil }.sorted()
+        for (index, target) in new.enumerated() {
+            let due = now + spread * (Double(index) / Double(new.count))
+            targets[target] = TargetState(nextDue: due)
+            schedule.push(due, target)
+        }
     }
 
-    /// Targets whose check should start now (not running, due), and marks them running.
-    public mutating func startDue(now: ContinuousClock.Instant) -> [Target] {
+    /// Targets whose check should start now (not running, due), at most `limit` of them, and
+    /// marks them running; the others stay due.
+    public mutating func startDue(now: ContinuousClock.Instant, limit: Int = .max) -> [Target] {
         var due: [Target] = []
-        for (target, state) in targets where !state.inFlight && state.nextDue <= now {
+        while due.count < limit, let (instant, target) = schedule.first, instant <= now {
+            schedule.pop()
+            guard let state = targets[target], !state.inFlight, state.nextDue == instant else { continue }
             targets[target]?.inFlight = true
             due.append(target)
         }
-        return due.sorted()
+        inFlight += due.count
+        return due
     }
+
+    /// Checks running now.
+    public private(set) var inFlight = 0
 
     /// When something is next due, so the daemon knows how long it may sleep: a check, or the
     /// next step of a slow start. `nil` when nothing is scheduled.
-    public func nextWakeup(after now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
-        var next: ContinuousClock.Instant?
-        for state in targets.values {
-            if !state.inFlight { next = min(next ?? state.nextDue, state.nextDue) }
-            if let step = slowStartStep(state, after: now) { next = min(next ?? step, step) }
+    public mutating func nextWakeup(after now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        // Entries replaced by a later record come off first.
+        while let (instant, target) = schedule.first, targets[target].map({ $0.inFlight || $0.nextDue != instant }) ?? true {
+            schedule.pop()
+        }
+        var next = schedule.first?.0
+        for target in ramping {
+            if let state = targets[target], let step = slowStartStep(state, after: now) { next = min(next ?? step, step) }
         }
         return next
+    }
+
+    /// Forgets the targets whose slow start is over (or that stopped serving) and returns them:
+    /// their weights need one last update.
+    @discardableResult
+    public mutating func pruneRamps(now: ContinuousClock.Instant) -> [Target] {
+        let ended = ramping.filter { target in targets[target].map { slowStartStep($0, after: now) == nil } ?? true }
+        ramping.subtract(ended)
+        return Array(ended)
     }
 
     /// Records a finished check.
@@ -134,8 +169,9 @@ public struct Engine: Sendable {
     @discardableResult
     public mutating func record(_ outcome: CheckOutcome, for target: Target, started: ContinuousClock.Instant,
                                 now: ContinuousClock.Instant) -> Transition? {
-        guard var state = targets[target] else { return nil }
+        guard var state = targets[target], state.inFlight else { return nil }
         state.inFlight = false
+        inFlight -= 1
         state.lastOutcome = outcome
         state.lastCheck = now
         state.lastLatency = started.duration(to: now)
@@ -178,6 +214,8 @@ public struct Engine: Sendable {
         let pause = state.isChanging ? settings.fastInterval : settings.interval
         state.nextDue = max(started + pause, now)
         targets[target] = state
+        schedule.push(state.nextDue, target)
+        if transition?.to == .up, state.upSince != nil, settings.slowStart > .zero { ramping.insert(target) }
         return transition
     }
 
@@ -190,7 +228,10 @@ public struct Engine: Sendable {
             guard wanted != state.inMaintenance else { continue }
             targets[target]?.inMaintenance = wanted
             // A server back from maintenance ramps up like one back from failure.
-            if !wanted && state.health == .up { targets[target]?.upSince = now }
+            if !wanted && state.health == .up {
+                targets[target]?.upSince = now
+                if settings.slowStart > .zero { ramping.insert(target) }
+            }
             changes.append((target, wanted))
         }
         return changes.sorted { $0.0 < $1.0 }
@@ -253,5 +294,39 @@ public struct Engine: Sendable {
         var next = since + step
         while next <= now { next += step }
         return min(next, end)
+    }
+}
+
+/// A binary min-heap of (instant, target), ordered by instant.
+struct DueQueue: Sendable {
+    private var items: [(ContinuousClock.Instant, Target)] = []
+
+    var first: (ContinuousClock.Instant, Target)? { items.first }
+
+    mutating func push(_ instant: ContinuousClock.Instant, _ target: Target) {
+        items.append((instant, target))
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child].0 < items[parent].0 else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() {
+        guard !items.isEmpty else { return }
+        items.swapAt(0, items.count - 1)
+        items.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < items.count && items[left].0 < items[smallest].0 { smallest = left }
+            if right < items.count && items[right].0 < items[smallest].0 { smallest = right }
+            guard smallest != parent else { return }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
     }
 }

@@ -52,3 +52,38 @@ public enum WeightSync {
         return operations
     }
 }
+
+extension WeightSync {
+    /// The operations that take the kernel from one set of overrides to another, without
+    /// reading it: for a checker that knows what it applied last (a thousand servers need no
+    /// dump when one changes). A refused operation means the kernel was not as assumed: then a
+    /// full `operations(…)` from a fresh read.
+    public static func changes(service: IPVSService.Identity, configured: [IPVSDestination],
+                               from old: HealthOverrides, to new: HealthOverrides) -> [IPVSOperation] {
+        let byKey = Dictionary(configured.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        let keys = Set(old.entries.keys).union(new.entries.keys).sorted { $0.description < $1.description }
+        var operations: [IPVSOperation] = []
+        for key in keys where old.entries[key] != new.entries[key] {
+            if var destination = byKey[key] {
+                switch (old.entries[key], new.entries[key]) {
+                case (_, .removed?):
+                    operations.append(.deleteDestination(service, key))
+                case (.removed?, let override):
+                    if case .weight(let weight)? = override { destination.weight = weight }
+                    operations.append(.addDestination(service, destination))
+                case (_, .weight(let weight)?):
+                    destination.weight = weight
+                    operations.append(.updateDestination(service, destination))
+                default:
+                    operations.append(.updateDestination(service, destination))
+                }
+            } else {
+                switch new.entries[key] {
+                case .fallback(let destination)?: operations.append(.addDestination(service, destination))
+                default: operations.append(.deleteDestination(service, key))
+                }
+            }
+        }
+        return operations
+    }
+}

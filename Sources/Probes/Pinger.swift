@@ -45,7 +45,8 @@ final class Pinger: @unchecked Sendable {
         return (raw, true)
     }
 
-    func ping(_ address: IPAddress, timeout: Duration, loop: any EventLoop, once: Once) {
+    /// Sends an echo request; the reply finishes the check, the prober's sweep a missing one.
+    func ping(_ address: IPAddress, loop: any EventLoop, once: Once) {
         let sequence = state.withLockedValue { state -> UInt16 in
             state.sequence &+= 1
             state.pending[state.sequence] = Pending(address: address, once: once, loop: loop)
@@ -64,17 +65,10 @@ final class Pinger: @unchecked Sendable {
         }
         guard sent == packet.count else {
             let reason = isV6 && v6 < 0 ? "no ICMPv6 socket" : String(cString: strerror(errno))
-            forget(sequence)
-            loop.execute { once.finish(.fail("ping: \(reason)")) }
+            once.finish(.fail("ping: \(reason)"))
             return
         }
-        let amount = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                                            + Int64(timeout.components.attoseconds / 1_000_000_000))
-        let timer = loop.scheduleTask(in: amount) { [weak self] in
-            self?.forget(sequence)
-            once.finish(.fail("no echo reply within \(Interval(timeout))"))
-        }
-        once.onFinish { timer.cancel() }
+        once.onFinish { [weak self] in self?.forget(sequence) }
     }
 
     private func forget(_ sequence: UInt16) {

@@ -1,5 +1,6 @@
 import Addresses
 import HealthCheck
+
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -49,92 +50,108 @@ public final class Prober: @unchecked Sendable {
         }
         pinger = if case .ping = spec { try Pinger() } else { nil }
         resolver = if case .dns = spec { try DNSResolver(timeout: timeout) } else { nil }
+        let tick = TimeAmount.milliseconds(min(50, max(5, Int64(timeout / .milliseconds(1)) / 20)))
+        sweep = loop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in self?.sweepLate() }
     }
 
     deinit {
+        sweep?.cancel()
         try? programs?.syncShutdownGracefully()
     }
 
-    /// Checks one target; `done` is called exactly once, on the event loop.
-    /// - Parameter service: the service the target belongs to (for external programs).
+    /// Checks one target; `done` is called exactly once, on the event loop. May be called from
+    /// any thread: the check itself starts on the loop, where all its state lives.
     public func check(_ target: Target, service: String, done: @escaping @Sendable (CheckOutcome) -> Void) {
-        let once = Once(done)
+        loop.execute { self.start(target, service: service, once: Once(done)) }
+    }
+
+    /// On the loop: the check starts, and its deadline joins the queue the sweep looks at.
+    private func start(_ target: Target, service: String, once: Once) {
+        deadlines.append((NIODeadline.now() + timeAmount, once))
         switch spec {
         case .none:
-            loop.execute { once.finish(.pass) }
+            once.finish(.pass)
         case .tcp:
-            connect(target, once: once) { channel in
-                channel.close(promise: nil)
-                once.finish(.pass)
-                return channel.eventLoop.makeSucceededVoidFuture()
-            }
+            connect(target, once: once) { _ in once.finish(.pass) }
         case .tcpExpect(let send, let expect):
             connect(target, once: once) { channel in
-                channel.pipeline.addHandler(ExpectHandler(send: send, expect: expect, once: once))
+                try channel.pipeline.syncOperations.addHandler(ExpectHandler(send: send, expect: expect, once: once))
             }
         case .http(let http):
-            connect(target, once: once) { [tls] channel in
-                var handlers: [any ChannelHandler] = []
+            let tls = self.tls
+            connect(target, once: once) { channel in
                 if let tls {
-                    do {
-                        let name = http.tls?.serverName.flatMap { IPAddress($0) == nil ? $0 : nil }
-                        handlers.append(try NIOSSLClientHandler(context: tls, serverHostname: name))
-                    } catch {
-                        return channel.eventLoop.makeFailedFuture(error)
-                    }
+                    let name = http.tls?.serverName.flatMap { IPAddress($0) == nil ? $0 : nil }
+                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: name))
                 }
-                return channel.pipeline.addHandlers(handlers).flatMap {
-                    channel.pipeline.addHTTPClientHandlers()
-                }.flatMap {
-                    channel.pipeline.addHandler(HTTPCheckHandler(check: http, target: target, once: once))
-                }
+                try channel.pipeline.syncOperations.addHandler(HTTPCheckHandler(check: http, target: target, once: once))
             }
         case .ping:
-            pinger?.ping(target.address, timeout: timeout, loop: loop, once: once)
+            pinger?.ping(target.address, loop: loop, once: once)
         case .external(let program, let arguments):
             run(program, arguments, target: target, service: service, once: once)
         case .mysql(let mysql):
             query(mysql, target: target, once: once)
         case .dns(let dns):
-            let timeout = self.timeout
-            let amount = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                                                + Int64(timeout.components.attoseconds / 1_000_000_000) + 100_000_000)
-            let timer = loop.scheduleTask(in: amount) { once.finish(.fail("DNS: timed out after \(Interval(timeout))")) }
-            once.onFinish { timer.cancel() }
             resolver?.query(dns, target: target, loop: loop, once: once)
         }
     }
 
-    /// Connects within the timeout and hands the channel to `ready`; the whole check shares
-    /// the one deadline (a timer closes the channel when it passes).
-    private func connect(_ target: Target, once: Once,
-                         _ ready: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>) {
-        let address: SocketAddress
-        do {
-            address = try SocketAddress(ipAddress: target.address.description, port: Int(target.port))
-        } catch {
-            loop.execute { once.finish(.fail("\(error)")) }
-            return
-        }
-        let timeout = self.timeout
-        let amount = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                                            + Int64(timeout.components.attoseconds / 1_000_000_000))
-        let timer = loop.scheduleTask(in: amount) {
-            once.finish(.fail("timed out after \(Interval(timeout))"))
-        }
-        once.onFinish { timer.cancel() }
-        // The check's handlers go in once the connection is up (a channel initializer runs
-        // before it is).
-        ClientBootstrap(group: loop)
-            .connectTimeout(amount)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connect(to: address)
-            .flatMap { channel in
-                once.onFinish { channel.close(promise: nil) }
-                return ready(channel)
-            }
-            .whenFailure { error in once.finish(.fail(Prober.describe(error))) }
+    /// The time a check may take, as NIO counts it.
+    var timeAmount: TimeAmount {
+        .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + Int64(timeout.components.attoseconds / 1_000_000_000))
     }
+
+    /// Checks in the order they started, with their deadlines: every check has the same timeout,
+    /// so deadlines come in order and one repeating sweep fails the late ones (no timer per
+    /// check). Touched on the loop only.
+    private var deadlines = CircularBuffer<(NIODeadline, Once)>()
+    private var sweep: RepeatedTask?
+
+    /// Fails the checks whose deadline has passed.
+    private func sweepLate() {
+        let now = NIODeadline.now()
+        let reason = "timed out after \(Interval(timeout))"
+        while let (deadline, once) = deadlines.first, deadline <= now || once.isFinished {
+            deadlines.removeFirst()
+            once.finish(.fail(reason))
+        }
+    }
+
+    /// Connects (a check's own deadline still applies: the sweep closes the channel when it
+    /// passes) and lets `ready` put its handlers in once the connection is up.
+    private func connect(_ target: Target, once: Once, _ ready: @escaping (any Channel) throws -> Void) {
+        let address: SocketAddress
+        if let known = addresses[target] {
+            address = known
+        } else {
+            do {
+                address = try SocketAddress(ipAddress: target.address.description, port: Int(target.port))
+            } catch {
+                once.finish(.fail("\(error)"))
+                return
+            }
+            addresses[target] = address
+        }
+        ClientBootstrap(group: loop)
+            .connectTimeout(timeAmount)
+            .channelInitializer { channel in
+                once.onFinish { channel.close(promise: nil) }
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .connect(to: address)
+            .whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    do { try ready(channel) } catch { once.finish(.fail(Prober.describe(error))) }
+                case .failure(let error):
+                    once.finish(.fail(Prober.describe(error)))
+                }
+            }
+    }
+
+    /// Socket addresses, parsed once per target (on the loop).
+    private var addresses: [Target: SocketAddress] = [:]
 
     /// Runs the external program on a pool thread, killed when the timeout passes.
     private func run(_ program: String, _ arguments: [String], target: Target, service: String, once: Once) {
@@ -168,10 +185,6 @@ public final class Prober: @unchecked Sendable {
     private func query(_ check: MySQLCheck, target: Target, once: Once) {
         guard let programs else { return }
         let timeout = self.timeout
-        let amount = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                                            + Int64(timeout.components.attoseconds / 1_000_000_000))
-        let timer = loop.scheduleTask(in: amount) { once.finish(.fail("timed out after \(Interval(timeout))")) }
-        once.onFinish { timer.cancel() }
         let behindSince = self.behindSince
         programs.runIfActive(eventLoop: loop) { () -> CheckOutcome in
             do {

@@ -4,6 +4,7 @@ import Testing
 @testable import ipvs
 @testable import ipvs_sync
 @testable import vip
+import HealthCheck
 
 /// The README's parameter tables say what the agents declare: same names, same defaults.
 @Suite struct ReadmeTests {
@@ -25,6 +26,7 @@ import Testing
         ("ocf:tandem:vip", VIPParameters.declarations),
         ("ocf:tandem:ipvs", IPVSParameters.declarations),
         ("ocf:tandem:ipvs-sync", SyncParameters.declarations),
+        ("ocf:tandem:healthcheck", HealthCheckParameters.declarations),
     ]
 
     @Test(arguments: 0..<agents.count)

@@ -27,12 +27,15 @@ struct HealthCheckBench {
     let director: NetworkNamespace
     let farm: NetworkNamespace
     let addresses: [IPAddress]
+    var neighbourLimits: [(Sysctl, Int)] = []
 
     struct Result {
         var cpuSeconds: Double
         var peakRSS: Int
         var latencies: [Double]
         var undetected: Int
+        /// Servers seen at weight 0 during the steady window, when nothing had failed.
+        var falseFailures: Int
         var note: String
     }
 
@@ -45,6 +48,14 @@ struct HealthCheckBench {
         // A primary address that stays: deleting a subnet's primary would take every secondary with it.
         try VethLab.configure(farm, [InterfaceName("fromdir")!], addresses: [(InterfaceName("fromdir")!, "10.100.255.253/16")])
         for address in addresses { try VethLab.add("\(address)/16", on: InterfaceName("fromdir")!, in: farm) }
+        // A thousand real servers are a thousand neighbours: above gc_thresh2/3 (512/1024 by
+        // default, for every namespace together) the director would churn and drop neighbour
+        // entries. Directors are tuned so; the values are put back when the run ends.
+        for (name, value) in [("gc_thresh1", 4096), ("gc_thresh2", 8192), ("gc_thresh3", 16384)] {
+            let sysctl = Sysctl("net/ipv4/neigh/default/\(name)")
+            if let old = try sysctl.read() { neighbourLimits.append((sysctl, old)) }
+            try sysctl.write(value)
+        }
         mkdir(labLogsDirectory, 0o755)
         _ = try? Command("/bin/rm", ["-rf", directory]).run(deadline: .now + .seconds(60))
         mkdir(directory, 0o755)
@@ -54,24 +65,37 @@ struct HealthCheckBench {
 
     func run() throws -> Int32 {
         let server = try WebServer(in: farm, directory: directory + "/nginx", port: 80, accessLog: false)
-        defer { server.kill() }
+        // The farm must answer from the director before anything is measured.
+        for address in [addresses[0], addresses[addresses.count / 2], addresses[addresses.count - 1]] {
+            guard let connection = try TCPConnection.open(from: director, to: address, port: 80, deadline: .now + .seconds(10)) else {
+                throw LabError("\(address):80 does not answer from the director")
+            }
+            connection.close()
+        }
+        defer {
+            server.kill()
+            for (sysctl, value) in neighbourLimits { try? sysctl.write(value) }
+        }
         print("health checking of \(Self.servers) real servers over HTTP every second, one service (\(window) of steady checking)\n")
-        print("| checker | CPU s in \(window.components.seconds) s | peak RSS MB | detection p50 s | detection p99 s | undetected | notes |")
-        print("|---|---:|---:|---:|---:|---:|---|")
+        print("| checker | CPU s in \(window.components.seconds) s | peak RSS MB | healthy servers failed | detection p50 s | detection p99 s | undetected | notes |")
+        print("|---|---:|---:|---:|---:|---:|---:|---|")
         let tools: [(String, () throws -> Result?)] = [
             ("Tandem healthcheck", measureTandem), ("keepalived HTTP_GET", measureKeepalived), ("ldirectord negotiate", measureLdirectord),
         ]
-        for (name, measure) in tools {
+        let only = getenv("BENCH_ONLY").map { String(cString: $0) }
+        for (name, measure) in tools where only.map({ name.lowercased().contains($0) }) ?? true {
             // A peer that cannot do the work is a row saying so, not the end of the run.
             let result: Result?
             do { result = try measure() } catch {
-                print("| \(name) | n/a | n/a | n/a | n/a | n/a | \(error) |")
+                print("| \(name) | n/a | n/a | n/a | n/a | n/a | n/a | \(error) |")
+                fflush(nil)
                 continue
             }
-            guard let result else { print("| \(name) | n/a | n/a | n/a | n/a | n/a | not installed |"); continue }
-            print("| \(name) | \(format(result.cpuSeconds)) | \(format(Double(result.peakRSS) / 1024)) | "
+            guard let result else { print("| \(name) | n/a | n/a | n/a | n/a | n/a | n/a | not installed |"); continue }
+            print("| \(name) | \(format(result.cpuSeconds)) | \(format(Double(result.peakRSS) / 1024)) | \(result.falseFailures) | "
                 + "\(format(percentile(result.latencies, 0.5))) | \(format(percentile(result.latencies, 0.99))) | "
                 + "\(result.undetected) of \(result.latencies.count + result.undetected) | \(result.note) |")
+            fflush(nil)
         }
         print("\nbound for detection: interval × fall + timeout + 0.1 s = 3.1 s")
         return 0
@@ -84,9 +108,11 @@ struct HealthCheckBench {
         let ipvs = AgentRunner(agent: "ipvs", namespace: director, instance: "bench", stateDirectory: state)
         var checker = AgentRunner(agent: "healthcheck", namespace: director, instance: "bench-check", stateDirectory: state)
         checker.environment["TANDEM_LIBEXEC_DIR"] = AgentRunner.agentDirectory
+        checker.environment["HA_LOGFILE"] = directory + "/healthcheck.log"
         let service = ["service": "tcp:\(Self.vip):80", "realservers": realservers]
         let check = ["services": "tcp:\(Self.vip):80", "check": "http", "http_body": "Test Page", "interval": "1s",
                      "timeout": "1s", "fall": "2", "rise": "2"]
+        let launched = ContinuousClock.now
         guard try ipvs.run("start", service, timeout: .seconds(120)).exitCode == .success else { throw LabError("ipvs start failed") }
         let start = try checker.run("start", check, timeout: .seconds(120))
         guard start.exitCode == .success else { throw LabError("healthcheck start failed: \(start)") }
@@ -97,9 +123,10 @@ struct HealthCheckBench {
         let daemons = Background.processes(running: AgentRunner.agentDirectory + "/healthcheckd",
                                            withArgument: DaemonFiles(directory: state, instance: "bench-check").configuration.path)
         guard let daemon = daemons.first else { throw LabError("no healthcheckd") }
+        let setup = ContinuousClock.now - launched
         var result = try steady([daemon.pid])
         (result.latencies, result.undetected) = try detections(rounds: 4, limit: .seconds(30))
-        result.note = "all checks concurrent on one event loop"
+        result.note = "set up in \(seconds(setup)) s (ipvs start, then healthcheck start: first round applied); all checks concurrent on one event loop"
         return result
     }
 
@@ -114,6 +141,7 @@ struct HealthCheckBench {
         }
         configuration += "}\n"
         try writeFile(directory + "/keepalived.conf", configuration)
+        let launched = ContinuousClock.now
         let process = try launch("/usr/sbin/keepalived", ["--dont-fork", "--log-console", "--check", "--use-file", directory + "/keepalived.conf",
                                                           "--pid", directory + "/keepalived.pid", "--checkers_pid", directory + "/checkers.pid"],
                                  log: directory + "/keepalived.log")
@@ -121,34 +149,39 @@ struct HealthCheckBench {
             process.terminate(by: .now + .seconds(60))
             _ = try? IPVSSocket(in: director).apply([.deleteService(identity)])
         }
-        guard try waitForServers(count: Self.servers, within: .seconds(120)) else { throw LabError("keepalived did not set up the service") }
+        guard try waitForServers(count: Self.servers, within: .seconds(120), while: process) else {
+            throw LabError("keepalived did not set up the service (lab-logs/healthcheck-bench/keepalived.log)")
+        }
         guard let checker = waitForPidFile(directory + "/checkers.pid") else { throw LabError("no keepalived checker process") }
+        let setup = ContinuousClock.now - launched
         sleep(for: .seconds(5))
         var result = try steady([checker, process.pid])
         (result.latencies, result.undetected) = try detections(rounds: 4, limit: .seconds(30))
-        result.note = "checker process and its parent; one epoll loop"
+        result.note = "service set up in \(seconds(setup)) s; the checker process and its parent, one epoll loop"
         return result
     }
 
     func measureLdirectord() throws -> Result? {
         guard access("/usr/sbin/ldirectord", X_OK) == 0 else { return nil }
-        var configuration = "checktimeout=1\nnegotiatetimeout=1\nconnecttimeout=1\ncheckinterval=1\nfailurecount=2\nquiescent=yes\n"
+        var configuration = "checktimeout=1\nnegotiatetimeout=1\ncheckinterval=1\nfailurecount=2\nquiescent=yes\n"
             + "autoreload=no\nlogfile=\"\(directory)/ldirectord.log\"\nvirtual=\(Self.vip):80\n"
         for address in addresses { configuration += "\treal=\(address):80 masq 1\n" }
         configuration += "\tservice=http\n\trequest=\"/\"\n\treceive=\"Test Page\"\n\tchecktype=negotiate\n\tscheduler=wlc\n\tprotocol=tcp\n"
         try writeFile(directory + "/ldirectord.cf", configuration)
+        let launched = ContinuousClock.now
         let process = try launch("/usr/sbin/ldirectord", ["-d", directory + "/ldirectord.cf", "start"], log: directory + "/ldirectord.out")
         defer {
             process.terminate(by: .now + .seconds(60))
             _ = try? IPVSSocket(in: director).apply([.deleteService(identity)])
         }
-        guard try waitForServers(count: Self.servers, within: .seconds(900)) else {
+        guard try waitForServers(count: Self.servers, within: .seconds(900), while: process) else {
             throw LabError("ldirectord had not set up the \(Self.servers) real servers after 15 minutes")
         }
+        let setup = ContinuousClock.now - launched
         var result = try steady([process.pid])
         (result.latencies, result.undetected) = try detections(rounds: 1, limit: .seconds(120))
         let rounds = (readFile(directory + "/ldirectord.log") ?? "").split(separator: "\n").count
-        result.note = "checks in series: one round of \(Self.servers) takes longer than the interval (\(rounds) log lines)"
+        result.note = "service set up in \(seconds(setup)) s (an ipvsadm run per real server); checks in series, 5 kills only (\(rounds) log lines)"
         return result
     }
 
@@ -166,10 +199,18 @@ struct HealthCheckBench {
     /// largest peak RSS among them.
     func steady(_ pids: [pid_t]) throws -> Result {
         let before = pids.map(cpuTicks).reduce(0, +)
-        sleep(for: window)
+        // Once a second, the servers the checker holds at weight 0: none has failed.
+        let end = ContinuousClock.now + window
+        let table = try IPVSSocket(in: director)
+        var failed = Set<IPAddress>()
+        while ContinuousClock.now < end {
+            for destination in try table.destinations(of: identity) where destination.weight == 0 { failed.insert(destination.address) }
+            sleep(for: min(.seconds(1), max(.zero, ContinuousClock.now.duration(to: end))))
+        }
         let after = pids.map(cpuTicks).reduce(0, +)
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        return Result(cpuSeconds: Double(after - before) / ticks, peakRSS: pids.map(peakRSS).max() ?? 0, latencies: [], undetected: 0, note: "")
+        return Result(cpuSeconds: Double(after - before) / ticks, peakRSS: pids.map(peakRSS).max() ?? 0, latencies: [], undetected: 0,
+                      falseFailures: failed.count, note: "")
     }
 
     /// Deletes 5 real servers' addresses at once, `rounds` times, and times each until the
@@ -179,7 +220,9 @@ struct HealthCheckBench {
         var undetected = 0
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<rounds {
-            let victims = Array(addresses.shuffled(using: &generator).prefix(5))
+            // Victims among the servers the checker holds healthy right now.
+            let healthy = Set(try IPVSSocket(in: director).destinations(of: identity).filter { $0.weight > 0 }.map(\.address))
+            let victims = Array(addresses.filter(healthy.contains).shuffled(using: &generator).prefix(5))
             let killed = ContinuousClock.now
             for victim in victims { try VethLab.remove("\(victim)/16", from: InterfaceName("fromdir")!, in: farm) }
             var pending = Set(victims)
@@ -199,10 +242,12 @@ struct HealthCheckBench {
         return (latencies, undetected)
     }
 
-    func waitForServers(count: Int, within limit: Duration) throws -> Bool {
+    /// Waits until the service has `count` real servers, while `process` runs.
+    func waitForServers(count: Int, within limit: Duration, while process: ProcessIdentity) throws -> Bool {
         let deadline = ContinuousClock.now + limit
         let table = try IPVSSocket(in: director)
         while ContinuousClock.now < deadline {
+            guard process.isRunning else { throw LabError("it exited (its log is in lab-logs/healthcheck-bench)") }
             if try table.destinations(of: identity).count == count { return true }
             sleep(for: .milliseconds(200))
         }
@@ -231,6 +276,8 @@ struct HealthCheckBench {
         guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
+
+    func seconds(_ duration: Duration) -> String { format(milliseconds(duration) / 1000) }
 
     func percentile(_ values: [Double], _ fraction: Double) -> Double {
         let sorted = values.sorted()

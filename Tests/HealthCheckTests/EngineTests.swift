@@ -130,3 +130,18 @@ struct WeightSyncTests {
                                       previous: overrides, actual: []).isEmpty)
     }
 }
+
+extension WeightSyncTests {
+    @Test func changesWithoutReadingTheKernel() throws {
+        let configured = try RealServers.parse("192.0.2.11 masq 3, 192.0.2.12 masq 5", for: service)
+        let fallback = try RealServers.parse("127.0.0.1:8080 masq", for: service, allowLoopback: true)[0]
+        let before = HealthOverrides([configured[0].key: .weight(0), configured[1].key: .removed])
+        let after = HealthOverrides([fallback.key: .fallback(fallback)])
+        let operations = WeightSync.changes(service: service.identity, configured: configured, from: before, to: after)
+        #expect(operations == [.addDestination(service.identity, fallback), .updateDestination(service.identity, configured[0]),
+                               .addDestination(service.identity, configured[1])])
+        #expect(WeightSync.changes(service: service.identity, configured: configured, from: after, to: before)
+            == [.deleteDestination(service.identity, fallback.key), .updateDestination(service.identity, {
+                var quiet = configured[0]; quiet.weight = 0; return quiet }()), .deleteDestination(service.identity, configured[1].key)])
+    }
+}

@@ -11,11 +11,16 @@
 //                                                 contract, N times: under the lock, weight
 //                                                 N % 7 into the file, then into the kernel;
 //                                                 prints the last weight
+//   tandem-testtool probe-http COUNT ADDRESS...  HTTP checks of every ADDRESS:80 at once, COUNT
+//                                                 rounds a second apart; prints passes and failures
 //   tandem-testtool external-check SUFFIX         a healthcheck external program: passes when
 //                                                 TANDEM_RS_ADDRESS ends with SUFFIX (and
 //                                                 TANDEM_RS_PORT and TANDEM_SERVICE are set)
 import Addresses
 import Glibc
+import HealthCheck
+import NIOPosix
+import Probes
 import LVS
 import Netlink
 import OCF
@@ -52,6 +57,17 @@ do {
             Log.writeStandardError("\(address) is not the one\n")
             exit(1)
         }
+    case ("probe-http", let count) where count >= 3:
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let check = HTTPCheck.plain(path: "/")
+        let prober = try Prober(loop: group.next(), spec: .http(check), timeout: .seconds(1))
+        let targets = arguments.dropFirst(2).compactMap { IPAddress($0).map { Target(address: $0, port: 80) } }
+        for _ in 0..<(Int(arguments[1]) ?? 1) {
+            let results = NIOLockedBox()
+            for target in targets { prober.check(target, service: "") { outcome in results.add(outcome) } }
+            sleep(for: .milliseconds(1500))
+            print(results.summary)
+        }
     case ("close-and-hang", 1):
         close(STDOUT_FILENO)
         close(STDERR_FILENO)
@@ -69,4 +85,23 @@ do {
 } catch {
     print("tandem-testtool: \(error)")
     exit(1)
+}
+
+/// Outcomes gathered from the event loop.
+final class NIOLockedBox: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var outcomes: [CheckOutcome] = []
+    init() { pthread_mutex_init(&mutex, nil) }
+    func add(_ outcome: CheckOutcome) {
+        pthread_mutex_lock(&mutex)
+        outcomes.append(outcome)
+        pthread_mutex_unlock(&mutex)
+    }
+    var summary: String {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        var counts: [String: Int] = [:]
+        for outcome in outcomes { counts[outcome == .pass ? "pass" : "\(outcome)", default: 0] += 1 }
+        return counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+    }
 }

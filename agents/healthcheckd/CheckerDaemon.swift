@@ -24,6 +24,9 @@ final class CheckerDaemon {
         var publishedText: String?
         /// Needs its overrides written and applied.
         var dirty = true
+        /// The overrides the kernel has from the last apply; `nil` when unknown (at start, after
+        /// a refused request or a new configuration): the next apply reads the kernel.
+        var applied: HealthOverrides?
     }
 
     let files: DaemonFiles
@@ -49,10 +52,16 @@ final class CheckerDaemon {
     var servicesOfTarget: [Target: [Int]] = [:]
     /// A verdict, the configuration or the round count changed since the status was written.
     var statusChanged = true
+    var nextRampMark = ContinuousClock.now
     /// The control loop runs at most this often: checks that fall due, or finish, within one
     /// tick are handled together (with a thousand real servers a second, once each would cost
     /// a pass over all of them a thousand times a second).
     static let tick = Duration.milliseconds(10)
+    static let syncPause = Duration.milliseconds(50)
+    /// Checks running at once, at most: a bound on sockets and on what one burst can ask of
+    /// the network (the descriptor limit is raised to match).
+    static let maximumInFlight = 1024
+    var lastSync = ContinuousClock.now - .seconds(1)
 
     init(configurationPath: String, ready: Int32?) throws {
         configurationFile = StateFile(path: configurationPath)
@@ -120,15 +129,16 @@ final class CheckerDaemon {
             let now = ContinuousClock.now
             lastPass = now
             refresh(now: now)
-            for target in engine.startDue(now: now) {
+            for target in engine.startDue(now: now, limit: CheckerDaemon.maximumInFlight - engine.inFlight) {
                 let started = ContinuousClock.now
                 let mailbox = self.mailbox
                 prober.check(target, service: serviceName(of: target)) { outcome in
                     mailbox.post(.result(target, started: started, outcome))
                 }
             }
-            let wake = min(engine.nextWakeup(after: now) ?? now + .seconds(1), lastStatusWrite + .seconds(1),
+            var wake = min(engine.nextWakeup(after: now) ?? now + .seconds(1), lastStatusWrite + .seconds(1),
                            lastRefresh + .milliseconds(500))
+            if services.contains(where: \.dirty) { wake = min(wake, lastSync + CheckerDaemon.syncPause) }
             for event in mailbox.take(waitingUntil: wake) {
                 switch event {
                 case .result(let target, let started, let outcome):
@@ -172,6 +182,7 @@ final class CheckerDaemon {
             guard text != services[index].publishedText || (text != nil && services[index].configured == nil) else { continue }
             services[index].publishedText = text
             services[index].dirty = true
+            services[index].applied = nil
             changed = true
             guard let text else {
                 if services[index].configured != nil { log.warning("\(services[index].spec) is not run by an ipvs resource here any more") }
@@ -190,7 +201,7 @@ final class CheckerDaemon {
             for (index, slot) in services.enumerated() {
                 for destination in slot.configured ?? [] { servicesOfTarget[target(of: destination), default: []].append(index) }
             }
-            engine.track(Set(servicesOfTarget.keys), now: now)
+            engine.track(Set(servicesOfTarget.keys), now: now, spread: min(parameters.interval.duration, .seconds(1)))
             statusChanged = true
         }
         if let directory = parameters.maintenanceDirectory {
@@ -239,13 +250,13 @@ final class CheckerDaemon {
     }
 
     /// Services with a real server in slow start get their weights recomputed.
+    /// At most once a second (a ramp's steps are at least a second apart), and once more when a
+    /// ramp ends.
     func markRamping(now: ContinuousClock.Instant) {
-        guard engine.settings.slowStart > .zero else { return }
-        for (target, state) in engine.targets {
-            if let since = state.upSince, state.serves, since.duration(to: now) <= engine.settings.slowStart + .seconds(1) {
-                markDirty(target)
-            }
-        }
+        guard !engine.ramping.isEmpty, now >= nextRampMark else { return }
+        nextRampMark = now + .seconds(1)
+        for target in engine.ramping { markDirty(target) }
+        engine.pruneRamps(now: now)
     }
 
     // MARK: Applying
@@ -253,6 +264,11 @@ final class CheckerDaemon {
     /// Writes the override files and brings the kernel in line, for every service that
     /// changed, as one netlink batch under the services' locks.
     func sync() {
+        // Verdicts that land within 50 ms of each other go to the kernel in one batch (a
+        // thousand servers failing together make one dump and one batch, not a thousand).
+        let now = ContinuousClock.now
+        guard now - lastSync >= CheckerDaemon.syncPause else { return }
+        lastSync = now
         let dirty = services.indices.filter { services[$0].dirty && services[$0].configured != nil || services[$0].dirty && services[$0].publishedText == nil }
         guard !dirty.isEmpty else { return }
         let ordered = dirty.sorted { services[$0].store.lockPath < services[$1].store.lockPath }
@@ -269,32 +285,53 @@ final class CheckerDaemon {
             guard let table else { return }
             var operations: [IPVSOperation] = []
             let now = ContinuousClock.now
+            var owners: [Int] = []
+            var wantedBy: [Int: HealthOverrides] = [:]
             for index in ordered {
                 let slot = services[index]
-                let (previous, _) = try slot.store.load()
+                let previous = try slot.applied ?? slot.store.load().0
                 guard let configured = slot.configured else {
                     try slot.store.save(HealthOverrides())
                     services[index].dirty = false
+                    services[index].applied = nil
                     continue
                 }
                 let wanted = engine.overrides(for: configured, target: target(of:), onFailure: parameters.onFailure,
                                               fallback: fallback[slot.spec], now: now)
-                if wanted != previous { try slot.store.save(wanted) }
-                if try table.service(slot.spec.identity) != nil {
+                if wanted != previous || slot.applied == nil { try slot.store.save(wanted) }
+                wantedBy[index] = wanted
+                let batch: [IPVSOperation]
+                if let applied = slot.applied {
+                    batch = WeightSync.changes(service: slot.spec.identity, configured: configured, from: applied, to: wanted)
+                } else if try table.service(slot.spec.identity) != nil {
                     let actual = try table.destinations(of: slot.spec.identity)
-                    operations += WeightSync.operations(service: slot.spec.identity, configured: configured, overrides: wanted,
-                                                        previous: previous, actual: actual)
+                    batch = WeightSync.operations(service: slot.spec.identity, configured: configured, overrides: wanted,
+                                                  previous: previous, actual: actual)
+                } else {
+                    // No service (yet): the ipvs agent creates it with the overrides in the file.
+                    batch = []
+                    wantedBy[index] = nil
                 }
+                operations += batch
+                owners += Array(repeating: index, count: batch.count)
             }
             for operation in operations { log.debug(operation.description) }
             let outcomes = try table.apply(operations)
-            for (operation, failure) in zip(operations, outcomes) {
-                if let failure { log.error("\(operation): \(failure.function): \(failure.message)") }
+            var refused = Set<Int>()
+            for (position, failure) in outcomes.enumerated() {
+                guard let failure else { continue }
+                refused.insert(owners[position])
+                log.warning("\(operations[position]): \(failure.function): \(failure.message); reading the table again")
             }
-            for index in ordered { services[index].dirty = false }
+            for index in ordered {
+                // A refused request means the kernel was not as assumed: the next apply reads it.
+                services[index].applied = refused.contains(index) ? nil : wantedBy[index]
+                services[index].dirty = refused.contains(index)
+            }
         } catch let error as NetlinkError {
             log.warning("IPVS: \(error); trying again on a new socket")
             table = nil
+            for index in services.indices { services[index].applied = nil }
         } catch {
             log.warning("applying the verdicts: \(error); trying again")
         }
@@ -346,6 +383,7 @@ final class CheckerDaemon {
             for index in services.indices {
                 services[index].dirty = true
                 services[index].publishedText = nil
+                services[index].applied = nil
             }
             lastRefresh = .now - .seconds(60)
             lastStatusWrite = .now - .seconds(60)

@@ -8,6 +8,12 @@ Signals.block()
 // The agent that started this daemon may be gone (killed mid-start): writing "ready" to its
 // pipe must fail, not kill the daemon.
 signal(SIGPIPE, SIG_IGN)
+// A socket per running check: the soft descriptor limit (often 1024) goes up to the hard one.
+var limit = rlimit()
+if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
+    limit.rlim_cur = min(limit.rlim_max, 65_536)
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else {
     Log.writeStandardError("usage: healthcheckd CONFIGURATION [READY-FD]\n")
