@@ -57,7 +57,10 @@ final class CheckerDaemon {
     /// tick are handled together (with a thousand real servers a second, once each would cost
     /// a pass over all of them a thousand times a second).
     static let tick = Duration.milliseconds(10)
-    static let syncPause = Duration.milliseconds(50)
+    static let syncPause = Duration.milliseconds(100)
+    /// The status file is rewritten at most this often (a thousand verdicts changing at once
+    /// make one write, not one per tick), and at least once a second (the heartbeat).
+    static let statusPause = Duration.milliseconds(250)
     /// Checks running at once, at most: a bound on sockets and on what one burst can ask of
     /// the network (the descriptor limit is raised to match).
     static let maximumInFlight = 1024
@@ -161,7 +164,7 @@ final class CheckerDaemon {
                 statusChanged = true
             }
             // The status is on disk before the agent hears "ready": its first monitor finds it.
-            writeStatus()
+            writeStatus(force: firstRoundApplied)
             if firstRoundApplied { signalReady("ready") }
         }
     }
@@ -201,7 +204,7 @@ final class CheckerDaemon {
             for (index, slot) in services.enumerated() {
                 for destination in slot.configured ?? [] { servicesOfTarget[target(of: destination), default: []].append(index) }
             }
-            engine.track(Set(servicesOfTarget.keys), now: now, spread: min(parameters.interval.duration, .seconds(1)))
+            engine.track(Set(servicesOfTarget.keys), now: now, spread: min(parameters.interval.duration, .seconds(5)))
             statusChanged = true
         }
         if let directory = parameters.maintenanceDirectory {
@@ -264,7 +267,7 @@ final class CheckerDaemon {
     /// Writes the override files and brings the kernel in line, for every service that
     /// changed, as one netlink batch under the services' locks.
     func sync() {
-        // Verdicts that land within 50 ms of each other go to the kernel in one batch (a
+        // Verdicts that land within 100 ms of each other go to the kernel in one batch (a
         // thousand servers failing together make one dump and one batch, not a thousand).
         let now = ContinuousClock.now
         guard now - lastSync >= CheckerDaemon.syncPause else { return }
@@ -393,9 +396,10 @@ final class CheckerDaemon {
         }
     }
 
-    func writeStatus() {
+    func writeStatus(force: Bool = false) {
         let now = ContinuousClock.now
-        guard statusChanged || now - lastStatusWrite >= .seconds(1) else { return }
+        let due = statusChanged ? lastStatusWrite + CheckerDaemon.statusPause : lastStatusWrite + .seconds(1)
+        guard now >= due || force else { return }
         statusChanged = false
         var status = DaemonStatus(daemon: identity, heartbeat: 0, generation: configuration.generation, rounds: rounds,
                                   services: counts())
