@@ -19,8 +19,12 @@ import OCFTesting
 struct HealthCheckBench {
     static let servers = 1000
     static let vip = "10.200.0.1"
-    /// Kept after the run (the peers' logs): lab-logs/healthcheck-bench, also from the guest.
+    /// Kept after the run (the peers' logs and configurations): lab-logs/healthcheck-bench, also
+    /// from the guest.
     let directory = labLogsDirectory + "/healthcheck-bench"
+    /// What is read or written at speed (nginx's pages, the agents' state) stays on a local
+    /// file system: lab-logs in the guest is a share of the host's, slow under emulation.
+    let local = "/tmp/tandem-hc-bench-\(getpid())"
     let window = Duration.seconds(Int(getenv("BENCH_WINDOW").map { String(cString: $0) } ?? "") ?? 60)
     /// Seconds between two checks of a server (the workload is 1; under emulation a
     /// thousand HTTP checks a second is more than the guest can carry, so BENCH_INTERVAL=5).
@@ -62,12 +66,13 @@ struct HealthCheckBench {
         mkdir(labLogsDirectory, 0o755)
         _ = try? Command("/bin/rm", ["-rf", directory]).run(deadline: .now + .seconds(60))
         mkdir(directory, 0o755)
+        mkdir(local, 0o755)
     }
 
     var realservers: String { addresses.map { "\($0):80 masq" }.joined(separator: ", ") }
 
     func run() throws -> Int32 {
-        let server = try WebServer(in: farm, directory: directory + "/nginx", port: 80, accessLog: false)
+        let server = try WebServer(in: farm, directory: local + "/nginx", port: 80, accessLog: false)
         // The farm must answer from the director before anything is measured.
         for address in [addresses[0], addresses[addresses.count / 2], addresses[addresses.count - 1]] {
             guard let connection = try TCPConnection.open(from: director, to: address, port: 80, deadline: .now + .seconds(10)) else {
@@ -107,7 +112,7 @@ struct HealthCheckBench {
     // MARK: The three checkers
 
     func measureTandem() throws -> Result {
-        let state = directory + "/state"
+        let state = local + "/state"
         let ipvs = AgentRunner(agent: "ipvs", namespace: director, instance: "bench", stateDirectory: state)
         var checker = AgentRunner(agent: "healthcheck", namespace: director, instance: "bench-check", stateDirectory: state)
         checker.environment["TANDEM_LIBEXEC_DIR"] = AgentRunner.agentDirectory
@@ -127,7 +132,10 @@ struct HealthCheckBench {
                                            withArgument: DaemonFiles(directory: state, instance: "bench-check").configuration.path)
         guard let daemon = daemons.first else { throw LabError("no healthcheckd") }
         let setup = ContinuousClock.now - launched
+        let thresholds = (1...3).compactMap { try? Sysctl("net/ipv4/neigh/default/gc_thresh\($0)").read() }
         var result = try steady([daemon.pid])
+        let neighbours = try director.perform { (readFile("/proc/thread-self/net/arp") ?? "").split(separator: "\n").count - 1 }
+        print("(neighbour limits \(thresholds), \(neighbours) ARP entries in the director)")
         (result.latencies, result.undetected) = try detections(rounds: 4, limit: .seconds(10 * interval + 20))
         result.note = "set up in \(seconds(setup)) s (ipvs start, then healthcheck start: first round applied); all checks concurrent on one event loop"
         return result
