@@ -84,9 +84,10 @@ public struct HTTPCheck: Sendable {
 
     public func accepts(status: Int) -> Bool { statuses.contains { $0.contains(status) } }
 
-    /// GET `path`, any 2xx or 3xx status, no TLS (test tools).
-    public static func plain(path: String) -> HTTPCheck {
-        HTTPCheck(method: "GET", path: path, host: nil, headers: [], statuses: [200...399], body: nil, bodyPattern: nil, tls: nil)
+    /// GET `path`, any 2xx or 3xx status, optionally a body substring, no TLS (test tools).
+    public static func plain(path: String, body: String? = nil) -> HTTPCheck {
+        HTTPCheck(method: "GET", path: path, host: nil, headers: [], statuses: [200...399], body: body.map { Array($0.utf8) },
+                  bodyPattern: nil, tls: nil)
     }
 
     /// `200`, `200-299,301`: codes and ranges from 100 to 599.

@@ -120,7 +120,7 @@ public final class Prober: @unchecked Sendable {
 
     /// Connects (a check's own deadline still applies: the sweep closes the channel when it
     /// passes) and lets `ready` put its handlers in once the connection is up.
-    private func connect(_ target: Target, once: Once, _ ready: @escaping (any Channel) throws -> Void) {
+    private func connect(_ target: Target, once: Once, _ ready: @escaping @Sendable (any Channel) throws -> Void) {
         let address: SocketAddress
         if let known = addresses[target] {
             address = known

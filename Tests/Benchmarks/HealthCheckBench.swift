@@ -118,7 +118,8 @@ struct HealthCheckBench {
         checker.environment["TANDEM_LIBEXEC_DIR"] = AgentRunner.agentDirectory
         checker.environment["HA_LOGFILE"] = directory + "/healthcheck.log"
         let service = ["service": "tcp:\(Self.vip):80", "realservers": realservers]
-        let check = ["services": "tcp:\(Self.vip):80", "check": "http", "http_body": "Test Page", "interval": "\(interval)s",
+        // The same check as keepalived's HTTP_GET below: GET /, status 200.
+        let check = ["services": "tcp:\(Self.vip):80", "check": "http", "http_status": "200", "interval": "\(interval)s",
                      "timeout": "1s", "fall": "2", "rise": "2"]
         let launched = ContinuousClock.now
         guard try ipvs.run("start", service, timeout: .seconds(120)).exitCode == .success else { throw LabError("ipvs start failed") }

@@ -59,7 +59,8 @@ do {
         }
     case ("probe-http", let count) where count >= 3:
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let check = HTTPCheck.plain(path: "/")
+        let body = getenv("PROBE_BODY").map { String(cString: $0) }
+        let check = HTTPCheck.plain(path: "/", body: body)
         let prober = try Prober(loop: group.next(), spec: .http(check), timeout: .seconds(1))
         let targets = arguments.dropFirst(2).compactMap { IPAddress($0).map { Target(address: $0, port: 80) } }
         for _ in 0..<(Int(arguments[1]) ?? 1) {
