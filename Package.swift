@@ -39,7 +39,7 @@ let package = Package(
         // AF_PACKET socket headers (part of libc; no library to link).
         .systemLibrary(name: "CPacket", path: "Sources/CPacket"),
 
-        // Value types shared by every layer: addresses, prefixes, interface names.
+        // Value types shared by every layer: addresses, prefixes, interface names, socket addresses.
         .target(name: "Addresses"),
         // Files agents keep: atomic key=value state files and flock(2) locks.
         .target(name: "StateFiles"),
@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "Probes",
             dependencies: [
-                "HealthCheck", "OCF", "Addresses", "CMariaDB", "CAres",
+                "HealthCheck", "OCF", "Addresses", "LinkLayer", "CMariaDB", "CAres",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

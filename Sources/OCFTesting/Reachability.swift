@@ -22,7 +22,7 @@ public final class TCPResponder: @unchecked Sendable {
             var on: Int32 = 1
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
             setsockopt(fd, Int32(IPPROTO_IP), IP_FREEBIND, &on, socklen_t(MemoryLayout<Int32>.size))
-            let bound = withSocketAddress(address, port) { bind(fd, $0, $1) }
+            let bound = address.withSocketAddress(port: port) { bind(fd, $0, $1) }
             guard bound == 0, listen(fd, 64) == 0 else {
                 let message = String(cString: strerror(errno))
                 close(fd)
@@ -89,7 +89,7 @@ public final class TCPConnection {
                        Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
             }
             guard fd >= 0 else { throw LabError("socket: \(String(cString: strerror(errno)))") }
-            _ = withSocketAddress(address, port) { connect(fd, $0, $1) }
+            _ = address.withSocketAddress(port: port) { connect(fd, $0, $1) }
             var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
             var error: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
@@ -169,23 +169,3 @@ final class Flag: @unchecked Sendable {
     }
 }
 
-func withSocketAddress<T>(_ address: IPAddress, _ port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
-    switch address {
-    case .v4(let v4):
-        var storage = sockaddr_in()
-        storage.sin_family = sa_family_t(AF_INET)
-        storage.sin_port = port.bigEndian
-        storage.sin_addr.s_addr = v4.value.bigEndian
-        return withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-    case .v6(let v6):
-        var storage = sockaddr_in6()
-        storage.sin6_family = sa_family_t(AF_INET6)
-        storage.sin6_port = port.bigEndian
-        withUnsafeMutableBytes(of: &storage.sin6_addr) { $0.copyBytes(from: v6.bytes) }
-        return withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-        }
-    }
-}

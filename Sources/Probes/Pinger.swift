@@ -1,5 +1,6 @@
 import Addresses
 import Glibc
+import LinkLayer
 import HealthCheck
 import NIOConcurrencyHelpers
 import NIOCore
@@ -56,7 +57,7 @@ final class Pinger: @unchecked Sendable {
         var packet: [UInt8] = [isV6 ? 128 : 8, 0, 0, 0, UInt8(identifier >> 8), UInt8(identifier & 0xff),
                                UInt8(sequence >> 8), UInt8(sequence & 0xff)] + Array("tandem-healthcheck".utf8)
         if !isV6 {
-            let sum = Pinger.checksum(packet)
+            let sum = Announcement.internetChecksum(packet)
             packet[2] = UInt8(sum >> 8)
             packet[3] = UInt8(sum & 0xff)
         }
@@ -113,58 +114,4 @@ final class Pinger: @unchecked Sendable {
         }
     }
 
-    static func checksum(_ bytes: [UInt8]) -> UInt16 {
-        var sum: UInt32 = 0
-        var index = 0
-        while index + 1 < bytes.count {
-            sum += UInt32(bytes[index]) << 8 | UInt32(bytes[index + 1])
-            index += 2
-        }
-        if index < bytes.count { sum += UInt32(bytes[index]) << 8 }
-        while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
-        return ~UInt16(sum)
-    }
-}
-
-extension IPAddress {
-    /// Calls `body` with this address as a `sockaddr`.
-    func withSocketAddress<T>(port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
-        switch self {
-        case .v4(let address):
-            var socketAddress = sockaddr_in()
-            socketAddress.sin_family = sa_family_t(AF_INET)
-            socketAddress.sin_port = port.bigEndian
-            withUnsafeMutableBytes(of: &socketAddress.sin_addr) { $0.copyBytes(from: address.bytes) }
-            return withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        case .v6(let address):
-            var socketAddress = sockaddr_in6()
-            socketAddress.sin6_family = sa_family_t(AF_INET6)
-            socketAddress.sin6_port = port.bigEndian
-            withUnsafeMutableBytes(of: &socketAddress.sin6_addr) { $0.copyBytes(from: address.bytes) }
-            return withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
-        }
-    }
-
-    /// The address of a received `sockaddr_storage`.
-    init?(socketAddress storage: sockaddr_storage) {
-        var storage = storage
-        switch Int32(storage.ss_family) {
-        case AF_INET:
-            let bytes = withUnsafeBytes(of: &storage) { raw in
-                raw.load(as: sockaddr_in.self).sin_addr
-            }
-            self = .v4(IPv4Address(bytes: withUnsafeBytes(of: bytes) { Array($0) }))
-        case AF_INET6:
-            let bytes = withUnsafeBytes(of: &storage) { raw in
-                raw.load(as: sockaddr_in6.self).sin6_addr
-            }
-            self = .v6(IPv6Address(bytes: withUnsafeBytes(of: bytes) { Array($0) }))
-        default:
-            return nil
-        }
-    }
 }
