@@ -65,6 +65,16 @@ struct HealthCheckTests {
         }
 
         var log: String { readFile(directory + "/healthcheck.log") ?? "" }
+
+        /// Starts the checker with `parameters` (its first round applied), reads the weights of
+        /// `identity`, stops it: the verdicts of one configuration.
+        func verdicts(_ identity: IPVSService.Identity, _ parameters: [String: String]) throws -> [IPVSDestination.Key: Int32] {
+            let start = try checker.run("start", parameters)
+            #expect(start.exitCode == .success, "\(start)")
+            let weights = try self.weights(identity)
+            #expect(try checker.run("stop", parameters).exitCode == .success)
+            return weights
+        }
     }
 
     let ipvsParameters = ["service": "tcp:203.0.113.10:80", "scheduler": "rr",
@@ -136,11 +146,7 @@ struct HealthCheckTests {
         #expect(try world.ipvs.run("start", parameters).exitCode == .success)
         let base = ["services": "tcp:203.0.113.10:443", "check": "https", "interval": "500ms", "timeout": "2s", "rise": "1", "fall": "1"]
         func verdicts(_ extra: [String: String]) throws -> [IPVSDestination.Key: Int32] {
-            let start = try world.checker.run("start", base.merging(extra) { $1 })
-            #expect(start.exitCode == .success, "\(start)")
-            let weights = try world.weights(tlsIdentity)
-            #expect(try world.checker.run("stop", base.merging(extra) { $1 }).exitCode == .success)
-            return weights
+            try world.verdicts(tlsIdentity, base.merging(extra) { $1 })
         }
         let ca = world.authority!.certificate
         #expect(try verdicts(["tls_ca_file": ca]) == [tls1: 1, tls2: 0], "the expired certificate fails")
@@ -495,12 +501,7 @@ extension HealthCheckTests {
         let base = ["services": "tcp:203.0.113.10:3306", "check": "mysql", "mysql_defaults_file": good,
                     "interval": "500ms", "timeout": "1s", "rise": "1", "fall": "1"]
         func verdicts(_ extra: [String: String]) throws -> [IPVSDestination.Key: Int32] {
-            let parameters = base.merging(extra) { $1 }
-            let start = try world.checker.run("start", parameters)
-            #expect(start.exitCode == .success, "\(start)")
-            let weights = try world.weights(identity)
-            #expect(try world.checker.run("stop", parameters).exitCode == .success)
-            return weights
+            try world.verdicts(identity, base.merging(extra) { $1 })
         }
         #expect(try verdicts([:]) == [db1: 2, db2: 3], "\(world.log)")
         #expect(try verdicts(["mysql_defaults_file": wrong]) == [db1: 0, db2: 0])
@@ -578,12 +579,7 @@ extension HealthCheckTests {
         let base = ["services": "udp:203.0.113.10:53", "check": "dns", "dns_name": "check.example",
                     "interval": "500ms", "timeout": "1s", "rise": "1", "fall": "1"]
         func verdicts(_ extra: [String: String]) throws -> [IPVSDestination.Key: Int32] {
-            let parameters = base.merging(extra) { $1 }
-            let start = try world.checker.run("start", parameters)
-            #expect(start.exitCode == .success, "\(start)")
-            let weights = try world.weights(identity)
-            #expect(try world.checker.run("stop", parameters).exitCode == .success)
-            return weights
+            try world.verdicts(identity, base.merging(extra) { $1 })
         }
         #expect(try verdicts([:]) == [dns1: 2, dns2: 3], "\(world.log)")
         #expect(try verdicts(["dns_expect": "192.0.2.53"]) == [dns1: 2, dns2: 0], "\(world.log)")
