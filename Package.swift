@@ -38,6 +38,8 @@ let package = Package(
         .systemLibrary(name: "CAres", path: "Sources/CAres", pkgConfig: "libcares", providers: [.apt(["libc-ares-dev"])]),
         // AF_PACKET socket headers (part of libc; no library to link).
         .systemLibrary(name: "CPacket", path: "Sources/CPacket"),
+        // epoll and eventfd headers (part of libc) for the plain-socket prober.
+        .systemLibrary(name: "CEvents", path: "Sources/CEvents"),
 
         // Value types shared by every layer: addresses, prefixes, interface names, socket addresses.
         .target(name: "Addresses"),
@@ -61,7 +63,7 @@ let package = Package(
         .target(
             name: "Probes",
             dependencies: [
-                "HealthCheck", "OCF", "Addresses", "LinkLayer", "CMariaDB", "CAres",
+                "HealthCheck", "OCF", "Addresses", "LinkLayer", "CMariaDB", "CAres", "CEvents",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -109,7 +111,7 @@ let package = Package(
         .testTarget(name: "LinkLayerTests", dependencies: ["LinkLayer", "Addresses"]),
         .testTarget(name: "OCFTests", dependencies: ["OCF", "OCFTesting"]),
         .testTarget(name: "LVSTests", dependencies: ["LVS", "Netlink", "OCF", "OCFTesting", "Addresses"]),
-        .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "LVS", "Netlink", "OCF", "Addresses"]),
+        .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Probes", "LVS", "Netlink", "OCF", "Addresses"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "CNetlink", "Addresses"]),
         // The agents in-process on fake kernels (the lifecycle matrix, fuzzing) and through their
         // executables (meta-data golden copies and schemas, validate-all tables).

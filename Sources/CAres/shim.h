@@ -1,2 +1,1 @@
 #include <ares.h>
-#include <sys/eventfd.h>

@@ -1,4 +1,5 @@
 internal import CAres
+internal import CEvents
 import Addresses
 import Glibc
 import HealthCheck
@@ -17,7 +18,7 @@ final class DNSResolver: @unchecked Sendable {
         let loop: any EventLoop
     }
 
-    private let pending = NIOLockedValueBox<[Request]>([])
+    private let pending = NIOLockedValueBox<(requests: [Request], stopped: Bool)>(([], false))
     private let wake: Int32
     private let timeout: Duration
     /// Touched by the resolver thread only.
@@ -31,13 +32,20 @@ final class DNSResolver: @unchecked Sendable {
         let box = Unmanaged.passRetained(self)
         var thread = pthread_t()
         guard pthread_create(&thread, nil, { argument in
-            Unmanaged<DNSResolver>.fromOpaque(argument!).takeUnretainedValue().serve()
+            Unmanaged<DNSResolver>.fromOpaque(argument!).takeRetainedValue().serve()
             return nil
         }, box.toOpaque()) == 0 else { throw ProbeSetupError("cannot start the DNS thread") }
     }
 
     func query(_ check: DNSCheck, target: Target, loop: any EventLoop, once: Once) {
-        pending.withLockedValue { $0.append(Request(target: target, check: check, once: once, loop: loop)) }
+        pending.withLockedValue { $0.requests.append(Request(target: target, check: check, once: once, loop: loop)) }
+        var one: UInt64 = 1
+        _ = write(wake, &one, 8)
+    }
+
+    /// The prober is retired: the thread ends its queries (c-ares calls each back) and goes.
+    func stop() {
+        pending.withLockedValue { $0.stopped = true }
         var one: UInt64 = 1
         _ = write(wake, &one, 8)
     }
@@ -50,7 +58,16 @@ final class DNSResolver: @unchecked Sendable {
 
     private func serve() {
         while true {
-            for request in pending.withLockedValue({ queue -> [Request] in defer { queue = [] }; return queue }) { start(request) }
+            let (requests, stopped) = pending.withLockedValue { state in
+                defer { state.requests = [] }
+                return (state.requests, state.stopped)
+            }
+            for request in requests { start(request) }
+            if stopped {
+                for channel in channels.values { ares_destroy(channel) }
+                close(wake)
+                return
+            }
             var descriptors = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
             var owners: [OpaquePointer?] = [nil]
             var wait = Int32(1000)

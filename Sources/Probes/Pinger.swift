@@ -20,7 +20,7 @@ final class Pinger: @unchecked Sendable {
     private let v6: Int32
     private let v4Raw: Bool
     private let identifier = UInt16(truncatingIfNeeded: getpid())
-    private let state = NIOLockedValueBox<(sequence: UInt16, pending: [UInt16: Pending])>((0, [:]))
+    private let state = NIOLockedValueBox<(sequence: UInt16, pending: [UInt16: Pending], stopped: Bool)>((0, [:], false))
     private var thread: pthread_t?
 
     init() throws {
@@ -29,7 +29,7 @@ final class Pinger: @unchecked Sendable {
         let box = Unmanaged.passRetained(self)
         var thread = pthread_t()
         guard pthread_create(&thread, nil, { argument in
-            let pinger = Unmanaged<Pinger>.fromOpaque(argument!).takeUnretainedValue()
+            let pinger = Unmanaged<Pinger>.fromOpaque(argument!).takeRetainedValue()
             pinger.receive()
             return nil
         }, box.toOpaque()) == 0 else { throw ProbeSetupError("cannot start the ICMP reader thread") }
@@ -76,12 +76,22 @@ final class Pinger: @unchecked Sendable {
         _ = state.withLockedValue { $0.pending.removeValue(forKey: sequence) }
     }
 
-    /// Reads echo replies from both sockets until the process ends.
+    /// The prober is retired: the reader thread closes the sockets and ends (within a second).
+    func stop() {
+        state.withLockedValue { $0.stopped = true }
+    }
+
+    /// Reads echo replies from both sockets until the pinger is stopped.
     private func receive() {
         var descriptors = [pollfd(fd: v4, events: Int16(POLLIN), revents: 0), pollfd(fd: v6, events: Int16(POLLIN), revents: 0)]
         var buffer = [UInt8](repeating: 0, count: 2048)
         while true {
-            guard poll(&descriptors, nfds_t(descriptors.count), -1) > 0 else { continue }
+            if state.withLockedValue(\.stopped) {
+                close(v4)
+                if v6 >= 0 { close(v6) }
+                return
+            }
+            guard poll(&descriptors, nfds_t(descriptors.count), 1000) > 0 else { continue }
             for index in descriptors.indices where descriptors[index].revents & Int16(POLLIN) != 0 {
                 var from = sockaddr_storage()
                 var length = socklen_t(MemoryLayout<sockaddr_storage>.size)

@@ -7,13 +7,17 @@ import NIOPosix
 import NIOSSL
 import OCF
 
-/// Runs checks on one SwiftNIO event loop, concurrently, each with its own deadline; a check
-/// never blocks another. Results come back through a callback on the loop's thread.
+/// Runs checks concurrently, each with its own deadline; a check never blocks another. tcp,
+/// tcp-expect and plain http go to the plain-socket prober; https goes through SwiftNIO and
+/// NIOSSL on one event loop, ping, dns, mysql and external programs through their own
+/// libraries and threads, all with deadlines swept on that loop. Results come back through a
+/// callback on a prober thread.
 public final class Prober: @unchecked Sendable {
     let loop: any EventLoop
     let spec: CheckSpec
     let timeout: Duration
     let tls: NIOSSLContext?
+    let sockets: SocketProber?
     let programs: NIOThreadPool?
     let pinger: Pinger?
     let resolver: DNSResolver?
@@ -50,20 +54,37 @@ public final class Prober: @unchecked Sendable {
         }
         pinger = if case .ping = spec { try Pinger() } else { nil }
         resolver = if case .dns = spec { try DNSResolver(timeout: timeout) } else { nil }
+        sockets = switch spec {
+        case .tcp: try SocketProber(exchange: .connect, timeout: timeout)
+        case .tcpExpect(let send, let expect): try SocketProber(exchange: .expect(send: send, expect: expect), timeout: timeout)
+        case .http(let http) where http.tls == nil: try SocketProber(exchange: .http(http), timeout: timeout)
+        default: nil
+        }
+        guard sockets == nil else { return }
+        // The sweep keeps the prober until it is retired and its last check has ended.
         let tick = TimeAmount.milliseconds(min(50, max(5, Int64(timeout / .milliseconds(1)) / 20)))
-        sweep = loop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in self?.sweepLate() }
+        sweep = loop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in self.sweepLate() }
     }
 
-    deinit {
-        sweep?.cancel()
-        try? programs?.syncShutdownGracefully()
-    }
-
-    /// Checks one target; `done` is called exactly once, on the event loop. May be called from
-    /// any thread: the check itself starts on the loop, where all its state lives.
+    /// Checks one target; `done` is called exactly once, on a prober thread. May be called
+    /// from any thread.
     public func check(_ target: Target, service: String, done: @escaping @Sendable (CheckOutcome) -> Void) {
-        loop.execute { self.start(target, service: service, once: Once(done)) }
+        if let sockets {
+            sockets.check(target, done: done)
+        } else {
+            loop.execute { self.start(target, service: service, once: Once(done)) }
+        }
     }
+
+    /// No more checks will come (a reload made a new prober): the checks in flight still end
+    /// with a verdict, then the prober's threads, sockets and pool go.
+    public func retire() {
+        sockets?.retire()
+        loop.execute { self.retired = true }
+    }
+
+    /// Touched on the loop only.
+    private var retired = false
 
     /// On the loop: the check starts, and its deadline joins the queue the sweep looks at.
     private func start(_ target: Target, service: String, once: Once) {
@@ -123,6 +144,13 @@ public final class Prober: @unchecked Sendable {
         while let (deadline, once) = deadlines.first, deadline <= now || once.isFinished {
             deadlines.removeFirst()
             once.finish(.fail(reason))
+        }
+        if retired && deadlines.isEmpty {
+            sweep?.cancel()
+            sweep = nil
+            pinger?.stop()
+            resolver?.stop()
+            programs?.shutdownGracefully { _ in }
         }
     }
 

@@ -13,6 +13,8 @@
 //                                                 prints the last weight
 //   tandem-testtool probe-http COUNT ADDRESS...  HTTP checks of every ADDRESS:80 at once, COUNT
 //                                                 rounds a second apart; prints passes and failures
+//                                                 (PROBE_PATH: the path, / by default; PROBE_BODY:
+//                                                 a body substring to expect)
 //   tandem-testtool external-check SUFFIX         a healthcheck external program: passes when
 //                                                 TANDEM_RS_ADDRESS ends with SUFFIX (and
 //                                                 TANDEM_RS_PORT and TANDEM_SERVICE are set)
@@ -60,7 +62,7 @@ do {
     case ("probe-http", let count) where count >= 3:
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let body = getenv("PROBE_BODY").map { String(cString: $0) }
-        let check = HTTPCheck.plain(path: "/", body: body)
+        let check = HTTPCheck.plain(path: getenv("PROBE_PATH").map { String(cString: $0) } ?? "/", body: body)
         let prober = try Prober(loop: group.next(), spec: .http(check), timeout: .seconds(1))
         let targets = arguments.dropFirst(2).compactMap { IPAddress($0).map { Target(address: $0, port: 80) } }
         for _ in 0..<(Int(arguments[1]) ?? 1) {

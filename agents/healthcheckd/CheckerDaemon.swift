@@ -11,7 +11,7 @@ import Probes
 /// one event loop, judges them with rise and fall (`Engine`), and keeps the kernel's weights
 /// and the override files in step, under the override contract's lock.
 ///
-/// Threads: the control loop (this one: timers, verdicts, netlink, files), the event loop
+/// Threads: the control loop (this one: timers, verdicts, netlink, files), the probers' threads
 /// (every check), and a signal thread. Only the control loop touches the engine.
 final class CheckerDaemon {
     /// One service: its override store and what was last applied.
@@ -379,6 +379,7 @@ final class CheckerDaemon {
             }
             self.configuration = configuration
             self.parameters = parameters
+            self.prober.retire()
             self.prober = prober
             statusChanged = true
             engine.settings = CheckerDaemon.hysteresis(parameters)
