@@ -104,10 +104,11 @@ bench: deps build
 	$(RELEASE_BIN)/tandem-bench vip
 	if $(HOST_HAS_IPVS); then $(RELEASE_BIN)/tandem-bench ipvs; \
 	else VM_TIMEOUT=3600 VM_MEM=512 .ci/vm/run-in-vm -- $(RELEASE_BIN)/tandem-bench ipvs; fi
-	# healthcheck against keepalived and ldirectord: 1000 real servers over HTTP for 60 s each.
+	# healthcheck against keepalived and ldirectord: 1000 real servers over HTTP for 60 s each
+	# (two vCPUs: the farm's nginx and the checker each get one).
 	if $(HOST_HAS_IPVS); then $(RELEASE_BIN)/tandem-bench healthcheck; \
 	else rm -rf lab-logs/bench && mkdir -p lab-logs/bench && \
-		VM_TIMEOUT=5400 VM_MEM=2048 VM_RUNDIR=$(CURDIR)/lab-logs/bench .ci/vm/run-in-vm -- $(RELEASE_BIN)/tandem-bench healthcheck; fi
+		VM_TIMEOUT=5400 VM_MEM=2048 VM_CPUS=2 VM_RUNDIR=$(CURDIR)/lab-logs/bench .ci/vm/run-in-vm -- $(RELEASE_BIN)/tandem-bench healthcheck; fi
 
 demo: deps build
 	.ci/lab/failover --demo --provider $(PROVIDER)=$(PROVIDER_DIR) --agent-primitive "$(VIP_PRIMITIVE)" \

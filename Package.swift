@@ -90,7 +90,7 @@ let package = Package(
         // The health checker's daemon, installed in /usr/libexec/tandem.
         .executableTarget(
             name: "healthcheckd",
-            dependencies: ["OCF", "Netlink", "LVS", "HealthCheck", "Probes", "Addresses",
+            dependencies: ["OCF", "Netlink", "LVS", "HealthCheck", "Probes", "Addresses", "StateFiles",
                            .product(name: "NIOPosix", package: "swift-nio")],
             path: "agents/healthcheckd"),
 

@@ -4,7 +4,7 @@ import OCF
 /// The files the agent and its checker daemon share in the state directory, per resource instance:
 /// - `healthcheck-<instance>.conf`: the parameters, written by the agent (start, reload-agent);
 /// - `healthcheck-<instance>.status`: the daemon's heartbeat and verdicts, rewritten at least
-///   once a second; monitor and `tandem status` read it.
+///   every two seconds; monitor and `tandem status` read it.
 public struct DaemonFiles: Sendable {
     public let configuration: StateFile
     public let status: StateFile

@@ -165,16 +165,30 @@ public struct Engine: Sendable {
     /// - Parameters:
     ///   - started: when the check began (the next one is due an interval after it, never
     ///     before this one ended).
+    ///   - latency: how long the check took, as the prober measured it; `now - started` when
+    ///     not given.
     /// - Returns: the transition it caused, if any.
     @discardableResult
     public mutating func record(_ outcome: CheckOutcome, for target: Target, started: ContinuousClock.Instant,
-                                now: ContinuousClock.Instant) -> Transition? {
-        guard var state = targets[target], state.inFlight else { return nil }
-        state.inFlight = false
+                                now: ContinuousClock.Instant, latency: Duration? = nil) -> Transition? {
+        guard let index = targets.index(forKey: target), targets.values[index].inFlight else { return nil }
         inFlight -= 1
+        // The state is changed where it lies in the table (no copy out and back per check).
+        let transition = Engine.judge(&targets.values[index], outcome, target: target, settings: settings,
+                                      started: started, now: now, latency: latency)
+        let state = targets.values[index]
+        schedule.push(state.nextDue, target)
+        if transition?.to == .up, state.upSince != nil, settings.slowStart > .zero { ramping.insert(target) }
+        return transition
+    }
+
+    /// One result applied to one target's state: rise, fall, when the next check is due.
+    private static func judge(_ state: inout TargetState, _ outcome: CheckOutcome, target: Target, settings: Hysteresis,
+                              started: ContinuousClock.Instant, now: ContinuousClock.Instant, latency: Duration?) -> Transition? {
+        state.inFlight = false
         state.lastOutcome = outcome
         state.lastCheck = now
-        state.lastLatency = started.duration(to: now)
+        state.lastLatency = latency ?? started.duration(to: now)
         let before = state.health
         var transition: Transition?
         switch (state.health, outcome) {
@@ -213,9 +227,6 @@ public struct Engine: Sendable {
         }
         let pause = state.isChanging ? settings.fastInterval : settings.interval
         state.nextDue = max(started + pause, now)
-        targets[target] = state
-        schedule.push(state.nextDue, target)
-        if transition?.to == .up, state.upSince != nil, settings.slowStart > .zero { ramping.insert(target) }
         return transition
     }
 

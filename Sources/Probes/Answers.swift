@@ -30,16 +30,16 @@ struct ExpectAnswer {
 
 /// http/https: what one HTTP/1.x answer says, read straight from the bytes (status line,
 /// Content-Length or chunked framing): a check needs no header objects. Without a body
-/// condition the status line alone decides.
+/// condition the status line alone decides. The check's settings are passed in, not kept (a
+/// copy per check would cost more than reading the answer).
 struct HTTPAnswer {
-    let check: HTTPCheck
     private var received: [UInt8] = []
     private var bodyStart: Int?
     private var contentLength: Int?
     private var chunked = false
     static let headerLimit = 16 * 1024
 
-    init(check: HTTPCheck) { self.check = check }
+    init() {}
 
     /// The request for `target`: HTTP/1.1, one request per connection.
     static func request(_ check: HTTPCheck, for target: Target) -> [UInt8] {
@@ -50,23 +50,21 @@ struct HTTPAnswer {
         return Array(request.utf8)
     }
 
-    var needsBody: Bool { check.body != nil || check.bodyPattern != nil }
-
     /// The verdict once the bytes so far decide it.
-    mutating func read(_ bytes: UnsafeRawBufferPointer) -> CheckOutcome? {
+    mutating func read(_ bytes: UnsafeRawBufferPointer, check: HTTPCheck) -> CheckOutcome? {
+        let needsBody = check.body != nil || check.bodyPattern != nil
         // The common case: no body condition, the whole status line in the first read.
-        if !needsBody, received.isEmpty, let lineEnd = Bytes.find([10], in: bytes) {
+        if !needsBody, received.isEmpty, let lineEnd = Bytes.find(10, in: bytes) {
             return HTTPAnswer.judge(statusLine: UnsafeRawBufferPointer(rebasing: bytes[..<lineEnd]), check: check)
         }
         let room = HTTPAnswer.headerLimit + HTTPCheck.bodyLimit - received.count
         if room > 0 { received.append(contentsOf: bytes.prefix(room)) }
-        let check = self.check
         if bodyStart == nil {
             let head = received.withUnsafeBytes { all -> (CheckOutcome?, end: Int?, length: Int?, chunked: Bool) in
-                if check.body == nil && check.bodyPattern == nil, let lineEnd = Bytes.find([10], in: all) {
+                if !needsBody, let lineEnd = Bytes.find(10, in: all) {
                     return (HTTPAnswer.judge(statusLine: UnsafeRawBufferPointer(rebasing: all[..<lineEnd]), check: check), nil, nil, false)
                 }
-                guard let end = Bytes.find([13, 10, 13, 10], in: all) else {
+                guard let end = Bytes.find(Bytes.endOfHead, in: all) else {
                     return (all.count >= HTTPAnswer.headerLimit ? .fail("HTTP: no end of headers in \(all.count) bytes") : nil, nil, nil, false)
                 }
                 return HTTPAnswer.readHead(UnsafeRawBufferPointer(rebasing: all[..<end]), check: check, end: end + 4)
@@ -75,13 +73,13 @@ struct HTTPAnswer {
             guard let end = head.end else { return nil }
             (bodyStart, contentLength, chunked) = (end, head.length, head.chunked)
         }
-        return judgeBody(atEnd: false)
+        return judgeBody(atEnd: false, check: check)
     }
 
     /// The verdict when the server closes the connection.
-    func end() -> CheckOutcome {
+    func end(check: HTTPCheck) -> CheckOutcome {
         guard bodyStart != nil else { return .fail("connection closed without an HTTP answer") }
-        return judgeBody(atEnd: true) ?? .fail("connection closed without an HTTP answer")
+        return judgeBody(atEnd: true, check: check) ?? .fail("connection closed without an HTTP answer")
     }
 
     /// The status line alone: fails, or passes when the status is accepted.
@@ -108,14 +106,14 @@ struct HTTPAnswer {
     /// status decides, else where the body starts and how it is framed.
     static func readHead(_ head: UnsafeRawBufferPointer, check: HTTPCheck, end: Int)
         -> (CheckOutcome?, end: Int?, length: Int?, chunked: Bool) {
-        let firstEnd = Bytes.find([10], in: head) ?? head.count
+        let firstEnd = Bytes.find(10, in: head) ?? head.count
         let verdict = judge(statusLine: UnsafeRawBufferPointer(rebasing: head[..<firstEnd]), check: check)
         guard verdict.passed else { return (verdict, nil, nil, false) }
         var length: Int?
         var chunked = false
         var position = firstEnd + 1
         while position < head.count {
-            let lineEnd = position + (Bytes.find([10], in: UnsafeRawBufferPointer(rebasing: head[position...])) ?? head.count - position)
+            let lineEnd = position + (Bytes.find(10, in: UnsafeRawBufferPointer(rebasing: head[position...])) ?? head.count - position)
             let line = UnsafeRawBufferPointer(rebasing: head[position..<lineEnd])
             if let value = Bytes.value(of: "content-length:", in: line) {
                 length = Int(String(decoding: value, as: UTF8.self).trimmingBlanks.trimmingCarriageReturn)
@@ -128,7 +126,7 @@ struct HTTPAnswer {
     }
 
     /// Judges the body once it is complete (or the limit or the end of the stream is reached).
-    private func judgeBody(atEnd: Bool) -> CheckOutcome? {
+    private func judgeBody(atEnd: Bool, check: HTTPCheck) -> CheckOutcome? {
         guard let start = bodyStart else { return nil }
         let raw = received[start...]
         var body: ArraySlice<UInt8>
@@ -157,7 +155,7 @@ struct HTTPAnswer {
     static func dechunk(_ raw: ArraySlice<UInt8>) -> ([UInt8], Bool) {
         var body: [UInt8] = []
         var position = raw.startIndex
-        while let lineEnd = raw[position...].withUnsafeBytes({ Bytes.find([13, 10], in: $0) }).map({ position + $0 }) {
+        while let lineEnd = raw[position...].withUnsafeBytes({ Bytes.find(Bytes.endOfLine, in: $0) }).map({ position + $0 }) {
             let sizeText = String(decoding: raw[position..<lineEnd].prefix { $0 != 59 }, as: UTF8.self).trimmingBlanks
             guard let size = Int(sizeText, radix: 16) else { return (body, true) }
             if size == 0 { return (body, true) }
@@ -176,6 +174,14 @@ struct HTTPAnswer {
 /// Byte searches for the answers (memchr and memcmp: the generic collection searches cost more
 /// than a whole check).
 enum Bytes {
+    static let endOfLine: [UInt8] = [13, 10]
+    static let endOfHead: [UInt8] = [13, 10, 13, 10]
+
+    static func find(_ byte: UInt8, in haystack: UnsafeRawBufferPointer) -> Int? {
+        guard let base = haystack.baseAddress, let hit = memchr(base, Int32(byte), haystack.count) else { return nil }
+        return base.distance(to: UnsafeRawPointer(hit))
+    }
+
     static func find(_ needle: [UInt8], in haystack: UnsafeRawBufferPointer) -> Int? {
         guard !needle.isEmpty else { return 0 }
         guard let base = haystack.baseAddress, haystack.count >= needle.count else { return nil }

@@ -38,13 +38,14 @@ final class ExpectHandler: ChannelInboundHandler, @unchecked Sendable {
 final class HTTPCheckHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
+    let check: HTTPCheck
     let request: [UInt8]
-    var answer: HTTPAnswer
+    var answer = HTTPAnswer()
     let once: Once
 
     init(check: HTTPCheck, target: Target, once: Once) {
+        self.check = check
         request = HTTPAnswer.request(check, for: target)
-        answer = HTTPAnswer(check: check)
         self.once = once
     }
 
@@ -56,10 +57,10 @@ final class HTTPCheckHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        if let verdict = buffer.withUnsafeReadableBytes({ answer.read($0) }) { once.finish(verdict) }
+        if let verdict = buffer.withUnsafeReadableBytes({ answer.read($0, check: check) }) { once.finish(verdict) }
     }
 
-    func channelInactive(context: ChannelHandlerContext) { once.finish(answer.end()) }
+    func channelInactive(context: ChannelHandlerContext) { once.finish(answer.end(check: check)) }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         once.finish(.fail(Prober.describe(error)))

@@ -66,13 +66,16 @@ public final class Prober: @unchecked Sendable {
         sweep = loop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in self.sweepLate() }
     }
 
-    /// Checks one target; `done` is called exactly once, on a prober thread. May be called
-    /// from any thread.
-    public func check(_ target: Target, service: String, done: @escaping @Sendable (CheckOutcome) -> Void) {
+    /// Checks one target; `done` is called exactly once, on a prober thread, with the outcome
+    /// and how long the check took. May be called from any thread.
+    public func check(_ target: Target, service: String, done: @escaping @Sendable (CheckOutcome, Duration) -> Void) {
         if let sockets {
             sockets.check(target, done: done)
         } else {
-            loop.execute { self.start(target, service: service, once: Once(done)) }
+            loop.execute {
+                let started = ContinuousClock.now
+                self.start(target, service: service, once: Once { outcome in done(outcome, started.duration(to: .now)) })
+            }
         }
     }
 

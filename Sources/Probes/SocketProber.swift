@@ -24,39 +24,47 @@ final class SocketProber: @unchecked Sendable {
     /// One check in flight (touched by the loop thread only).
     final class Connection {
         let generation: UInt32
-        let done: @Sendable (CheckOutcome) -> Void
+        let started: UInt64
+        let done: @Sendable (CheckOutcome, Duration) -> Void
         var connected = false
         var output: [UInt8]
         var sent = 0
         var http: HTTPAnswer?
         var expect: ExpectAnswer?
 
-        init(generation: UInt32, output: [UInt8], done: @escaping @Sendable (CheckOutcome) -> Void) {
+        init(generation: UInt32, started: UInt64, output: [UInt8], done: @escaping @Sendable (CheckOutcome, Duration) -> Void) {
             self.generation = generation
+            self.started = started
             self.output = output
             self.done = done
         }
     }
 
     private let exchange: Exchange
+    /// The http check, when that is the exchange (read by every answer).
+    private let httpCheck: HTTPCheck?
     private let timeoutNanoseconds: UInt64
     private let timeoutText: String
     private let epoll: Int32
     private let wake: Int32
     /// Checks handed over by other threads, and whether the owner has let go.
-    private let pending = NIOLockedValueBox<(checks: [(Target, @Sendable (CheckOutcome) -> Void)], retired: Bool)>(([], false))
+    private let pending = NIOLockedValueBox<(checks: [(Target, @Sendable (CheckOutcome, Duration) -> Void)], retired: Bool)>(([], false))
 
     // The loop thread's own state.
     private var connections: [Connection?] = []
     private var deadlines = CircularBuffer<(deadline: UInt64, descriptor: Int32, generation: UInt32)>(initialCapacity: 1024)
     private var generation: UInt32 = 0
     private var inFlight = 0
+    /// The time of this turn of the loop, read once per turn: under emulation a clock read can
+    /// be a system call and a timer device access, and a check needs no finer time.
+    private var now: UInt64 = 0
     private var requests: [Target: [UInt8]] = [:]
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
     private static let wakeToken = UInt64.max
 
     init(exchange: Exchange, timeout: Duration) throws {
         self.exchange = exchange
+        if case .http(let check) = exchange { httpCheck = check } else { httpCheck = nil }
         timeoutNanoseconds = UInt64(timeout.components.seconds) * 1_000_000_000 + UInt64(timeout.components.attoseconds / 1_000_000_000)
         timeoutText = "\(Interval(timeout))"
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -81,8 +89,9 @@ final class SocketProber: @unchecked Sendable {
         buffer.deallocate()
     }
 
-    /// Checks `target`; `done` is called once, on the prober's thread. Any thread may call.
-    func check(_ target: Target, done: @escaping @Sendable (CheckOutcome) -> Void) {
+    /// Checks `target`; `done` is called once, on the prober's thread, with the outcome and
+    /// how long the check took. Any thread may call.
+    func check(_ target: Target, done: @escaping @Sendable (CheckOutcome, Duration) -> Void) {
         let wasEmpty = pending.withLockedValue { state -> Bool in
             state.checks.append((target, done))
             return state.checks.count == 1
@@ -105,15 +114,16 @@ final class SocketProber: @unchecked Sendable {
 
     private func serve() {
         var events = [epoll_event](repeating: epoll_event(), count: 256)
+        now = SocketProber.clock()
         while true {
             let wait: Int32
             if let first = deadlines.first {
-                let now = SocketProber.now()
                 wait = first.deadline <= now ? 0 : Int32(min((first.deadline - now + 999_999) / 1_000_000, 60_000))
             } else {
                 wait = -1
             }
             let count = events.withUnsafeMutableBufferPointer { epoll_wait(epoll, $0.baseAddress, Int32($0.count), wait) }
+            now = SocketProber.clock()
             for index in 0..<max(0, Int(count)) {
                 let token = events[index].data.u64
                 if token == SocketProber.wakeToken {
@@ -131,7 +141,7 @@ final class SocketProber: @unchecked Sendable {
                 guard let connection = connection(descriptor, generation: UInt32(token >> 32)) else { continue }
                 handle(descriptor, connection, events: events[index].events)
             }
-            sweep(now: SocketProber.now())
+            sweep()
             if inFlight == 0, pending.withLockedValue({ $0.retired && $0.checks.isEmpty }) { return }
         }
     }
@@ -142,18 +152,22 @@ final class SocketProber: @unchecked Sendable {
         return connection
     }
 
-    private func start(_ target: Target, done: @escaping @Sendable (CheckOutcome) -> Void) {
+    private func start(_ target: Target, done: @escaping @Sendable (CheckOutcome, Duration) -> Void) {
         let family = target.address.family == .inet6 ? AF_INET6 : AF_INET
         let descriptor = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else {
-            done(.fail("socket: \(String(cString: strerror(errno)))"))
+            done(.fail("socket: \(String(cString: strerror(errno)))"), .zero)
             return
         }
+        // Once decided, the connection ends with a reset, as HAProxy's checks do: no FIN
+        // exchange and no TIME_WAIT on either side, a thousand times a second.
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
         let result = target.address.withSocketAddress(port: target.port) { Glibc.connect(descriptor, $0, $1) }
         if result != 0 && errno != EINPROGRESS {
             let reason = "connect: \(String(cString: strerror(errno)))"
             close(descriptor)
-            done(.fail(reason))
+            done(.fail(reason), .zero)
             return
         }
         generation &+= 1
@@ -169,11 +183,11 @@ final class SocketProber: @unchecked Sendable {
                 requests[target] = output
             }
         }
-        let connection = Connection(generation: generation, output: output, done: done)
+        let connection = Connection(generation: generation, started: now, output: output, done: done)
         switch exchange {
         case .connect: break
         case .expect(_, let expect): connection.expect = ExpectAnswer(expect: expect)
-        case .http(let check): connection.http = HTTPAnswer(check: check)
+        case .http: connection.http = HTTPAnswer()
         }
         // Edge-triggered: one event when the connection is up, one each time data comes.
         var event = epoll_event(events: EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue,
@@ -181,7 +195,7 @@ final class SocketProber: @unchecked Sendable {
         guard epoll_ctl(epoll, EPOLL_CTL_ADD, descriptor, &event) == 0 else {
             let reason = "epoll: \(String(cString: strerror(errno)))"
             close(descriptor)
-            done(.fail(reason))
+            done(.fail(reason), .zero)
             return
         }
         if Int(descriptor) >= connections.count {
@@ -189,7 +203,7 @@ final class SocketProber: @unchecked Sendable {
         }
         connections[Int(descriptor)] = connection
         inFlight += 1
-        deadlines.append((SocketProber.now() + timeoutNanoseconds, descriptor, generation))
+        deadlines.append((now + timeoutNanoseconds, descriptor, generation))
     }
 
     private func handle(_ descriptor: Int32, _ connection: Connection, events: UInt32) {
@@ -225,13 +239,13 @@ final class SocketProber: @unchecked Sendable {
             let count = recv(descriptor, buffer.baseAddress, buffer.count, 0)
             if count > 0 {
                 let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<count])
-                let verdict = connection.http != nil ? connection.http!.read(bytes) : connection.expect!.read(bytes)
+                let verdict = connection.http != nil ? connection.http!.read(bytes, check: httpCheck!) : connection.expect!.read(bytes)
                 if let verdict {
                     finish(descriptor, connection, verdict)
                     return
                 }
             } else if count == 0 {
-                finish(descriptor, connection, connection.http != nil ? connection.http!.end() : connection.expect!.end())
+                finish(descriptor, connection, connection.http != nil ? connection.http!.end(check: httpCheck!) : connection.expect!.end())
                 return
             } else {
                 if errno == EAGAIN || errno == EINTR { return }
@@ -242,7 +256,7 @@ final class SocketProber: @unchecked Sendable {
     }
 
     /// Fails the checks whose deadline has passed (they are in start order).
-    private func sweep(now: UInt64) {
+    private func sweep() {
         while let first = deadlines.first, first.deadline <= now || connection(first.descriptor, generation: first.generation) == nil {
             deadlines.removeFirst()
             guard let connection = connection(first.descriptor, generation: first.generation) else { continue }
@@ -255,10 +269,10 @@ final class SocketProber: @unchecked Sendable {
         connections[Int(descriptor)] = nil
         close(descriptor)
         inFlight -= 1
-        connection.done(outcome)
+        connection.done(outcome, .nanoseconds(Int64(now &- connection.started)))
     }
 
-    static func now() -> UInt64 {
+    static func clock() -> UInt64 {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)

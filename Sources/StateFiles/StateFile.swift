@@ -51,6 +51,24 @@ public struct StateFile: Sendable {
         return values
     }
 
+    /// What changes whenever the file is replaced or written (its inode, size and modification
+    /// time), to notice a change without reading it; `nil` when it does not exist.
+    public struct Signature: Equatable, Sendable {
+        let inode: UInt
+        let size: Int
+        let modified: timespec
+
+        public static func == (a: Signature, b: Signature) -> Bool {
+            a.inode == b.inode && a.size == b.size && a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec
+        }
+    }
+
+    public func signature() -> Signature? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Signature(inode: UInt(info.st_ino), size: Int(info.st_size), modified: info.st_mtim)
+    }
+
     /// Replaces the file with `values`: written to `<path>.new` (created afresh, exclusively,
     /// never through a link) and renamed over the file, so a reader sees the old or the new
     /// file, never half of one. Control characters in keys and values become `?`.
@@ -95,7 +113,8 @@ public struct StateFile: Sendable {
 
     /// One line: control characters become `?`.
     static func clean(_ text: String) -> String {
-        String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : Character($0) })
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else { return text }
+        return String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : Character($0) })
     }
 }
 

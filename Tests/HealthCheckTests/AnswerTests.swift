@@ -16,14 +16,14 @@ struct AnswerTests {
 
     /// Feeds `text` in pieces of `size` bytes; the first verdict, or the one at the end.
     func verdict(_ check: HTTPCheck, _ text: String, pieces size: Int = .max, closed: Bool = true) -> CheckOutcome? {
-        var answer = HTTPAnswer(check: check)
+        var answer = HTTPAnswer()
         var rest = Array(text.utf8)[...]
         while !rest.isEmpty {
             let piece = rest.prefix(size)
             rest = rest.dropFirst(size)
-            if let verdict = piece.withUnsafeBytes({ answer.read($0) }) { return verdict }
+            if let verdict = piece.withUnsafeBytes({ answer.read($0, check: check) }) { return verdict }
         }
-        return closed ? answer.end() : nil
+        return closed ? answer.end(check: check) : nil
     }
 
     @Test(arguments: [1, 2, 7, 13, .max])

@@ -48,7 +48,7 @@ struct SocketProberTests {
 
     func start(_ prober: SocketProber, _ target: Target) -> Result {
         let result = Result()
-        prober.check(target) { outcome in
+        prober.check(target) { outcome, _ in
             result.outcome = outcome
             result.done.signal()
         }

@@ -67,7 +67,7 @@ do {
         let targets = arguments.dropFirst(2).compactMap { IPAddress($0).map { Target(address: $0, port: 80) } }
         for _ in 0..<(Int(arguments[1]) ?? 1) {
             let results = NIOLockedBox()
-            for target in targets { prober.check(target, service: "") { outcome in results.add(outcome) } }
+            for target in targets { prober.check(target, service: "") { outcome, _ in results.add(outcome) } }
             sleep(for: .milliseconds(1500))
             print(results.summary)
         }

@@ -289,7 +289,7 @@ final class HealthCheckAgent: ResourceAgent {
     }
 
     /// The daemon's status if its heartbeat is recent enough: twice the interval plus the
-    /// timeout, and at least 5 s (the daemon writes it every second).
+    /// timeout, and at least 5 s (the daemon writes it every two seconds).
     func freshStatus(of daemon: ProcessIdentity) throws -> DaemonStatus? {
         guard let status = try DaemonStatus.load(from: files.status), status.daemon == daemon.description else { return nil }
         let allowed = max(5000, 2 * parameters.interval.milliseconds + parameters.timeout.milliseconds)

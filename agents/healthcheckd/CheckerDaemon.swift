@@ -6,6 +6,7 @@ import NIOPosix
 import Netlink
 import OCF
 import Probes
+import StateFiles
 
 /// The checker daemon of `ocf:tandem:healthcheck`: checks every real server of its services on
 /// one event loop, judges them with rise and fall (`Engine`), and keeps the kernel's weights
@@ -22,6 +23,8 @@ final class CheckerDaemon {
         var configured: [IPVSDestination]?
         /// The published text, to notice a change cheaply.
         var publishedText: String?
+        /// The published file as last read (it is not read again until it changes).
+        var publishedSignature: StateFile.Signature?
         /// Needs its overrides written and applied.
         var dirty = true
         /// The overrides the kernel has from the last apply; `nil` when unknown (at start, after
@@ -59,8 +62,10 @@ final class CheckerDaemon {
     static let tick = Duration.milliseconds(10)
     static let syncPause = Duration.milliseconds(100)
     /// The status file is rewritten at most this often (a thousand verdicts changing at once
-    /// make one write, not one per tick), and at least once a second (the heartbeat).
+    /// make one write, not one per tick), and at least every two seconds (the heartbeat: the
+    /// agent's monitor allows five at least; a thousand targets make a write cost).
     static let statusPause = Duration.milliseconds(250)
+    static let heartbeatPause = Duration.seconds(2)
     /// Checks running at once, at most: a bound on sockets and on what one burst can ask of
     /// the network (the descriptor limit is raised to match).
     static let maximumInFlight = 1024
@@ -79,6 +84,7 @@ final class CheckerDaemon {
         files = DaemonFiles(directory: configuration.stateDirectory, instance: configuration.instance)
         let parameters = try HealthCheckParameters.load(from: configuration.environment)
         self.parameters = parameters
+        targetPorts = CheckerDaemon.targetPorts(parameters)
         engine = Engine(settings: CheckerDaemon.hysteresis(parameters))
         prober = try Prober(loop: group.next(), spec: try parameters.checkSpec(), timeout: parameters.timeout.duration)
         let directory = configuration.stateDirectory
@@ -112,10 +118,15 @@ final class CheckerDaemon {
     /// The target that checks a real server: its address, and the port checked (none for
     /// ping, so services on several ports of one server share one echo).
     func target(of destination: IPVSDestination) -> Target {
-        switch parameters.check {
-        case .ping, .none: Target(address: destination.address, port: 0)
-        default: Target(address: destination.address, port: UInt16(parameters.checkPort ?? Int(destination.port)))
-        }
+        Target(address: destination.address, port: targetPorts.portless ? 0 : targetPorts.fixed ?? destination.port)
+    }
+
+    /// What `target(of:)` needs from the parameters, read once (it runs for every real server
+    /// several times a second).
+    var targetPorts: (portless: Bool, fixed: UInt16?, external: Bool) = (false, nil, false)
+
+    static func targetPorts(_ parameters: HealthCheckParameters) -> (portless: Bool, fixed: UInt16?, external: Bool) {
+        (parameters.check == .ping || parameters.check == .none, parameters.checkPort.map { UInt16($0) }, parameters.check == .external)
     }
 
     // MARK: The control loop
@@ -133,19 +144,23 @@ final class CheckerDaemon {
             lastPass = now
             refresh(now: now)
             for target in engine.startDue(now: now, limit: CheckerDaemon.maximumInFlight - engine.inFlight) {
-                let started = ContinuousClock.now
+                let started = now
                 let mailbox = self.mailbox
-                prober.check(target, service: serviceName(of: target)) { outcome in
-                    mailbox.post(.result(target, started: started, outcome))
+                // Only an external program is told its service (formatting it for every check costs).
+                let service = targetPorts.external ? serviceName(of: target) : ""
+                prober.check(target, service: service) { outcome, latency in
+                    mailbox.post(.result(target, started: started, outcome, latency: latency))
                 }
             }
-            var wake = min(engine.nextWakeup(after: now) ?? now + .seconds(1), lastStatusWrite + .seconds(1),
+            var wake = min(engine.nextWakeup(after: now) ?? now + .seconds(1), lastStatusWrite + CheckerDaemon.heartbeatPause,
                            lastRefresh + .milliseconds(500))
             if services.contains(where: \.dirty) { wake = min(wake, lastSync + CheckerDaemon.syncPause) }
-            for event in mailbox.take(waitingUntil: wake) {
+            let events = mailbox.take(waitingUntil: wake)
+            let received = ContinuousClock.now
+            for event in events {
                 switch event {
-                case .result(let target, let started, let outcome):
-                    if let transition = engine.record(outcome, for: target, started: started, now: .now) {
+                case .result(let target, let started, let outcome, let latency):
+                    if let transition = engine.record(outcome, for: target, started: started, now: received, latency: latency) {
                         log.info(transition.description)
                         markDirty(target)
                     }
@@ -156,7 +171,7 @@ final class CheckerDaemon {
                     return 0
                 }
             }
-            markRamping(now: .now)
+            markRamping(now: received)
             sync()
             let firstRoundApplied = ready != nil && engine.roundComplete && !services.contains(where: \.dirty)
             if firstRoundApplied {
@@ -175,6 +190,9 @@ final class CheckerDaemon {
         lastRefresh = now
         var changed = false
         for index in services.indices {
+            let signature = services[index].store.desiredFile.signature()
+            if signature != nil && signature == services[index].publishedSignature { continue }
+            services[index].publishedSignature = signature
             let text: String?
             do {
                 text = try services[index].store.desiredFile.read().map { $0["realservers"] ?? "" }
@@ -225,19 +243,16 @@ final class CheckerDaemon {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             if !name.hasPrefix(".") { names.insert(name) }
         }
+        guard !names.isEmpty else { return [] }
         var result = Set<Target>()
         for target in engine.targets.keys {
             let address = target.address.description
-            if names.contains(address) || names.contains(target.description) || names.contains("[\(address)]") {
-                result.insert(target)
-            } else {
-                // With ping or none, targets have no port: a file ADDR:PORT for a configured port counts.
-                for slot in services {
-                    for destination in slot.configured ?? [] where self.target(of: destination) == target
-                        && names.contains(destination.key.description) {
-                        result.insert(target)
-                    }
-                }
+            if names.contains(address) || names.contains(target.description) || names.contains("[\(address)]") { result.insert(target) }
+        }
+        // With ping or none, targets have no port: a file ADDR:PORT for a configured port counts.
+        for slot in services {
+            for destination in slot.configured ?? [] where names.contains(destination.key.description) {
+                result.insert(target(of: destination))
             }
         }
         return result
@@ -267,13 +282,14 @@ final class CheckerDaemon {
     /// Writes the override files and brings the kernel in line, for every service that
     /// changed, as one netlink batch under the services' locks.
     func sync() {
-        // Verdicts that land within 100 ms of each other go to the kernel in one batch (a
-        // thousand servers failing together make one dump and one batch, not a thousand).
+        // A verdict after a quiet spell goes to the kernel at once; verdicts that land within
+        // 100 ms of a sync wait for the next one, together (a thousand servers failing together
+        // make one batch, not a thousand).
         let now = ContinuousClock.now
         guard now - lastSync >= CheckerDaemon.syncPause else { return }
-        lastSync = now
         let dirty = services.indices.filter { services[$0].dirty && services[$0].configured != nil || services[$0].dirty && services[$0].publishedText == nil }
         guard !dirty.isEmpty else { return }
+        lastSync = now
         let ordered = dirty.sorted { services[$0].store.lockPath < services[$1].store.lockPath }
         var locks: [FileLock] = []
         do {
@@ -379,6 +395,7 @@ final class CheckerDaemon {
             }
             self.configuration = configuration
             self.parameters = parameters
+            targetPorts = CheckerDaemon.targetPorts(parameters)
             self.prober.retire()
             self.prober = prober
             statusChanged = true
@@ -387,6 +404,7 @@ final class CheckerDaemon {
             for index in services.indices {
                 services[index].dirty = true
                 services[index].publishedText = nil
+                services[index].publishedSignature = nil
                 services[index].applied = nil
             }
             lastRefresh = .now - .seconds(60)
@@ -399,7 +417,7 @@ final class CheckerDaemon {
 
     func writeStatus(force: Bool = false) {
         let now = ContinuousClock.now
-        let due = statusChanged ? lastStatusWrite + CheckerDaemon.statusPause : lastStatusWrite + .seconds(1)
+        let due = statusChanged ? lastStatusWrite + CheckerDaemon.statusPause : lastStatusWrite + CheckerDaemon.heartbeatPause
         guard now >= due || force else { return }
         statusChanged = false
         var status = DaemonStatus(daemon: identity, heartbeat: 0, generation: configuration.generation, rounds: rounds,

@@ -3,7 +3,7 @@ import HealthCheck
 
 /// What wakes the daemon's control loop.
 enum Event: Sendable {
-    case result(Target, started: ContinuousClock.Instant, CheckOutcome)
+    case result(Target, started: ContinuousClock.Instant, CheckOutcome, latency: Duration)
     case signal(Int32)
 }
 
