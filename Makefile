@@ -29,6 +29,8 @@ RELEASE_FLAGS := -c release -Xswiftc -static-executable \
 RELEASE_BIN := $(CURDIR)/.build/release
 # The agents alone, as the provider directory a lab node mounts.
 PROVIDER_DIR := $(CURDIR)/.build/provider
+# The daemons as the cluster lab's nodes see them at $(LIBEXEC_DIR) (lab up --libexec).
+LAB_LIBEXEC_DIR := $(CURDIR)/.build/libexec
 
 # Every Debian package a build, test, benchmark or demo needs.
 BUILD_PACKAGES := pkg-config libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libmariadb-dev libssl-dev zlib1g-dev libc-ares-dev
@@ -60,6 +62,8 @@ build:
 	$(SWIFT) build $(RELEASE_FLAGS)
 	rm -rf $(PROVIDER_DIR) && mkdir -p $(PROVIDER_DIR)
 	for agent in $(AGENTS); do cp $(RELEASE_BIN)/$$agent $(PROVIDER_DIR)/; done
+	rm -rf $(LAB_LIBEXEC_DIR) && mkdir -p $(LAB_LIBEXEC_DIR)
+	for daemon in $(DAEMONS); do cp $(RELEASE_BIN)/$$daemon $(LAB_LIBEXEC_DIR)/; done
 
 # The README's test command: unit tests, then the tests with real parts (root).
 test: deps build unit integration ipvs-test e2e

@@ -2,8 +2,7 @@ import Addresses
 import Glibc
 import HealthCheck
 
-/// tcp-expect: passes once the expected bytes have arrived. Fed by the plain-socket prober and
-/// by the NIO handler alike.
+/// tcp-expect: passes once the expected bytes have arrived.
 struct ExpectAnswer {
     let expect: [UInt8]
     private var received: [UInt8] = []
@@ -28,7 +27,8 @@ struct ExpectAnswer {
     }
 }
 
-/// http/https: what one HTTP/1.x answer says, read straight from the bytes (status line,
+/// http/https: what one HTTP/1.x answer says (the socket prober's for http, the NIO handler's
+/// for https), read straight from the bytes (status line,
 /// Content-Length or chunked framing): a check needs no header objects. Without a body
 /// condition the status line alone decides. The check's settings are passed in, not kept (a
 /// copy per check would cost more than reading the answer).

@@ -1,39 +1,6 @@
 import HealthCheck
 import NIOCore
 
-/// tcp-expect over NIO (the plain-socket prober does the same without it): sends the
-/// configured bytes, then lets `ExpectAnswer` judge what comes back.
-final class ExpectHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = ByteBuffer
-    let send: [UInt8]
-    var answer: ExpectAnswer
-    let once: Once
-
-    init(send: [UInt8], expect: [UInt8], once: Once) {
-        self.send = send
-        answer = ExpectAnswer(expect: expect)
-        self.once = once
-    }
-
-    /// Added to a connected channel: the bytes go out at once.
-    func handlerAdded(context: ChannelHandlerContext) {
-        if !send.isEmpty {
-            context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: send)), promise: nil)
-        }
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        if let verdict = buffer.withUnsafeReadableBytes({ answer.read($0) }) { once.finish(verdict) }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) { once.finish(answer.end()) }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        once.finish(.fail(Prober.describe(error)))
-    }
-}
-
 /// https: one HTTP/1.1 request behind the TLS handler, judged by `HTTPAnswer`.
 final class HTTPCheckHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer

@@ -95,19 +95,14 @@ public final class Prober: @unchecked Sendable {
         switch spec {
         case .none:
             once.finish(.pass)
-        case .tcp:
-            connect(target, once: once) { _ in once.finish(.pass) }
-        case .tcpExpect(let send, let expect):
-            connect(target, once: once) { channel in
-                try channel.pipeline.syncOperations.addHandler(ExpectHandler(send: send, expect: expect, once: once))
-            }
+        case .tcp, .tcpExpect:
+            preconditionFailure("stream checks run on the socket prober")
         case .http(let http):
-            let tls = self.tls
+            // https only: plain http runs on the socket prober.
+            guard let tls else { preconditionFailure("plain http runs on the socket prober") }
             connect(target, once: once) { channel in
-                if let tls {
-                    let name = http.tls?.serverName.flatMap { IPAddress($0) == nil ? $0 : nil }
-                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: name))
-                }
+                let name = http.tls?.serverName.flatMap { IPAddress($0) == nil ? $0 : nil }
+                try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: name))
                 try channel.pipeline.syncOperations.addHandler(HTTPCheckHandler(check: http, target: target, once: once))
             }
         case .ping:

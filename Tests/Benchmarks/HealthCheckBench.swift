@@ -236,17 +236,23 @@ struct HealthCheckBench {
             // Victims among the servers the checker holds healthy right now.
             let healthy = Set(try IPVSSocket(in: director).destinations(of: identity).filter { $0.weight > 0 }.map(\.address))
             let victims = Array(addresses.filter(healthy.contains).shuffled(using: &generator).prefix(5))
-            let killed = ContinuousClock.now
-            for victim in victims { try VethLab.remove("\(victim)/16", from: InterfaceName("fromdir")!, in: farm) }
+            // Each server's own kill time: the moment its address is gone.
+            var killed: [IPAddress: ContinuousClock.Instant] = [:]
+            for victim in victims {
+                try VethLab.remove("\(victim)/16", from: InterfaceName("fromdir")!, in: farm)
+                killed[victim] = .now
+            }
+            let first = ContinuousClock.now
             var pending = Set(victims)
             let table = try IPVSSocket(in: director)
-            while !pending.isEmpty && ContinuousClock.now - killed < limit {
+            while !pending.isEmpty && ContinuousClock.now - first < limit {
                 let weights = try table.destinations(of: identity)
+                let seen = ContinuousClock.now
                 for destination in weights where pending.contains(destination.address) && destination.weight == 0 {
                     pending.remove(destination.address)
-                    latencies.append(milliseconds(ContinuousClock.now - killed) / 1000)
+                    latencies.append(milliseconds(seen - killed[destination.address]!) / 1000)
                 }
-                sleep(for: .milliseconds(20))
+                sleep(for: .milliseconds(5))
             }
             undetected += pending.count
             for victim in victims { try VethLab.add("\(victim)/16", on: InterfaceName("fromdir")!, in: farm) }

@@ -272,7 +272,9 @@ struct HealthCheckTests {
         #expect(try world.checker.run("monitor", parameters).exitCode == .success)
         try writeFile(maintenance + "/192.168.100.3", "")
         #expect(try world.waitForWeights(identity, within: .seconds(10)) { $0[rs2] == 0 } != nil, "\(world.log)")
-        #expect(try world.checker.run("monitor", parameters).exitCode == .degraded)
+        // The status follows the kernel within the same pass of the daemon's loop.
+        #expect(try waitUntil(deadline: .now + .seconds(5)) { try world.checker.run("monitor", parameters).exitCode == .degraded },
+                "\(world.log)")
         unlink(maintenance + "/192.168.100.3")
         #expect(try world.waitForWeights(identity, within: .seconds(10)) { $0[rs2] == 3 } != nil, "\(world.log)")
         #expect(try world.checker.run("stop", parameters).exitCode == .success)

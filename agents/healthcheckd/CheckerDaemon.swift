@@ -55,6 +55,8 @@ final class CheckerDaemon {
     var servicesOfTarget: [Target: [Int]] = [:]
     /// A verdict, the configuration or the round count changed since the status was written.
     var statusChanged = true
+    /// A sync changed the kernel: the status is written in the same pass.
+    var statusDue = false
     var nextRampMark = ContinuousClock.now
     /// The control loop runs at most this often: checks that fall due, or finish, within one
     /// tick are handled together (with a thousand real servers a second, once each would cost
@@ -179,7 +181,8 @@ final class CheckerDaemon {
                 statusChanged = true
             }
             // The status is on disk before the agent hears "ready": its first monitor finds it.
-            writeStatus(force: firstRoundApplied)
+            writeStatus(force: firstRoundApplied || statusDue)
+            statusDue = false
             if firstRoundApplied { signalReady("ready") }
         }
     }
@@ -336,6 +339,9 @@ final class CheckerDaemon {
             }
             for operation in operations { log.debug(operation.description) }
             let outcomes = try table.apply(operations)
+            // What the kernel now has, the status says at once (monitor and `tandem status`
+            // never see a new weight with an old verdict for long).
+            if !operations.isEmpty { statusDue = true }
             var refused = Set<Int>()
             for (position, failure) in outcomes.enumerated() {
                 guard let failure else { continue }
