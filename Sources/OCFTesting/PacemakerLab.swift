@@ -3,7 +3,8 @@ import Netlink
 import OCF
 
 /// The project's Pacemaker lab (`.ci/lab/lab`) from Swift: real corosync + Pacemaker nodes in
-/// namespaces, with Tandem's built agents as OCF provider `tandem`. The lab is always torn down
+/// namespaces, with Tandem's built agents as OCF provider `tandem` and its daemons in
+/// `/usr/libexec/tandem`. The lab is always torn down
 /// and its logs are kept in `lab-logs/<name>` of the repository.
 public final class PacemakerLab {
     public let directory: String
@@ -18,7 +19,10 @@ public final class PacemakerLab {
         directory = "/tmp/tandem-lab-\(name)-\(getpid())"
         logs = labLogsDirectory + "/" + name
         let provider = PacemakerLab.providerDirectory(root: root)
-        let up = try run(["up", "-n", String(nodes), "--provider", "tandem=" + provider], timeout: .seconds(120))
+        var arguments = ["up", "-n", String(nodes), "--provider", "tandem=" + provider]
+        let libexec = PacemakerLab.libexecDirectory(root: root)
+        if access(libexec, F_OK) == 0 { arguments += ["--libexec", libexec] }
+        let up = try run(arguments, timeout: .seconds(120))
         guard up.status == 0 else { throw LabError("lab up failed (\(up.status)): \(up.errorOutput)") }
     }
 
@@ -68,5 +72,11 @@ public final class PacemakerLab {
     static func providerDirectory(root: String) -> String {
         if let directory = getenv("TANDEM_PROVIDER_DIR").map({ String(cString: $0) }), !directory.isEmpty { return directory }
         return root + "/.build/provider"
+    }
+
+    /// The daemons (`make build` stages them), or TANDEM_LAB_LIBEXEC_DIR.
+    static func libexecDirectory(root: String) -> String {
+        if let directory = getenv("TANDEM_LAB_LIBEXEC_DIR").map({ String(cString: $0) }), !directory.isEmpty { return directory }
+        return root + "/.build/libexec"
     }
 }
