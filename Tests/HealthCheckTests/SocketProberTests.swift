@@ -9,7 +9,9 @@ import Testing
 struct SocketProberTests {
     /// A listening TCP socket on 127.0.0.1 (or a closed port when `listening` is false).
     final class Listener {
-        let descriptor: Int32
+        /// The listening socket; -1 for a closed port (closed at once: a second close would hit
+        /// whatever descriptor has taken its number since).
+        private(set) var descriptor: Int32
         let port: UInt16
 
         init(listening: Bool = true) throws {
@@ -26,19 +28,27 @@ struct SocketProberTests {
             }
             try #require(bound)
             port = UInt16(bigEndian: address.sin_port)
-            if listening { try #require(listen(descriptor, 16) == 0) } else { close(descriptor) }
+            if listening {
+                try #require(listen(descriptor, 16) == 0)
+            } else {
+                close(descriptor)
+                self.descriptor = -1
+            }
         }
 
         var target: Target { Target(address: IPAddress("127.0.0.1")!, port: port) }
 
-        /// Accepts one connection, answers `text` and closes it.
+        /// Accepts one connection, reads the request, answers `text` and closes it. (Closing with
+        /// the request unread would make the kernel reset the connection instead of ending it.)
         func answer(_ text: String) {
             let connection = accept(descriptor, nil, nil)
+            var request = [UInt8](repeating: 0, count: 4096)
+            _ = request.withUnsafeMutableBytes { read(connection, $0.baseAddress, $0.count) }
             Array(text.utf8).withUnsafeBytes { _ = write(connection, $0.baseAddress, $0.count) }
             close(connection)
         }
 
-        deinit { close(descriptor) }
+        deinit { if descriptor >= 0 { close(descriptor) } }
     }
 
     final class Result: @unchecked Sendable {
