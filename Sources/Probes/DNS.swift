@@ -29,12 +29,7 @@ final class DNSResolver: @unchecked Sendable {
         guard ares_library_init(ARES_LIB_INIT_ALL) == ARES_SUCCESS else { throw ProbeSetupError("c-ares cannot initialise") }
         wake = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
         guard wake >= 0 else { throw ProbeSetupError("eventfd: \(String(cString: strerror(errno)))") }
-        let box = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        guard pthread_create(&thread, nil, { argument in
-            Unmanaged<DNSResolver>.fromOpaque(argument!).takeRetainedValue().serve()
-            return nil
-        }, box.toOpaque()) == 0 else { throw ProbeSetupError("cannot start the DNS thread") }
+        try ProbeThread.start("DNS") { self.serve() }
     }
 
     func query(_ check: DNSCheck, target: Target, loop: any EventLoop, once: Once) {

@@ -21,19 +21,10 @@ final class Pinger: @unchecked Sendable {
     private let v4Raw: Bool
     private let identifier = UInt16(truncatingIfNeeded: getpid())
     private let state = NIOLockedValueBox<(sequence: UInt16, pending: [UInt16: Pending], stopped: Bool)>((0, [:], false))
-    private var thread: pthread_t?
-
     init() throws {
         (v4, v4Raw) = try Pinger.open(family: AF_INET, protocol: Int32(IPPROTO_ICMP))
         (v6, _) = (try? Pinger.open(family: AF_INET6, protocol: Int32(IPPROTO_ICMPV6))) ?? (-1, false)
-        let box = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        guard pthread_create(&thread, nil, { argument in
-            let pinger = Unmanaged<Pinger>.fromOpaque(argument!).takeRetainedValue()
-            pinger.receive()
-            return nil
-        }, box.toOpaque()) == 0 else { throw ProbeSetupError("cannot start the ICMP reader thread") }
-        self.thread = thread
+        try ProbeThread.start("ICMP reader") { self.receive() }
     }
 
     static func open(family: Int32, protocol proto: Int32) throws -> (Int32, Bool) {

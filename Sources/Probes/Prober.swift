@@ -1,5 +1,6 @@
 import Addresses
 import HealthCheck
+import Glibc
 
 import NIOConcurrencyHelpers
 import NIOCore
@@ -295,6 +296,28 @@ public final class Prober: @unchecked Sendable {
 public struct ProbeSetupError: Error, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// The probers' own threads (socket loop, ICMP reader, DNS): detached, each holding what its
+/// body captures until the body returns.
+enum ProbeThread {
+    final class Body {
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+
+    static func start(_ name: String, _ run: @escaping () -> Void) throws {
+        let body = Unmanaged.passRetained(Body(run)).toOpaque()
+        var thread = pthread_t()
+        guard pthread_create(&thread, nil, { argument in
+            Unmanaged<Body>.fromOpaque(argument!).takeRetainedValue().run()
+            return nil
+        }, body) == 0 else {
+            Unmanaged<Body>.fromOpaque(body).release()
+            throw ProbeSetupError("cannot start the \(name) thread")
+        }
+        pthread_detach(thread)
+    }
 }
 
 /// Calls back once: the first outcome wins (a timeout, or the check's own end), and the

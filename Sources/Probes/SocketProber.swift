@@ -73,14 +73,7 @@ final class SocketProber: @unchecked Sendable {
         var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: SocketProber.wakeToken))
         epoll_ctl(epoll, EPOLL_CTL_ADD, wake, &event)
         // The thread keeps the prober until it has been retired and every check has ended.
-        let box = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        guard pthread_create(&thread, nil, { argument in
-            let prober = Unmanaged<SocketProber>.fromOpaque(argument!).takeRetainedValue()
-            prober.serve()
-            return nil
-        }, box.toOpaque()) == 0 else { throw ProbeSetupError("cannot start the socket prober's thread") }
-        pthread_detach(thread)
+        try ProbeThread.start("socket prober") { self.serve() }
     }
 
     deinit {
