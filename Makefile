@@ -78,12 +78,16 @@ integration:
 	TANDEM_INTEGRATION_TESTS=1 TANDEM_AGENT_DIR=$(RELEASE_BIN) $(SWIFT) test --skip-build --filter IntegrationTests
 
 # IPVS needs a kernel with IPVS: this host's when it has one, else Debian's in a qemu guest
-# (.ci/vm/run-in-vm) running the same test bundle, one test at a time (the guest has one
-# emulated CPU; a Pacemaker lab beside namespace churn only slows both). TANDEM_IPVS_TESTS=1
+# (.ci/vm/run-in-vm) running the same test bundle, one test at a time (two emulated CPUs; a
+# Pacemaker lab beside namespace churn only slows both). TANDEM_IPVS_TESTS=1
 # makes a missing IPVS a failure instead of a skip. The guest's logs (lab-logs/ipvs-guest) are kept.
 TEST_BUNDLE = $(shell $(SWIFT) build --show-bin-path)/TandemPackageTests.xctest
 IPVS_TESTS := --testing-library swift-testing --no-parallel --filter IPVSTests
 HOST_HAS_IPVS := [ -e /proc/net/ip_vs ] || modprobe -q ip_vs 2>/dev/null
+
+# In the guest: the agents' location, and the Pacemaker lab's deadlines scaled for emulation.
+GUEST_LAB_ENV := -e TANDEM_AGENT_DIR=$(RELEASE_BIN) -e TANDEM_PROVIDER_DIR=$(PROVIDER_DIR) -e LAB_SLOW=5 \
+	-e LAB_UP_TIMEOUT=300 -e LAB_ONLINE_TIMEOUT=300 -e LAB_STOP_TIMEOUT=120 -e LAB_KILL_TIMEOUT=60
 
 ipvs-test:
 	$(SWIFT) build --build-tests
@@ -91,9 +95,8 @@ ipvs-test:
 		TANDEM_IPVS_TESTS=1 TANDEM_AGENT_DIR=$(RELEASE_BIN) $(TEST_BUNDLE) $(IPVS_TESTS); \
 	else \
 		rm -rf lab-logs/ipvs-guest && mkdir -p lab-logs/ipvs-guest && \
-		VM_TIMEOUT=1800 VM_MEM=1024 VM_RUNDIR=$(CURDIR)/lab-logs/ipvs-guest .ci/vm/run-in-vm \
-			-e TANDEM_IPVS_TESTS=1 -e TANDEM_AGENT_DIR=$(RELEASE_BIN) -e TANDEM_PROVIDER_DIR=$(PROVIDER_DIR) \
-			-- $(TEST_BUNDLE) $(IPVS_TESTS); \
+		VM_TIMEOUT=1800 VM_MEM=2048 VM_CPUS=2 VM_RUNDIR=$(CURDIR)/lab-logs/ipvs-guest .ci/vm/run-in-vm \
+			-e TANDEM_IPVS_TESTS=1 $(GUEST_LAB_ENV) -- $(TEST_BUNDLE) $(IPVS_TESTS); \
 	fi
 
 # The VIP follows a crashed node: 3 corosync + Pacemaker nodes, ocf:tandem:vip.
@@ -114,9 +117,13 @@ bench: deps build
 	else rm -rf lab-logs/bench && mkdir -p lab-logs/bench && \
 		VM_TIMEOUT=5400 VM_MEM=2048 VM_CPUS=2 VM_RUNDIR=$(CURDIR)/lab-logs/bench .ci/vm/run-in-vm -- $(RELEASE_BIN)/tandem-bench healthcheck; fi
 
+# The README's first command: seed 002's director pair (tandem-demo) in the IPVS guest. Logs: lab-logs/demo.
 demo: deps build
-	.ci/lab/failover --demo --provider $(PROVIDER)=$(PROVIDER_DIR) --agent-primitive "$(VIP_PRIMITIVE)" \
-		--logs $(CURDIR)/lab-logs/demo
+	rm -rf lab-logs/demo && mkdir -p lab-logs/demo
+	@if $(HOST_HAS_IPVS); then $(RELEASE_BIN)/tandem-demo; else \
+		echo "Booting the IPVS guest (qemu, Debian's kernel, 2 vCPUs)"; \
+		VM_TIMEOUT=900 VM_MEM=2048 VM_CPUS=2 VM_RUNDIR=$(CURDIR)/lab-logs/demo .ci/vm/run-in-vm $(GUEST_LAB_ENV) \
+			-- $(RELEASE_BIN)/tandem-demo; fi
 
 install: build
 	install -d $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)

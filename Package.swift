@@ -99,6 +99,9 @@ let package = Package(
             name: "tandem-bench", dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "LVS", "HealthCheck", "Addresses"],
             path: "Tests/Benchmarks"),
 
+        // The demo (`make demo`): seed 002's director pair failing over, in the IPVS guest.
+        .executableTarget(name: "tandem-demo", dependencies: ["OCFTesting"], path: "Tests/Demo"),
+
         // Small fixtures for tests (node attributes against a real attrd, the health checker's
         // side of the override contract), so no test needs a shell.
         .executableTarget(

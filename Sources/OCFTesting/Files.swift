@@ -1,4 +1,5 @@
 import Glibc
+import StateFiles
 
 /// Writes a whole text file (tests and fixtures only).
 public func writeFile(_ path: String, _ text: String) throws {
@@ -51,4 +52,15 @@ public func realTimeNanoseconds() -> Int64 {
     var now = timespec()
     clock_gettime(CLOCK_REALTIME, &now)
     return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}
+
+/// Polls `condition` until it holds or `deadline` passes (20 ms apart at first, then up to 500).
+public func waitUntil(deadline: ContinuousClock.Instant, _ condition: () throws -> Bool) rethrows -> Bool {
+    var pause = Duration.milliseconds(20)
+    while ContinuousClock.now < deadline {
+        if try condition() { return true }
+        sleep(for: pause)
+        pause = min(pause * 2, .milliseconds(500))
+    }
+    return try condition()
 }

@@ -12,17 +12,19 @@ public final class PacemakerLab {
     let logs: String
     private var isDown = false
 
-    /// Brings up `nodes` nodes and waits until they are online with a DC.
-    public init(nodes: Int, name: String = "it") throws {
+    /// Brings up `nodes` nodes (and `hosts` plain hosts, `host1`…, without cluster software) and
+    /// waits until they are online with a DC. `LAB_*` variables of this process (`LAB_SLOW`,
+    /// `LAB_UP_TIMEOUT`… as the IPVS guest sets them) reach the lab.
+    public init(nodes: Int, hosts: Int = 0, name: String = "it") throws {
         let root = repositoryRoot
         script = root + "/.ci/lab/lab"
         directory = "/tmp/tandem-lab-\(name)-\(getpid())"
         logs = labLogsDirectory + "/" + name
         let provider = PacemakerLab.providerDirectory(root: root)
-        var arguments = ["up", "-n", String(nodes), "--provider", "tandem=" + provider]
+        var arguments = ["up", "-n", String(nodes), "--hosts", String(hosts), "--provider", "tandem=" + provider]
         let libexec = PacemakerLab.libexecDirectory(root: root)
         if access(libexec, F_OK) == 0 { arguments += ["--libexec", libexec] }
-        let up = try run(arguments, timeout: .seconds(120))
+        let up = try run(arguments, timeout: .seconds(120 * PacemakerLab.slowness))
         guard up.status == 0 else { throw LabError("lab up failed (\(up.status)): \(up.errorOutput)") }
     }
 
@@ -40,6 +42,35 @@ public final class PacemakerLab {
     public func exec(_ node: String, _ command: [String], input: String? = nil, timeout: Duration = .seconds(60)) throws -> Command.Result {
         try run(["exec", node, "--"] + command, input: input, timeout: timeout)
     }
+
+    /// Power loss: the node's link unplugged, its processes killed at once.
+    public func crash(_ node: String) throws { try labCommand(["crash", node]) }
+    /// Boots a crashed or stopped node and waits until it is online.
+    public func boot(_ node: String) throws { try labCommand(["boot", node], timeout: .seconds(120 * PacemakerLab.slowness)) }
+    /// Graceful shutdown of the node's cluster stack.
+    public func stop(_ node: String) throws { try labCommand(["stop", node], timeout: .seconds(120 * PacemakerLab.slowness)) }
+    /// Unplugs the node's link (a partition); `plug` puts it back.
+    public func isolate(_ node: String) throws { try labCommand(["isolate", node]) }
+    public func plug(_ node: String) throws { try labCommand(["plug", node]) }
+    /// Waits until every booted node is online with a DC.
+    public func waitOnline() throws { try labCommand(["wait-online"], timeout: .seconds(120 * PacemakerLab.slowness)) }
+
+    /// Loads crm configuration text (`crm configure load update -`) on `node`.
+    public func configure(_ text: String, on node: String = "node1") throws {
+        let result = try exec(node, ["crm", "configure", "load", "update", "-"], input: text, timeout: .seconds(60 * PacemakerLab.slowness))
+        guard result.status == 0 else { throw LabError("crm configure load failed: \(result.output)\(result.errorOutput)") }
+    }
+
+    /// `crm_mon -1` as seen from a node in a quorate partition.
+    public func status() -> String { (try? run(["status"], timeout: .seconds(60)).output) ?? "" }
+
+    func labCommand(_ arguments: [String], timeout: Duration = .seconds(60)) throws {
+        let result = try run(arguments, timeout: timeout)
+        guard result.status == 0 else { throw LabError("lab \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.errorOutput)") }
+    }
+
+    /// The lab's slowness factor (`LAB_SLOW`, set under emulation): what scales our deadlines too.
+    public static var slowness: Int64 { getenv("LAB_SLOW").flatMap { Int64(String(cString: $0)) } ?? 1 }
 
     /// Runs a command in a node until its exit status says success (or failure, with
     /// `succeeds: false`), for at most `timeout`; returns whether that happened.
@@ -63,6 +94,9 @@ public final class PacemakerLab {
     func run(_ arguments: [String], input: String? = nil, timeout: Duration) throws -> Command.Result {
         var environment: [String: String] = ["LAB_DIR": directory, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
         environment["HOME"] = "/root"
+        for name in ["LAB_SLOW", "LAB_UP_TIMEOUT", "LAB_ONLINE_TIMEOUT", "LAB_STOP_TIMEOUT", "LAB_KILL_TIMEOUT"] {
+            if let value = getenv(name) { environment[name] = String(cString: value) }
+        }
         return try Command(script, arguments, environment: environment, input: input.map { Array($0.utf8) })
             .run(deadline: .now + timeout)
     }

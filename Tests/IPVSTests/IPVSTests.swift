@@ -339,14 +339,3 @@ extension IPVSServiceTests {
         #expect(try table.timeouts() == IPVSTimeouts(tcp: 3600, tcpFin: 120, udp: 60), "0 leaves one unchanged")
     }
 }
-
-/// Polls `condition` until it holds or `deadline` passes.
-func waitUntil(deadline: ContinuousClock.Instant, _ condition: () throws -> Bool) rethrows -> Bool {
-    var pause = Duration.milliseconds(20)
-    while ContinuousClock.now < deadline {
-        if try condition() { return true }
-        sleep(for: pause)
-        pause = min(pause * 2, .milliseconds(500))
-    }
-    return try condition()
-}

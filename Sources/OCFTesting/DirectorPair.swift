@@ -1,0 +1,421 @@
+import Addresses
+import Dispatch
+import Glibc
+import Netlink
+import OCF
+
+/// Seed 002's LVS-DR director pair, for real: two Pacemaker nodes of the lab as directors, two
+/// plain hosts as real servers (nginx serving seed 002's `ldirector.html` "Test Page", the VIP on
+/// `lo` by the vip agent's real-server mode) and the lab's client, all on one bridge.
+///
+/// The Tandem stack is `crm-examples/cluster-properties.crm` and `director-pair-dr.crm` as they
+/// are, with the lab's addresses (192.168.1.x becomes 198.18.0.x: the real servers are the lab's
+/// host1 and host2 at .101 and .102, the VIP .105; the sync interface eth1 becomes eth0) and the
+/// lab's power switch as fence device. The stock stack is the same pair with IPaddr2, ldirectord
+/// (the same check) and the kernel's sync daemons started once on both nodes, as seed 002's
+/// LVSSyncDaemonSwap did.
+public final class DirectorPair {
+    public enum Stack: String, Sendable { case tandem, stock }
+
+    public static let vip = IPAddress("198.18.0.105")!
+    public static let directors = ["node1", "node2"]
+    public static let realServers = ["host1", "host2"]
+    public static let clientAddress = IPAddress("198.18.0.100")!
+
+    public let lab: PacemakerLab
+    public let stack: Stack
+    public private(set) var webServers: [String: WebServer] = [:]
+    public let client: NetworkNamespace
+    let workDirectory: String
+
+    /// Brings the lab up, the real servers, and loads the stack's configuration (it does not
+    /// wait for it to run: `waitServing`).
+    public init(stack: Stack = .tandem, name: String) throws {
+        self.stack = stack
+        lab = try PacemakerLab(nodes: 2, hosts: 2, name: name)
+        workDirectory = lab.directory + "-work"
+        mkdir(workDirectory, 0o755)
+        client = try lab.namespace("client")
+        for host in Self.realServers {
+            let namespace = try lab.namespace(host)
+            let realServer = AgentRunner(agent: "vip", namespace: namespace, instance: "rs-vip", stateDirectory: workDirectory)
+            let started = try realServer.run("start", ["ip": Self.vip.description, "lvs_dr_realserver": "true"])
+            guard started.exitCode == .success else { throw LabError("real-server VIP on \(host): \(started)") }
+            webServers[host] = try WebServer(in: namespace, directory: workDirectory + "/" + host,
+                                            page: "Test Page \(host)", accessLog: false)
+        }
+        try lab.configure(try configuration())
+    }
+
+    deinit { down() }
+
+    /// Tears the lab down (logs kept under `lab-logs/`).
+    public func down() {
+        webServers.values.forEach { $0.kill() }
+        lab.down()
+    }
+
+    /// The crm configuration loaded for the stack.
+    public func configuration() throws -> String {
+        let fencing = """
+            primitive fencing stonith:fence_lab params pcmk_host_list="node1 node2" op monitor interval=60s
+            """
+        switch stack {
+        case .tandem:
+            return try Self.example("cluster-properties.crm") + "\n" + fencing + "\n" + Self.labAddresses(Self.example("director-pair-dr.crm"))
+        case .stock:
+            let configFile = workDirectory + "/ldirectord.cf"
+            try writeFile(configFile, Self.ldirectordConfiguration)
+            return try Self.example("cluster-properties.crm") + "\n" + fencing + "\n" + """
+                primitive vip-web IPaddr2 params ip=198.18.0.105 cidr_netmask=24 nic=eth0 \\
+                    op monitor interval=10s timeout=20s
+                primitive web-lvs ldirectord params configfile=\(configFile) \\
+                    op monitor interval=10s timeout=20s
+                group director vip-web web-lvs
+                """
+        }
+    }
+
+    /// seed 002's ldirectord.cf with the lab's addresses (the check as director-pair-dr.crm's).
+    static let ldirectordConfiguration = """
+        checktimeout=2
+        checkinterval=2
+        autoreload=no
+        quiescent=yes
+        virtual=198.18.0.105:80
+            real=198.18.0.101:80 gate
+            real=198.18.0.102:80 gate
+            fallback=127.0.0.1:80 gate
+            service=http
+            request="ldirector.html"
+            receive="Test Page"
+            scheduler=wlc
+            protocol=tcp
+            checktype=negotiate
+
+        """
+
+    /// A crm example of the repository.
+    public static func example(_ name: String) throws -> String {
+        guard let text = readFile(repositoryRoot + "/crm-examples/" + name) else { throw LabError("no crm example \(name)") }
+        return text
+    }
+
+    /// An example's addresses made the lab's: 192.168.1.x → 198.18.0.x, the sync link eth1 → eth0.
+    public static func labAddresses(_ text: String) -> String {
+        text.replacing("192.168.1.", with: "198.18.0.").replacing("interface=eth1", with: "interface=eth0")
+    }
+
+    // MARK: What the cluster does
+
+    /// The node the director group runs on, as `node` sees it (nil: stopped or unknown).
+    public func activeDirector(asSeenBy node: String? = nil) -> String? {
+        for viewer in node.map({ [$0] }) ?? Self.directors {
+            guard let result = try? lab.exec(viewer, ["crm_resource", "--locate", "--resource", "director"], timeout: .seconds(30)),
+                  result.status == 0 else { continue }
+            // "resource director is running on: node2"
+            if let line = result.output.split(separator: "\n").first(where: { $0.contains("is running on:") }),
+               let name = line.split(separator: " ").last {
+                return String(name)
+            }
+        }
+        return nil
+    }
+
+    /// The directors whose eth0 carries the VIP (more than one means both answer for it).
+    public func directorsHoldingVIP() throws -> [String] {
+        try Self.directors.filter { node in
+            let addresses = try lab.exec(node, ["ip", "-o", "-4", "addr", "show", "dev", "eth0"]).output
+            return addresses.contains(" \(Self.vip)/")
+        }
+    }
+
+    /// Waits until the group runs, both real servers answer through the VIP, and (Tandem) the
+    /// sync daemon runs as master beside the group and as backup on the other node.
+    public func waitServing(timeout: Duration) throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        var seen: Set<String> = []
+        while ContinuousClock.now < deadline {
+            if let server = request() { seen.insert(server) }
+            if seen.count == Self.realServers.count, let active = activeDirector(), syncReady(active: active) { return active }
+            sleep(for: .milliseconds(200))
+        }
+        throw LabError("the director pair did not serve within \(timeout) (answers from \(seen.sorted())):\n\(lab.status())")
+    }
+
+    func syncReady(active: String) -> Bool {
+        guard stack == .tandem else { return true }
+        guard let states = try? lab.exec(active, ["crm_mon", "-1", "-r"]).output else { return false }
+        return states.contains("Promoted: [ \(active) ]") && states.contains("Unpromoted: [ \(other(than: active)) ]")
+    }
+
+    public func other(than node: String) -> String { node == "node1" ? "node2" : "node1" }
+
+    /// The IPVS connections the node's kernel holds from the client to the VIP, by client port.
+    public func connections(on node: String) throws -> [UInt16: String] {
+        let table = try lab.namespace(node).perform { readFile("/proc/thread-self/net/ip_vs_conn") ?? "" }
+        let client = LVSLab.connectionTableForm(IPv4Address(Self.clientAddress.description)!)
+        let vip = LVSLab.connectionTableForm(IPv4Address(Self.vip.description)!)
+        var found: [UInt16: String] = [:]
+        // Pro FromIP FPrt ToIP TPrt DestIP DPrt State Expires ...
+        for line in table.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 8, fields[1] == client, fields[3] == vip, let port = UInt16(fields[2], radix: 16) else { continue }
+            found[port] = String(fields[7])
+        }
+        return found
+    }
+
+    /// Seconds of the day (UTC, as the lab's logs write them) at which `node`'s controller
+    /// initiated the start of `resource` after `after` (seconds of the day); nil if it did not.
+    public func startInitiated(of resource: String, on node: String, after: Double) -> Double? {
+        guard let log = readFile(lab.directory + "/\(node)/log/pacemaker/pacemaker.log") else { return nil }
+        for line in log.split(separator: "\n") where line.contains("Initiating start operation \(resource)_start_0") {
+            // "Nov 30 00:48:00.664 node1 pacemaker-controld ..."
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count > 3, let time = Self.secondsOfDay(fields[2]), time > after else { continue }
+            return time
+        }
+        return nil
+    }
+
+    static func secondsOfDay(_ text: Substring) -> Double? {
+        let parts = text.split(separator: ":")
+        guard parts.count == 3, let h = Double(parts[0]), let m = Double(parts[1]), let s = Double(parts[2]) else { return nil }
+        return h * 3600 + m * 60 + s
+    }
+
+    /// Now, in seconds of the day (UTC).
+    public static func nowSecondsOfDay() -> Double {
+        let nanoseconds = realTimeNanoseconds()
+        return Double(nanoseconds % 86_400_000_000_000) / 1e9
+    }
+
+    /// A real server's weight in `node`'s IPVS service for the VIP (nil: not listed).
+    public func weight(on node: String, of server: String) throws -> Int? {
+        let identity = IPVSService.Identity.address(.tcp, Self.vip, port: 80)
+        let destinations = try IPVSSocket(in: try lab.namespace(node)).destinations(of: identity)
+        return destinations.first { $0.address.description == server }.map { Int($0.weight) }
+    }
+
+    /// Whether `node`'s fencer records a successful fencing of `target` within `timeout`.
+    public func wasFenced(_ target: String, by node: String, timeout: Duration) -> Bool {
+        waitUntil(deadline: .now + timeout) {
+            let history = (try? lab.exec(node, ["stonith_admin", "--history", target]).output) ?? ""
+            return history.contains("of \(target) successful")
+        }
+    }
+
+    /// What an admin looks at: `crm_mon -1 -r` and `ipvsadm -Ln` on a node.
+    public func crmMon(on node: String) -> String { (try? lab.exec(node, ["crm_mon", "-1", "-r"]).output) ?? "" }
+    public func ipvsTable(on node: String) -> String { (try? lab.exec(node, ["ipvsadm", "-Ln"]).output) ?? "" }
+
+    /// `count` connections through the VIP, each with one answered request (its third packet
+    /// seen by the director, the kernel's sync threshold), listed by the standby's kernel before
+    /// this returns.
+    public func keptConnections(count: Int, syncedTo standby: String, timeout: Duration) throws -> [KeptConnection] {
+        var kept: [KeptConnection] = []
+        for _ in 0..<count {
+            guard let connection = KeptConnection(from: client, to: Self.vip, timeout: .seconds(2)),
+                  connection.request(timeout: .seconds(2)) != nil else { throw LabError("a new connection through the VIP got no answer") }
+            kept.append(connection)
+        }
+        let ports = Set(kept.map(\.port))
+        let synced = waitUntil(deadline: .now + timeout) {
+            let table = (try? connections(on: standby)) ?? [:]
+            return ports.allSatisfy { table[$0] == "ESTABLISHED" }
+        }
+        guard synced else {
+            throw LabError("the standby \(standby) does not list the kept connections \(ports.sorted()): \((try? connections(on: standby)) ?? [:])")
+        }
+        return kept
+    }
+
+    // MARK: The client
+
+    /// One request through the VIP on a new connection: the real server that answered, or nil
+    /// (refused, reset, or no answer within `timeout`).
+    public func request(timeout: Duration = .milliseconds(300)) -> String? {
+        HTTPProbe.get(from: client, address: Self.vip, timeout: timeout)
+    }
+}
+
+/// Plain HTTP/1.1 requests through the VIP, on fresh or kept connections.
+public enum HTTPProbe {
+    static let request = Array("GET / HTTP/1.1\r\nHost: 198.18.0.105\r\n\r\n".utf8)
+
+    /// The answering real server's name ("Test Page host1" → "host1"), or nil.
+    public static func get(from namespace: NetworkNamespace, address: IPAddress, connectTimeout: Duration? = nil,
+                           timeout: Duration) -> String? {
+        let deadline = ContinuousClock.now + timeout
+        guard let fd = connect(from: namespace, to: address, deadline: min(deadline, .now + (connectTimeout ?? timeout))) else { return nil }
+        defer { close(fd) }
+        return exchange(fd, deadline: deadline)
+    }
+
+    /// A non-blocking connected socket, or nil.
+    static func connect(from namespace: NetworkNamespace, to address: IPAddress, deadline: ContinuousClock.Instant) -> Int32? {
+        guard let fd = try? namespace.perform({
+            socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        }), fd >= 0 else { return nil }
+        _ = address.withSocketAddress(port: 80) { Glibc.connect(fd, $0, $1) }
+        var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        if poll(&poller, 1, milliseconds(until: deadline)) == 1, getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0, error == 0 {
+            return fd
+        }
+        close(fd)
+        return nil
+    }
+
+    /// Sends one request on `fd` and reads the answer's body line.
+    static func exchange(_ fd: Int32, deadline: ContinuousClock.Instant) -> String? {
+        guard request.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == request.count else { return nil }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        while ContinuousClock.now < deadline {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, milliseconds(until: deadline)) == 1 else { continue }
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count <= 0 { if count < 0 && errno == EAGAIN { continue }; return nil }
+            received += buffer[..<count]
+            let text = String(decoding: received, as: UTF8.self)
+            if let range = text.firstRange(of: "Test Page "), let end = text[range.upperBound...].firstIndex(of: "\n") {
+                return String(text[range.upperBound..<end])
+            }
+        }
+        return nil
+    }
+
+    static func milliseconds(until deadline: ContinuousClock.Instant) -> Int32 {
+        let left = ContinuousClock.now.duration(to: deadline)
+        guard left > .zero else { return 0 }
+        return Int32(min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1, 60_000))
+    }
+}
+
+/// A client connection kept open across a failover: one request now and then, on the same
+/// TCP connection (HTTP keep-alive).
+public final class KeptConnection {
+    let descriptor: Int32
+    public let port: UInt16
+
+    public init?(from namespace: NetworkNamespace, to address: IPAddress, timeout: Duration) {
+        guard let fd = HTTPProbe.connect(from: namespace, to: address, deadline: .now + timeout) else { return nil }
+        descriptor = fd
+        var local = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        port = UInt16(bigEndian: local.sin_port)
+    }
+
+    deinit { close(descriptor) }
+
+    /// One request on this connection: the real server that answered, or nil.
+    public func request(timeout: Duration) -> String? {
+        HTTPProbe.exchange(descriptor, deadline: .now + timeout)
+    }
+}
+
+/// Requests through the VIP on new connections, one every `interval`, on a thread of their
+/// own, each recorded with its time and answer: what a client sees of a failover. A request
+/// gives up when its connection is not made within 150 ms (a SYN to a dead director) or it has
+/// no answer within a second (a busy emulated machine is slow, not down).
+public final class RequestStream: @unchecked Sendable {
+    public struct Outcome: Sendable {
+        public let time: ContinuousClock.Instant
+        /// The same instant in seconds of the day (UTC), to compare with the cluster's logs.
+        public let secondsOfDay: Double
+        public let server: String?
+    }
+
+    /// A client-seen outage: the last answer before it, the first failure, the first answer after.
+    public struct Outage: Sendable, CustomStringConvertible {
+        public let lastAnswer: Outcome
+        public let firstFailure: Outcome
+        public let recovered: Outcome
+        public let failedRequests: Int
+        /// From the last answer before the failures to the first one after them.
+        public var duration: Duration { lastAnswer.time.duration(to: recovered.time) }
+        public var description: String { "\(seconds(duration)) s without an answer (\(failedRequests) requests failed)" }
+    }
+
+    private var outcomes: [Outcome] = []
+    private var mutex = pthread_mutex_t()
+    private let stopped = Flag()
+    private let finished = DispatchSemaphore(value: 0)
+
+    public init(pair: DirectorPair, interval: Duration = .milliseconds(20)) {
+        pthread_mutex_init(&mutex, nil)
+        let namespace = pair.client
+        DispatchQueue.global().async { [self] in
+            while !stopped.isSet {
+                let started = ContinuousClock.now
+                let secondsOfDay = DirectorPair.nowSecondsOfDay()
+                let server = HTTPProbe.get(from: namespace, address: DirectorPair.vip, connectTimeout: .milliseconds(150),
+                                           timeout: .seconds(1))
+                pthread_mutex_lock(&mutex)
+                outcomes.append(Outcome(time: started, secondsOfDay: secondsOfDay, server: server))
+                pthread_mutex_unlock(&mutex)
+                let next = started + interval
+                if next > .now { sleep(for: ContinuousClock.now.duration(to: next)) }
+            }
+            finished.signal()
+        }
+    }
+
+    deinit { stop() }
+
+    public func stop() {
+        guard !stopped.isSet else { return }
+        stopped.set()
+        finished.wait()
+    }
+
+    /// The outcomes of requests started at or after `start` (and before `end`).
+    public func outcomes(from start: ContinuousClock.Instant, to end: ContinuousClock.Instant = .now) -> [Outcome] {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return outcomes.filter { $0.time >= start && $0.time < end }
+    }
+
+    /// The first request started at or after `start` answered (by `server`, if given).
+    public func firstAnswer(after start: ContinuousClock.Instant, from server: String? = nil) -> Outcome? {
+        outcomes(from: start).first { $0.server != nil && (server == nil || $0.server == server) }
+    }
+
+    /// Waits until a request started at or after `start` is answered (by `server`, if given).
+    public func waitForAnswer(after start: ContinuousClock.Instant, timeout: Duration, from server: String? = nil) -> Outcome? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let answer = firstAnswer(after: start, from: server) { return answer }
+            sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
+    /// Waits for the first failed request started at or after `start` and for the answers to
+    /// come back after it; nil if either does not happen within `timeout`.
+    public func waitForOutage(after start: ContinuousClock.Instant, timeout: Duration) -> Outage? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let seen = outcomes(from: start)
+            if let failure = seen.firstIndex(where: { $0.server == nil }),
+               let recovered = seen[failure...].firstIndex(where: { $0.server != nil }) {
+                let before = outcomes(from: start - .seconds(60), to: seen[failure].time).last { $0.server != nil }
+                return Outage(lastAnswer: before ?? seen[failure], firstFailure: seen[failure], recovered: seen[recovered],
+                              failedRequests: recovered - failure)
+            }
+            sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+}
+
+/// Seconds with three decimals.
+public func seconds(_ duration: Duration) -> String {
+    let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    let fraction = String(abs(milliseconds) % 1000)
+    return "\(milliseconds < 0 ? "-" : "")\(abs(milliseconds) / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
+}
