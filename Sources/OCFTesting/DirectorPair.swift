@@ -4,47 +4,101 @@ import Glibc
 import Netlink
 import OCF
 
-/// Seed 002's LVS-DR director pair, for real: two Pacemaker nodes of the lab as directors, two
-/// plain hosts as real servers (nginx serving seed 002's `ldirector.html` "Test Page", the VIP on
-/// `lo` by the vip agent's real-server mode) and the lab's client, all on one bridge.
+/// A director pair of the seeds, for real: two Pacemaker nodes of the lab as directors, two
+/// plain hosts as real servers (nginx serving seed 002's `ldirector.html` "Test Page" and its
+/// name) and the lab's client, all on the lab's bridge.
 ///
-/// The Tandem stack is `crm-examples/cluster-properties.crm` and `director-pair-dr.crm` as they
-/// are, with the lab's addresses (192.168.1.x becomes 198.18.0.x: the real servers are the lab's
-/// host1 and host2 at .101 and .102, the VIP .105; the sync interface eth1 becomes eth0) and the
-/// lab's power switch as fence device. The stock stack is the same pair with IPaddr2, ldirectord
-/// (the same check) and the kernel's sync daemons started once on both nodes, as seed 002's
-/// LVSSyncDaemonSwap did.
+/// - `directRouting` (seed 002): `crm-examples/director-pair-dr.crm`; the real servers hold the
+///   VIP on `lo` (the vip agent's real-server mode) and answer the client directly.
+/// - `nat` (seed 000): `crm-examples/web-lvs-nat.crm`; the real servers live in the example's
+///   192.168.0.0/24 (their lab address removed) and route through the pair's gateway VIP, as
+///   NAT needs; the directors forward (ip_forward=1, as the seed's sysctl.conf).
+///
+/// The Tandem stack is `cluster-properties.crm` and the example as they are, with the lab's
+/// public addresses (192.168.1.x becomes 198.18.0.x; the VIP .105 or .35; every eth1 becomes
+/// eth0) and the lab's power switch as fence device. The stock stack (DR only) is the same pair
+/// with IPaddr2, ldirectord (the same check) and the kernel's sync daemons started on both
+/// nodes (master and backup), as seed 002's LVSSyncDaemonSwap had them.
 public final class DirectorPair {
     public enum Stack: String, Sendable { case tandem, stock }
+    public enum Setup: String, Sendable { case directRouting, nat }
 
-    public static let vip = IPAddress("198.18.0.105")!
     public static let directors = ["node1", "node2"]
     public static let realServers = ["host1", "host2"]
     public static let clientAddress = IPAddress("198.18.0.100")!
 
     public let lab: PacemakerLab
     public let stack: Stack
+    public let setup: Setup
+    /// The VIP clients use.
+    public let vip: IPAddress
+    /// The VIP's resource in the example: the first member of the group.
+    public var vipResource: String { setup == .directRouting ? "vip-web" : "vip-public" }
+    /// The real servers' addresses in the IPVS service, by lab host.
+    public let realServerAddresses: [String: String]
     public private(set) var webServers: [String: WebServer] = [:]
     public let client: NetworkNamespace
     let workDirectory: String
 
     /// Brings the lab up, the real servers, and loads the stack's configuration (it does not
     /// wait for it to run: `waitServing`).
-    public init(stack: Stack = .tandem, name: String) throws {
+    public init(_ setup: Setup = .directRouting, stack: Stack = .tandem, name: String) throws {
+        self.setup = setup
         self.stack = stack
+        precondition(setup == .directRouting || stack == .tandem, "the stock stack is configured for LVS-DR only")
+        switch setup {
+        case .directRouting:
+            vip = IPAddress("198.18.0.105")!
+            realServerAddresses = ["host1": "198.18.0.101", "host2": "198.18.0.102"]
+        case .nat:
+            vip = IPAddress("198.18.0.35")!
+            realServerAddresses = ["host1": "192.168.0.2", "host2": "192.168.0.3"]
+        }
         lab = try PacemakerLab(nodes: 2, hosts: 2, name: name)
         workDirectory = lab.directory + "-work"
         mkdir(workDirectory, 0o755)
         client = try lab.namespace("client")
         for host in Self.realServers {
             let namespace = try lab.namespace(host)
-            let realServer = AgentRunner(agent: "vip", namespace: namespace, instance: "rs-vip", stateDirectory: workDirectory)
-            let started = try realServer.run("start", ["ip": Self.vip.description, "lvs_dr_realserver": "true"])
-            guard started.exitCode == .success else { throw LabError("real-server VIP on \(host): \(started)") }
+            switch setup {
+            case .directRouting:
+                let realServer = AgentRunner(agent: "vip", namespace: namespace, instance: "rs-vip", stateDirectory: workDirectory)
+                let started = try realServer.run("start", ["ip": vip.description, "lvs_dr_realserver": "true"])
+                guard started.exitCode == .success else { throw LabError("real-server VIP on \(host): \(started)") }
+            case .nat:
+                let own = host == "host1" ? "198.18.0.101/24" : "198.18.0.102/24"
+                for command in [["ip", "addr", "del", own, "dev", "eth0"],
+                                ["ip", "addr", "add", realServerAddresses[host]! + "/24", "dev", "eth0"],
+                                ["ip", "route", "add", "default", "via", "192.168.0.1"]] {
+                    let result = try lab.exec(host, command)
+                    guard result.status == 0 else { throw LabError("\(host): \(command.joined(separator: " ")): \(result.errorOutput)") }
+                }
+            }
             webServers[host] = try WebServer(in: namespace, directory: workDirectory + "/" + host,
                                             page: "Test Page \(host)", accessLog: false)
         }
+        if setup == .nat {
+            for node in Self.directors {
+                let result = try lab.exec(node, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+                guard result.status == 0 else { throw LabError("\(node): ip_forward: \(result.errorOutput)") }
+            }
+        }
         try lab.configure(try configuration())
+        if stack == .stock { try startSyncDaemons() }
+    }
+
+    /// The stock stack's connection sync: master and backup daemons on both directors (the
+    /// kernel runs both at once; a master's own messages do not come back to it). A reboot
+    /// forgets them: call again after one.
+    public func startSyncDaemons() throws {
+        for node in Self.directors {
+            for state in ["master", "backup"] {
+                let result = try lab.exec(node, ["ipvsadm", "--start-daemon", state, "--mcast-interface", "eth0", "--syncid", "1"])
+                guard result.status == 0 || result.errorOutput.contains("File exists") else {
+                    throw LabError("\(node): ipvsadm --start-daemon \(state): \(result.errorOutput)")
+                }
+            }
+        }
     }
 
     deinit { down() }
@@ -62,7 +116,8 @@ public final class DirectorPair {
             """
         switch stack {
         case .tandem:
-            return try Self.example("cluster-properties.crm") + "\n" + fencing + "\n" + Self.labAddresses(Self.example("director-pair-dr.crm"))
+            let example = setup == .directRouting ? "director-pair-dr.crm" : "web-lvs-nat.crm"
+            return try Self.example("cluster-properties.crm") + "\n" + fencing + "\n" + Self.labAddresses(Self.example(example))
         case .stock:
             let configFile = workDirectory + "/ldirectord.cf"
             try writeFile(configFile, Self.ldirectordConfiguration)
@@ -101,9 +156,9 @@ public final class DirectorPair {
         return text
     }
 
-    /// An example's addresses made the lab's: 192.168.1.x → 198.18.0.x, the sync link eth1 → eth0.
+    /// An example's addresses made the lab's: 192.168.1.x → 198.18.0.x, every eth1 → eth0.
     public static func labAddresses(_ text: String) -> String {
-        text.replacing("192.168.1.", with: "198.18.0.").replacing("interface=eth1", with: "interface=eth0")
+        text.replacing("192.168.1.", with: "198.18.0.").replacing("=eth1", with: "=eth0")
     }
 
     // MARK: What the cluster does
@@ -126,7 +181,7 @@ public final class DirectorPair {
     public func directorsHoldingVIP() throws -> [String] {
         try Self.directors.filter { node in
             let addresses = try lab.exec(node, ["ip", "-o", "-4", "addr", "show", "dev", "eth0"]).output
-            return addresses.contains(" \(Self.vip)/")
+            return addresses.contains(" \(vip)/")
         }
     }
 
@@ -144,7 +199,7 @@ public final class DirectorPair {
     }
 
     func syncReady(active: String) -> Bool {
-        guard stack == .tandem else { return true }
+        guard stack == .tandem, setup == .directRouting else { return true }
         guard let states = try? lab.exec(active, ["crm_mon", "-1", "-r"]).output else { return false }
         return states.contains("Promoted: [ \(active) ]") && states.contains("Unpromoted: [ \(other(than: active)) ]")
     }
@@ -155,7 +210,7 @@ public final class DirectorPair {
     public func connections(on node: String) throws -> [UInt16: String] {
         let table = try lab.namespace(node).perform { readFile("/proc/thread-self/net/ip_vs_conn") ?? "" }
         let client = LVSLab.connectionTableForm(IPv4Address(Self.clientAddress.description)!)
-        let vip = LVSLab.connectionTableForm(IPv4Address(Self.vip.description)!)
+        let vip = LVSLab.connectionTableForm(IPv4Address(self.vip.description)!)
         var found: [UInt16: String] = [:]
         // Pro FromIP FPrt ToIP TPrt DestIP DPrt State Expires ...
         for line in table.split(separator: "\n") {
@@ -191,9 +246,10 @@ public final class DirectorPair {
         return Double(nanoseconds % 86_400_000_000_000) / 1e9
     }
 
-    /// A real server's weight in `node`'s IPVS service for the VIP (nil: not listed).
-    public func weight(on node: String, of server: String) throws -> Int? {
-        let identity = IPVSService.Identity.address(.tcp, Self.vip, port: 80)
+    /// A real server's (lab host's) weight in `node`'s IPVS service for the VIP (nil: not listed).
+    public func weight(on node: String, of host: String) throws -> Int? {
+        let server = realServerAddresses[host] ?? host
+        let identity = IPVSService.Identity.address(.tcp, vip, port: 80)
         let destinations = try IPVSSocket(in: try lab.namespace(node)).destinations(of: identity)
         return destinations.first { $0.address.description == server }.map { Int($0.weight) }
     }
@@ -216,7 +272,7 @@ public final class DirectorPair {
     public func keptConnections(count: Int, syncedTo standby: String, timeout: Duration) throws -> [KeptConnection] {
         var kept: [KeptConnection] = []
         for _ in 0..<count {
-            guard let connection = KeptConnection(from: client, to: Self.vip, timeout: .seconds(2)),
+            guard let connection = KeptConnection(from: client, to: vip, timeout: .seconds(2)),
                   connection.request(timeout: .seconds(2)) != nil else { throw LabError("a new connection through the VIP got no answer") }
             kept.append(connection)
         }
@@ -236,13 +292,13 @@ public final class DirectorPair {
     /// One request through the VIP on a new connection: the real server that answered, or nil
     /// (refused, reset, or no answer within `timeout`).
     public func request(timeout: Duration = .milliseconds(300)) -> String? {
-        HTTPProbe.get(from: client, address: Self.vip, timeout: timeout)
+        HTTPProbe.get(from: client, address: vip, timeout: timeout)
     }
 }
 
 /// Plain HTTP/1.1 requests through the VIP, on fresh or kept connections.
 public enum HTTPProbe {
-    static let request = Array("GET / HTTP/1.1\r\nHost: 198.18.0.105\r\n\r\n".utf8)
+    static let request = Array("GET / HTTP/1.1\r\nHost: director\r\n\r\n".utf8)
 
     /// The answering real server's name ("Test Page host1" → "host1"), or nil.
     public static func get(from namespace: NetworkNamespace, address: IPAddress, connectTimeout: Duration? = nil,
@@ -348,12 +404,12 @@ public final class RequestStream: @unchecked Sendable {
 
     public init(pair: DirectorPair, interval: Duration = .milliseconds(20)) {
         pthread_mutex_init(&mutex, nil)
-        let namespace = pair.client
+        let namespace = pair.client, vip = pair.vip
         DispatchQueue.global().async { [self] in
             while !stopped.isSet {
                 let started = ContinuousClock.now
                 let secondsOfDay = DirectorPair.nowSecondsOfDay()
-                let server = HTTPProbe.get(from: namespace, address: DirectorPair.vip, connectTimeout: .milliseconds(150),
+                let server = HTTPProbe.get(from: namespace, address: vip, connectTimeout: .milliseconds(150),
                                            timeout: .seconds(1))
                 pthread_mutex_lock(&mutex)
                 outcomes.append(Outcome(time: started, secondsOfDay: secondsOfDay, server: server))

@@ -34,11 +34,37 @@ struct DirectorPairTests {
         try partition(pair, stream, active: active)
     }
 
+    /// Seed 000: the LVS-NAT web farm of `crm-examples/web-lvs-nat.crm` (public VIP, the real
+    /// servers' gateway VIP, the service, mon's check as a health check): it serves, quiesces a
+    /// dead web server, and fails over when the active director crashes.
+    @Test func seed000NATWebFarmUnderPacemaker() throws {
+        let pair = try DirectorPair(.nat, name: "nat-farm")
+        defer { pair.down() }
+        let active = try pair.waitServing(timeout: .seconds(180 * slow))
+        print("NAT web farm: serving from \(active)")
+        let stream = RequestStream(pair: pair)
+        defer { stream.stop() }
+        try realServerFailure(pair, stream, active: active)
+        let crashed = ContinuousClock.now
+        try pair.lab.crash(active)
+        let outage = try #require(stream.waitForOutage(after: crashed, timeout: .seconds(120 * slow)),
+                                  "no answer through the VIP after \(active) crashed:\n\(pair.lab.status())")
+        let standby = pair.other(than: active)
+        #expect(waitUntil(deadline: .now + .seconds(30 * slow)) { pair.activeDirector(asSeenBy: standby) == standby })
+        // Replies come back through the gateway VIP, now on the other director: both servers answer.
+        var seen: Set<String> = []
+        #expect(waitUntil(deadline: .now + .seconds(30 * slow)) {
+            pair.request().map { seen.insert($0) }
+            return seen.count == 2
+        }, "answers after the failover from \(seen.sorted()) only")
+        print("NAT web farm: crash of \(active): \(outage), \(tandemPart(pair, outage, on: standby))")
+    }
+
     /// 2. A real server dies: after detection no request fails; back, it gets traffic again.
     func realServerFailure(_ pair: DirectorPair, _ stream: RequestStream, active: String) throws {
         let killed = ContinuousClock.now
         pair.webServers["host2"]?.kill()
-        let quiesced = try waitUntil(deadline: .now + .seconds(30 * slow)) { try weight(pair, on: active, of: "198.18.0.102") == 0 }
+        let quiesced = try waitUntil(deadline: .now + .seconds(30 * slow)) { try weight(pair, on: active, of: "host2") == 0 }
         #expect(quiesced, "host2 was not quiesced on \(active)")
         let detected = ContinuousClock.now
         print("real server killed: quiesced after \(killed.duration(to: detected))")
@@ -49,7 +75,7 @@ struct DirectorPairTests {
 
         try pair.webServers["host2"]?.start()
         let restored = ContinuousClock.now
-        #expect(try waitUntil(deadline: .now + .seconds(30 * slow)) { try weight(pair, on: active, of: "198.18.0.102") == 1 })
+        #expect(try waitUntil(deadline: .now + .seconds(30 * slow)) { try weight(pair, on: active, of: "host2") == 1 })
         let back = stream.waitForAnswer(after: restored, timeout: .seconds(30 * slow), from: "host2")
         #expect(back != nil, "host2 got no traffic after it came back")
         if let back { print("real server restored: answers again after \(restored.duration(to: back.time))") }
@@ -127,11 +153,12 @@ struct DirectorPairTests {
 
     /// From the controller's start of the VIP on `node` to the first answer: the agents' part.
     func tandemPart(_ pair: DirectorPair, _ outage: RequestStream.Outage, on node: String) -> String {
-        guard let decided = pair.startInitiated(of: "vip-web", on: node, after: outage.lastAnswer.secondsOfDay) else {
-            return "no start of vip-web in \(node)'s log"
+        let vip = pair.vipResource
+        guard let decided = pair.startInitiated(of: vip, on: node, after: outage.lastAnswer.secondsOfDay) else {
+            return "no start of \(vip) in \(node)'s log"
         }
         let part = outage.recovered.secondsOfDay - decided
-        return "answered \(seconds(.milliseconds(Int64(part * 1000)))) s after the start of vip-web"
+        return "answered \(seconds(.milliseconds(Int64(part * 1000)))) s after the start of \(vip)"
     }
 
     // MARK: Helpers
