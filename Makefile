@@ -116,6 +116,11 @@ bench: deps build
 	if $(HOST_HAS_IPVS); then $(RELEASE_BIN)/tandem-bench healthcheck; \
 	else rm -rf lab-logs/bench && mkdir -p lab-logs/bench && \
 		VM_TIMEOUT=5400 VM_MEM=2048 VM_CPUS=2 VM_RUNDIR=$(CURDIR)/lab-logs/bench .ci/vm/run-in-vm -- $(RELEASE_BIN)/tandem-bench healthcheck; fi
+	# seed 002's director pair failing over under Pacemaker, against IPaddr2 + ldirectord
+	if $(HOST_HAS_IPVS); then $(RELEASE_BIN)/tandem-bench failover; \
+	else rm -rf lab-logs/bench-failover && mkdir -p lab-logs/bench-failover && \
+		VM_TIMEOUT=5400 VM_MEM=2048 VM_CPUS=2 VM_RUNDIR=$(CURDIR)/lab-logs/bench-failover .ci/vm/run-in-vm $(GUEST_LAB_ENV) \
+			-- $(RELEASE_BIN)/tandem-bench failover; fi
 
 # The README's first command: seed 002's director pair (tandem-demo) in the IPVS guest. Logs: lab-logs/demo.
 demo: deps build

@@ -96,7 +96,7 @@ let package = Package(
 
         // Benchmarks (`make bench`): agents side by side with the scripts they replace.
         .executableTarget(
-            name: "tandem-bench", dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "LVS", "HealthCheck", "Addresses"],
+            name: "tandem-bench", dependencies: ["OCFTesting", "OCF", "StateFiles", "Netlink", "LinkLayer", "LVS", "HealthCheck", "Addresses"],
             path: "Tests/Benchmarks"),
 
         // The demo (`make demo`): seed 002's director pair failing over, in the IPVS guest.

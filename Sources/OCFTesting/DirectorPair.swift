@@ -90,8 +90,8 @@ public final class DirectorPair {
     /// The stock stack's connection sync: master and backup daemons on both directors (the
     /// kernel runs both at once; a master's own messages do not come back to it). A reboot
     /// forgets them: call again after one.
-    public func startSyncDaemons() throws {
-        for node in Self.directors {
+    public func startSyncDaemons(on nodes: [String] = DirectorPair.directors) throws {
+        for node in nodes {
             for state in ["master", "backup"] {
                 let result = try lab.exec(node, ["ipvsadm", "--start-daemon", state, "--mcast-interface", "eth0", "--syncid", "1"])
                 guard result.status == 0 || result.errorOutput.contains("File exists") else {
@@ -119,13 +119,15 @@ public final class DirectorPair {
             let example = setup == .directRouting ? "director-pair-dr.crm" : "web-lvs-nat.crm"
             return try Self.example("cluster-properties.crm") + "\n" + fencing + "\n" + Self.labAddresses(Self.example(example))
         case .stock:
+            // Under emulation perl and the shell are slow: ldirectord's start takes about 20 s
+            // there (1 s on hardware), so the stock stack gets generous timeouts.
             let configFile = workDirectory + "/ldirectord.cf"
             try writeFile(configFile, Self.ldirectordConfiguration)
             return try Self.example("cluster-properties.crm") + "\n" + fencing + "\n" + """
                 primitive vip-web IPaddr2 params ip=198.18.0.105 cidr_netmask=24 nic=eth0 \\
-                    op monitor interval=10s timeout=20s
+                    op start timeout=120s op stop timeout=120s op monitor interval=10s timeout=60s
                 primitive web-lvs ldirectord params configfile=\(configFile) \\
-                    op monitor interval=10s timeout=20s
+                    op start timeout=120s op stop timeout=120s op monitor interval=10s timeout=60s
                 group director vip-web web-lvs
                 """
         }

@@ -7,6 +7,9 @@
 //   tandem-bench healthcheck
 //                       healthcheck against keepalived and ldirectord, 1000 real servers over
 //                       HTTP (a kernel with IPVS, as for ipvs; BENCH_WINDOW sets the seconds)
+//   tandem-bench failover
+//                       seed 002's director pair under Pacemaker: failover outage, connections
+//                       kept and monitoring CPU against IPaddr2 + ldirectord (a kernel with IPVS)
 //
 // BENCH_RUNS sets how many runs each median is taken over.
 import Glibc
@@ -23,13 +26,15 @@ do {
         let runs = Int(getenv("BENCH_RUNS").map { String(cString: $0) } ?? "") ?? 25
         let lab = try VethLab(localAddresses: ["198.18.0.1/24"], peerAddresses: ["198.18.0.2/24"])
         exit(VIPBench(lab: lab, runs: runs).run())
+    case "failover":
+        exit(try FailoverBench().run())
     case "healthcheck":
         exit(try HealthCheckBench().run())
     case "ipvs":
         let runs = Int(getenv("BENCH_RUNS").map { String(cString: $0) } ?? "") ?? 9
         exit(try IPVSBench(runs: runs).run())
     default:
-        print("usage: tandem-bench [vip|ipvs|healthcheck]")
+        print("usage: tandem-bench [vip|ipvs|healthcheck|failover]")
         exit(2)
     }
 } catch {
