@@ -111,8 +111,12 @@ public final class DirectorPair {
 
     /// The crm configuration loaded for the stack.
     public func configuration() throws -> String {
+        // The lab's power switch would boot a fenced node again within seconds (hardware takes
+        // minutes), racing the survivor's start of the resources: fenced directors stay off
+        // until the caller boots them (`lab.boot`), as after a real power-off.
         let fencing = """
-            primitive fencing stonith:fence_lab params pcmk_host_list="node1 node2" op monitor interval=60s
+            primitive fencing stonith:fence_lab params pcmk_host_list="node1 node2" pcmk_reboot_action=off \\
+                op monitor interval=60s
             """
         switch stack {
         case .tandem:
@@ -264,6 +268,23 @@ public final class DirectorPair {
         }
     }
 
+    /// What an admin would look at when something is wrong: the cluster, each director's IPVS
+    /// table, sync daemons and addresses, and every host's neighbours (for failure messages).
+    public func diagnostics() -> String {
+        var text = lab.status()
+        for node in Self.directors {
+            for command in [["ipvsadm", "-Ln"], ["ipvsadm", "-L", "--daemon"], ["ip", "-br", "addr"]] {
+                let output = (try? lab.exec(node, command, timeout: .seconds(30))).map { $0.output + $0.errorOutput } ?? "(no answer)"
+                text += "\n\(node)$ \(command.joined(separator: " "))\n\(output)"
+            }
+        }
+        for host in Self.realServers + ["client"] {
+            let output = (try? lab.exec(host, ["ip", "neigh"], timeout: .seconds(30)).output) ?? "(no answer)"
+            text += "\n\(host)$ ip neigh\n\(output)"
+        }
+        return text
+    }
+
     /// What an admin looks at: `crm_mon -1 -r` and `ipvsadm -Ln` on a node.
     public func crmMon(on node: String) -> String { (try? lab.exec(node, ["crm_mon", "-1", "-r"]).output) ?? "" }
     public func ipvsTable(on node: String) -> String { (try? lab.exec(node, ["ipvsadm", "-Ln"]).output) ?? "" }
@@ -284,7 +305,8 @@ public final class DirectorPair {
             return ports.allSatisfy { table[$0] == "ESTABLISHED" }
         }
         guard synced else {
-            throw LabError("the standby \(standby) does not list the kept connections \(ports.sorted()): \((try? connections(on: standby)) ?? [:])")
+            let listed = ((try? connections(on: standby)) ?? [:]).filter { ports.contains($0.key) }
+            throw LabError("the standby \(standby) does not list the kept connections \(ports.sorted()) (it has \(listed))\n\(diagnostics())")
         }
         return kept
     }
@@ -311,11 +333,21 @@ public enum HTTPProbe {
         return exchange(fd, deadline: deadline)
     }
 
-    /// A non-blocking connected socket, or nil.
-    static func connect(from namespace: NetworkNamespace, to address: IPAddress, deadline: ContinuousClock.Instant) -> Int32? {
+    /// A non-blocking connected socket (from `localPort` if given, else an ephemeral one), or nil.
+    static func connect(from namespace: NetworkNamespace, to address: IPAddress, localPort: UInt16? = nil,
+                        deadline: ContinuousClock.Instant) -> Int32? {
         guard let fd = try? namespace.perform({
             socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         }), fd >= 0 else { return nil }
+        if let localPort {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_port = localPort.bigEndian
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { close(fd); return nil }
+        }
         _ = address.withSocketAddress(port: 80) { Glibc.connect(fd, $0, $1) }
         var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
         var error: Int32 = 0
@@ -355,17 +387,21 @@ public enum HTTPProbe {
 
 /// A client connection kept open across a failover: one request now and then, on the same
 /// TCP connection (HTTP keep-alive).
+///
+/// Its client port is below the ephemeral range, never used before in the lab: a connection
+/// reusing the port of one the director still lists (FIN_WAIT, for two minutes in LVS-DR) takes
+/// over that entry and its packet count, and the kernel syncs it only at its 53rd packet.
 public final class KeptConnection {
     let descriptor: Int32
     public let port: UInt16
+    nonisolated(unsafe) static var nextPort: UInt16 = 20_000
 
     public init?(from namespace: NetworkNamespace, to address: IPAddress, timeout: Duration) {
-        guard let fd = HTTPProbe.connect(from: namespace, to: address, deadline: .now + timeout) else { return nil }
+        let port = KeptConnection.nextPort
+        KeptConnection.nextPort = port == 32_000 ? 20_000 : port + 1
+        guard let fd = HTTPProbe.connect(from: namespace, to: address, localPort: port, deadline: .now + timeout) else { return nil }
         descriptor = fd
-        var local = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        port = UInt16(bigEndian: local.sin_port)
+        self.port = port
     }
 
     deinit { close(descriptor) }

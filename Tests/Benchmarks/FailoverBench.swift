@@ -10,8 +10,8 @@ import StateFiles
 /// Per stack: the agents' CPU while the pair only monitors (BENCH_MONITOR_WINDOW seconds, 120 by
 /// default, scaled to an hour), then BENCH_FAILOVER_RUNS crashes of the active director (10 by
 /// default): the client-seen outage, the part from the controller's start of the VIP to the
-/// first answer, and the kept connections that still answer. The crashed director is rebooted
-/// by the fence device and rejoins before the next run.
+/// first answer, and the kept connections that still answer. The crashed director, powered off
+/// by the fence device, is powered on again and rejoins before the next run.
 struct FailoverBench {
     let runs = Int(getenv("BENCH_FAILOVER_RUNS").map { String(cString: $0) } ?? "") ?? 10
     let window = Int(getenv("BENCH_MONITOR_WINDOW").map { String(cString: $0) } ?? "") ?? 120
@@ -87,8 +87,8 @@ struct FailoverBench {
             print("\(stack.rawValue) run \(run): \(active) crashed, outage \(format(milliseconds(outage.duration) / 1000)) s, "
                 + "VIP start → answer \(part) s, \(survivors) of \(kept.count) connections kept")
             fflush(nil)   // progress through run-in-vm's pipe
-            // The fence device rebooted the crashed director: it rejoins as standby.
-            try pair.lab.waitOnline()
+            // Fenced (powered off), the crashed director is powered on again and rejoins as standby.
+            try pair.lab.boot(active)
             if stack == .stock { try pair.startSyncDaemons(on: [active]) }
             active = try pair.waitServing(timeout: .seconds(180 * slow))
             guard active == standby else { throw LabError("run \(run): the group went back to \(active)") }

@@ -54,9 +54,9 @@ struct DirectorPairTests {
         // Replies come back through the gateway VIP, now on the other director: both servers answer.
         var seen: Set<String> = []
         #expect(waitUntil(deadline: .now + .seconds(30 * slow)) {
-            pair.request().map { seen.insert($0) }
+            if let server = pair.request() { seen.insert(server) }
             return seen.count == 2
-        }, "answers after the failover from \(seen.sorted()) only")
+        }, "answers after the failover from \(seen.sorted()) only\n\(pair.diagnostics())")
         print("NAT web farm: crash of \(active): \(outage), \(tandemPart(pair, outage, on: standby))")
     }
 
@@ -114,7 +114,7 @@ struct DirectorPairTests {
         withExtendedLifetime(kept) {}
     }
 
-    /// 1. The active director loses power: the other one answers, fenced first; the kept
+    /// 1. The active director loses power: the other one fences it and answers; the kept
     /// connections go on through ipvs-sync.
     func crash(_ pair: DirectorPair, _ stream: RequestStream, active: String) throws -> String {
         let standby = pair.other(than: active)
@@ -127,9 +127,9 @@ struct DirectorPairTests {
         let survivors = kept.filter { $0.request(timeout: .seconds(5 * slow)) != nil }.count
         print("crash of \(active): \(outage), \(tandemPart(pair, outage, on: standby)); \(survivors) of \(kept.count) connections survived")
         #expect(survivors == kept.count, "connections lost in the failover")
-        // Fenced (the power switch rebooted it), the crashed director rejoins as standby.
+        // Fenced (powered off), then powered on again: the crashed director rejoins as standby.
         #expect(try fenced(pair, active, by: standby))
-        try pair.lab.waitOnline()
+        try pair.lab.boot(active)
         _ = try pair.waitServing(timeout: .seconds(120 * slow))
         #expect(try pair.directorsHoldingVIP() == [standby])
         return standby
@@ -146,7 +146,7 @@ struct DirectorPairTests {
         #expect(waitUntil(deadline: .now + .seconds(30 * slow)) { pair.activeDirector(asSeenBy: standby) == standby })
         #expect(try fenced(pair, active, by: standby), "the cut-off director was not fenced")
         print("partition of \(active): \(outage), \(tandemPart(pair, outage, on: standby)); \(active) fenced by \(standby)")
-        try pair.lab.waitOnline()
+        try pair.lab.boot(active)
         _ = try pair.waitServing(timeout: .seconds(120 * slow))
         #expect(try pair.directorsHoldingVIP() == [standby])
     }

@@ -35,6 +35,9 @@ final class CheckerDaemon {
     let files: DaemonFiles
     let configurationFile: StateFile
     var configuration: DaemonConfiguration
+    /// The configuration generation the kernel reflects: a reload's counts once its first
+    /// sync is through (reload-agent waits for it in the status file).
+    var appliedGeneration: Int
     var parameters: HealthCheckParameters
     var engine: Engine
     var prober: Prober
@@ -79,6 +82,7 @@ final class CheckerDaemon {
             throw DaemonError("no configuration at \(configurationPath)")
         }
         self.configuration = configuration
+        appliedGeneration = configuration.generation
         self.ready = ready
         let environment = CheckerDaemon.logEnvironment(configuration)
         log = Log(agent: "healthcheck", environment: environment)
@@ -175,6 +179,10 @@ final class CheckerDaemon {
             }
             markRamping(now: received)
             sync()
+            if appliedGeneration != configuration.generation && !services.contains(where: \.dirty) {
+                appliedGeneration = configuration.generation
+                statusDue = true
+            }
             let firstRoundApplied = ready != nil && engine.roundComplete && !services.contains(where: \.dirty)
             if firstRoundApplied {
                 rounds = 1
@@ -426,7 +434,7 @@ final class CheckerDaemon {
         let due = statusChanged ? lastStatusWrite + CheckerDaemon.statusPause : lastStatusWrite + CheckerDaemon.heartbeatPause
         guard now >= due || force else { return }
         statusChanged = false
-        var status = DaemonStatus(daemon: identity, heartbeat: 0, generation: configuration.generation, rounds: rounds,
+        var status = DaemonStatus(daemon: identity, heartbeat: 0, generation: appliedGeneration, rounds: rounds,
                                   services: counts())
         status.netns = parameters.netns?.path ?? ""
         for (target, state) in engine.targets {
