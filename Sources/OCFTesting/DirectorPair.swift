@@ -12,7 +12,8 @@ import OCF
 ///   VIP on `lo` (the vip agent's real-server mode) and answer the client directly.
 /// - `nat` (seed 000): `crm-examples/web-lvs-nat.crm`; the real servers live in the example's
 ///   192.168.0.0/24 (their lab address removed) and route through the pair's gateway VIP, as
-///   NAT needs; the directors forward (ip_forward=1, as the seed's sysctl.conf).
+///   NAT needs; the directors forward (ip_forward=1, as the seed's sysctl.conf) and send no
+///   ICMP redirects (one LAN here, where the seed has two).
 ///
 /// The Tandem stack is `cluster-properties.crm` and the example as they are, with the lab's
 /// public addresses (192.168.1.x becomes 198.18.0.x; the VIP .105 or .35; every eth1 becomes
@@ -78,9 +79,13 @@ public final class DirectorPair {
                                             page: "Test Page \(host)", accessLog: false)
         }
         if setup == .nat {
+            // Forwarding on; and, the lab being one LAN (the seed has a private network on eth1),
+            // no ICMP redirects: a director forwarding a reply out the interface it came in on
+            // would tell the real server to reach the client directly, past the NAT.
+            let settings = ["net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0"]
             for node in Self.directors {
-                let result = try lab.exec(node, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
-                guard result.status == 0 else { throw LabError("\(node): ip_forward: \(result.errorOutput)") }
+                let result = try lab.exec(node, ["sysctl", "-q", "-w"] + settings)
+                guard result.status == 0 else { throw LabError("\(node): sysctl: \(result.errorOutput)") }
             }
         }
         try lab.configure(try configuration())
