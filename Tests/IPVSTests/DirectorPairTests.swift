@@ -64,7 +64,7 @@ struct DirectorPairTests {
     func realServerFailure(_ pair: DirectorPair, _ stream: RequestStream, active: String) throws {
         let killed = ContinuousClock.now
         pair.webServers["host2"]?.kill()
-        let quiesced = try waitUntil(deadline: .now + .seconds(30 * slow)) { try weight(pair, on: active, of: "host2") == 0 }
+        let quiesced = try waitUntil(deadline: .now + .seconds(30 * slow)) { try pair.weight(on: active, of: "host2") == 0 }
         #expect(quiesced, "host2 was not quiesced on \(active)")
         let detected = ContinuousClock.now
         print("real server killed: quiesced after \(killed.duration(to: detected))")
@@ -75,7 +75,7 @@ struct DirectorPairTests {
 
         try pair.webServers["host2"]?.start()
         let restored = ContinuousClock.now
-        #expect(try waitUntil(deadline: .now + .seconds(30 * slow)) { try weight(pair, on: active, of: "host2") == 1 })
+        #expect(try waitUntil(deadline: .now + .seconds(30 * slow)) { try pair.weight(on: active, of: "host2") == 1 })
         let back = stream.waitForAnswer(after: restored, timeout: .seconds(30 * slow), from: "host2")
         #expect(back != nil, "host2 got no traffic after it came back")
         if let back { print("real server restored: answers again after \(restored.duration(to: back.time))") }
@@ -169,9 +169,5 @@ struct DirectorPairTests {
 
     func fenced(_ pair: DirectorPair, _ target: String, by node: String) throws -> Bool {
         pair.wasFenced(target, by: node, timeout: .seconds(60 * slow))
-    }
-
-    func weight(_ pair: DirectorPair, on node: String, of server: String) throws -> Int? {
-        try pair.weight(on: node, of: server)
     }
 }
