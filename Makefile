@@ -14,7 +14,7 @@ PREFIX ?= /usr
 DESTDIR ?=
 OCF_ROOT ?= $(PREFIX)/lib/ocf
 PROVIDER := tandem
-AGENTS := vip ipvs ipvs-sync healthcheck
+AGENTS := vip ipvs ipvs-sync healthcheck mysql-mm
 # Helpers agents start, outside the provider directory (they are not agents). The healthcheck
 # agent looks for its daemon here unless TANDEM_LIBEXEC_DIR says otherwise.
 LIBEXEC_DIR := $(PREFIX)/libexec/tandem

@@ -6,7 +6,8 @@
 //   C modules (CNetlink, CPacket)
 //   -> value types and wrappers (Addresses, StateFiles, Netlink, LinkLayer)
 //   -> the LVS domain (LVS: service syntax, plans, the health checker's contract)
-//   -> the OCF contract (OCF, OCFNetlink)
+//   -> the OCF contract (OCF, OCFNetlink); MariaDB/MySQL replication (MySQLReplication) and
+//      its client (MySQLClient, libmariadb: the daemon and mysql-mm only)
 //   -> health checking (HealthCheck: parameters, the rise/fall engine, files shared with the daemon;
 //      Probes: the checks on a SwiftNIO event loop, for the daemon only)
 //   -> agents/<name>, one executable each, and the health checker's daemon (agents/healthcheckd).
@@ -21,6 +22,7 @@ let package = Package(
         .executable(name: "ipvs-sync", targets: ["ipvs-sync"]),
         .executable(name: "healthcheck", targets: ["healthcheck"]),
         .executable(name: "healthcheckd", targets: ["healthcheckd"]),
+        .executable(name: "mysql-mm", targets: ["mysql-mm"]),
     ],
     dependencies: [
         // Network clients for the health checks (the daemon only; agents stay without them).
@@ -54,16 +56,21 @@ let package = Package(
         .target(name: "LVS", dependencies: ["Netlink", "StateFiles", "Addresses"]),
         // The OCF contract: parameters, actions, exit codes, meta-data, logging, tracing, state.
         .target(name: "OCF", dependencies: ["Addresses", "StateFiles"]),
+        // What MariaDB/MySQL replication looks like: typed values (NULL kept apart from empty),
+        // GTID positions, replica status by column name, lag and replication health.
+        .target(name: "MySQLReplication", dependencies: ["OCF"]),
+        // MariaDB/MySQL through libmariadb: connections with deadlines, reading a server's state.
+        .target(name: "MySQLClient", dependencies: ["CMariaDB", "MySQLReplication"]),
         // OCF exit codes for netlink failures, namespace parameters, traced kernel requests.
         .target(name: "OCFNetlink", dependencies: ["OCF", "Netlink"]),
         // Health checking: parameters, check specifications, the rise/fall engine, the files the
         // agent and its daemon share, weight synchronisation.
-        .target(name: "HealthCheck", dependencies: ["OCF", "OCFNetlink", "LVS", "Netlink", "Addresses"]),
+        .target(name: "HealthCheck", dependencies: ["OCF", "OCFNetlink", "LVS", "Netlink", "Addresses", "MySQLReplication"]),
         // The checks themselves, on a SwiftNIO event loop (TCP, TLS, HTTP/1.1, ICMP, MySQL, DNS, programs).
         .target(
             name: "Probes",
             dependencies: [
-                "HealthCheck", "OCF", "Addresses", "LinkLayer", "CMariaDB", "CAres", "CEvents",
+                "HealthCheck", "OCF", "Addresses", "LinkLayer", "MySQLClient", "MySQLReplication", "CAres", "CEvents",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -72,7 +79,7 @@ let package = Package(
         // namespaces and test networks, the malformed-input harness, CPU accounting.
         .target(
             name: "OCFTesting",
-            dependencies: ["OCF", "OCFNetlink", "Addresses", "Netlink", "LinkLayer", "LVS", "CNetlink"]),
+            dependencies: ["OCF", "OCFNetlink", "Addresses", "Netlink", "LinkLayer", "LVS", "CNetlink", "StateFiles", "MySQLClient", "MySQLReplication"]),
 
         // Agents.
         .executableTarget(
@@ -87,6 +94,7 @@ let package = Package(
         .executableTarget(
             name: "healthcheck", dependencies: ["OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck"],
             path: "agents/healthcheck"),
+        .executableTarget(name: "mysql-mm", dependencies: ["OCF", "MySQLClient", "MySQLReplication"], path: "agents/mysql-mm"),
         // The health checker's daemon, installed in /usr/libexec/tandem.
         .executableTarget(
             name: "healthcheckd",
@@ -120,7 +128,7 @@ let package = Package(
         // executables (meta-data golden copies and schemas, validate-all tables).
         .testTarget(
             name: "AgentTests",
-            dependencies: ["OCFTesting", "OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck", "vip", "ipvs", "ipvs-sync", "healthcheck"],
+            dependencies: ["OCFTesting", "OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck", "MySQLReplication", "vip", "ipvs", "ipvs-sync", "healthcheck", "mysql-mm"],
             exclude: ["Snapshots"]),
         // In a kernel with IPVS (the qemu guest of .ci/vm): ipvs and ipvs-sync for real.
         .testTarget(
@@ -129,6 +137,6 @@ let package = Package(
         // Real parts, as root: netlink in network namespaces, frames on a veth, ocf-tester, crm_resource.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "Addresses", "vip", "ipvs", "ipvs-sync"]),
+            dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "Addresses", "MySQLClient", "MySQLReplication", "vip", "ipvs", "ipvs-sync", "mysql-mm"]),
     ]
 )

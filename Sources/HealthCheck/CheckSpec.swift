@@ -1,4 +1,5 @@
 import Glibc
+import MySQLReplication
 import OCF
 
 /// One check, as the parameters configure it for every real server of the resource.
@@ -47,25 +48,22 @@ public struct MySQLCheck: Sendable {
     public let maxLag: Int?
     public let lagSource: LagSource
     public let heartbeatTable: String?
+    /// Which servers pass: any that answers, only the writer, or readers.
+    public let role: MySQLRole
+
+    /// The lag a reader may have when mysql_max_lag is not set.
+    public static let defaultReaderLag = 10
 }
 
-extension MySQLCheck {
-    /// Unquoted identifier characters: letters, digits, _ and $.
-    static func isIdentifier(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.count <= 64 && text.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "$")
-        }
-    }
-}
-
-public enum LagSource: String, OCFEnumeration {
-    /// Transactions received but not applied (Gtid_IO_Pos against @@gtid_slave_pos, every
-    /// domain), for longer than max_lag.
-    case gtid
-    /// now − the newest `ts` of a heartbeat table the writer updates every second.
-    case heartbeat
-    case secondsBehindMaster = "seconds_behind_master"
+/// The servers a mysql check passes, for services that must reach only the writer of a
+/// master-master pair (read_only OFF) or only servers fit for reads.
+public enum MySQLRole: String, OCFEnumeration {
+    /// Every server that answers the query (with mysql_max_lag: every healthy replica within it).
+    case any
+    /// Only the server with read_only OFF: writes never reach two masters.
+    case writer
+    /// The writer, and replicas whose threads run and whose lag is within mysql_max_lag.
+    case reader
 }
 
 public struct HTTPCheck: Sendable {

@@ -1,5 +1,6 @@
 import Addresses
 import LVS
+import MySQLReplication
 import Netlink
 import OCF
 import OCFNetlink
@@ -189,6 +190,15 @@ public struct HealthCheckParameters: ParameterSet {
                    """)
     public var mysqlLagSource: LagSource = .gtid
 
+    @Parameter("mysql_role", .reloadable, short: "Which MySQL servers pass the mysql check",
+               long: """
+                   any: every server that answers mysql_query. writer: only the server with read_only OFF, for the \
+                   read-write service of a master-master pair (ocf:tandem:mysql-mm opens exactly one), so writes \
+                   never reach two masters. reader: the writer, and replicas whose threads run within mysql_max_lag \
+                   (10 s when unset).
+                   """)
+    public var mysqlRole: MySQLRole = .any
+
     @Parameter("mysql_heartbeat_table", .reloadable, short: "Heartbeat table for mysql_lag_source=heartbeat",
                long: "DATABASE.TABLE with a ts column holding the writer's UTC time, e.g. percona.heartbeat.")
     public var mysqlHeartbeatTable: String? = nil
@@ -355,24 +365,23 @@ public struct HealthCheckParameters: ParameterSet {
         if check == .mysql && mysqlDefaultsFile == nil {
             problems.add("mysql_defaults_file", "the mysql check needs a client defaults file with its login")
         }
-        if let database = mysqlDatabase, !MySQLCheck.isIdentifier(database) {
+        if let database = mysqlDatabase, !isSQLIdentifier(database) {
             problems.add("mysql_database", "'\(database)' is not a database name")
         }
         if mysqlQuery.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 }) || mysqlQuery.allSatisfy({ $0 == " " }) {
             problems.add("mysql_query", "is empty or has control characters")
         }
         if let table = mysqlHeartbeatTable {
-            let parts = table.split(separator: ".", omittingEmptySubsequences: false)
-            if parts.count != 2 || !parts.allSatisfy({ MySQLCheck.isIdentifier(String($0)) }) {
+            if !isSQLTableName(table) {
                 problems.add("mysql_heartbeat_table", "'\(table)' is not DATABASE.TABLE")
             }
         }
-        if mysqlLagSource == .heartbeat && mysqlMaxLag != nil && mysqlHeartbeatTable == nil {
+        if mysqlLagSource == .heartbeat && (mysqlMaxLag != nil || mysqlRole == .reader) && mysqlHeartbeatTable == nil {
             problems.add("mysql_heartbeat_table", "mysql_lag_source=heartbeat needs the table")
         }
         guard problems.isEmpty else { throw problems }
         return MySQLCheck(defaultsFile: mysqlDefaultsFile ?? "", database: mysqlDatabase, query: mysqlQuery, maxLag: mysqlMaxLag,
-                          lagSource: mysqlLagSource, heartbeatTable: mysqlHeartbeatTable)
+                          lagSource: mysqlLagSource, heartbeatTable: mysqlHeartbeatTable, role: mysqlRole)
     }
 
     private func httpCheck(tls: Bool) throws(ParameterProblems) -> HTTPCheck {

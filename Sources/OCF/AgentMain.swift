@@ -133,7 +133,9 @@ public enum AgentMain {
     static func exitCode(of result: MonitorResult, context: AgentContext) -> ExitCode {
         switch result {
         case .degraded(let reason), .degradedPromoted(let reason):
+            // crm_mon lists a degraded monitor among the failed actions, with this reason.
             context.log.warning(reason)
+            context.log.exitReason(reason)
         case .failedPromoted(let reason):
             context.log.error(reason)
             context.log.exitReason(reason)

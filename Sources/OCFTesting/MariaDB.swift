@@ -1,4 +1,6 @@
 import Addresses
+import MySQLClient
+import MySQLReplication
 import Glibc
 import Netlink
 import OCF
@@ -11,7 +13,7 @@ public final class MariaDBServer {
     public let directory: String
     public let serverID: Int
     public private(set) var pid: pid_t?
-    var socket: String { directory + "/mysqld.sock" }
+    public var socket: String { directory + "/mysqld.sock" }
 
     static let template: Result<String, LabError> = {
         let path = "/tmp/tandem-mariadb-template-\(getpid())"
@@ -28,7 +30,8 @@ public final class MariaDBServer {
         }
     }()
 
-    public init(in namespace: NetworkNamespace, directory: String, serverID: Int) throws {
+    /// - Parameter configuration: more `[mariadbd]` lines.
+    public init(in namespace: NetworkNamespace, directory: String, serverID: Int, configuration: String = "") throws {
         self.namespace = namespace
         self.directory = directory
         self.serverID = serverID
@@ -61,6 +64,7 @@ public final class MariaDBServer {
             binlog_format = ROW
             gtid_domain_id = \(serverID)
             slave_net_timeout = 10
+            \(configuration)
 
             """)
         try start()
@@ -90,6 +94,11 @@ public final class MariaDBServer {
         if signal == SIGKILL || signal == SIGTERM {
             let identity = ProcessIdentity(pid: pid)
             identity?.terminate(by: .now + .seconds(30))
+            // Exiting is not gone: its sockets close only once it is a zombie (or reaped).
+            _ = waitUntil(deadline: .now + .seconds(30)) {
+                guard let stat = readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return true }
+                return stat[close...].dropFirst(2).first == "Z"
+            }
             self.pid = nil
         }
     }
@@ -110,5 +119,147 @@ public final class MariaDBServer {
               MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos;
             START SLAVE;
             """)
+    }
+}
+
+/// A real master-master pair (mariadb-pair.md): db1 in one namespace at 198.18.0.1, db2 in
+/// another at 198.18.0.2, joined by a veth; GTID replication both ways, one GTID domain per
+/// server, read_only=1 in my.cnf, and the accounts: `repl`, `agent` (what ocf:tandem:mysql-mm
+/// needs), `plain` (the same without CONNECTION ADMIN), `app` (writes to lab.*). Passwords are
+/// random and live only in client defaults files.
+public final class MariaDBPair {
+    public let lab: VethLab
+    public let servers: [MariaDBServer]
+    public let addresses = [IPAddress("198.18.0.1")!, IPAddress("198.18.0.2")!]
+    public let directory: String
+    /// Client defaults files: the agent's login, the one without CONNECTION ADMIN, a wrong password, the app's.
+    public var agentCredentials: String { directory + "/agent.cnf" }
+    public var plainCredentials: String { directory + "/plain.cnf" }
+    public var wrongCredentials: String { directory + "/wrong.cnf" }
+    public var appCredentials: String { directory + "/app.cnf" }
+    public let password = "pw-\(UInt32.random(in: 100_000...999_999))-\(UInt32.random(in: 100_000...999_999))"
+
+    public init(name: String) throws {
+        directory = "/tmp/tandem-mm-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        mkdir(directory, 0o700)
+        lab = try VethLab(localAddresses: ["198.18.0.1/24"], peerAddresses: ["198.18.0.2/24"])
+        var servers: [MariaDBServer] = []
+        for (index, namespace) in [lab.local, lab.peer].enumerated() {
+            servers.append(try MariaDBServer(in: namespace, directory: "\(directory)/db\(index + 1)", serverID: index + 1, configuration: """
+                read_only = 1
+                gtid_strict_mode = ON
+                auto_increment_increment = 2
+                auto_increment_offset = \(index + 1)
+                report_host = 198.18.0.\(index + 1)
+                """))
+        }
+        self.servers = servers
+        for server in servers {
+            try server.sql("""
+                SET sql_log_bin=0;
+                CREATE USER 'repl'@'%' IDENTIFIED BY '\(password)';
+                GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';
+                CREATE USER 'agent'@'%' IDENTIFIED BY '\(password)';
+                GRANT SLAVE MONITOR, BINLOG MONITOR, PROCESS, READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN ON *.* TO 'agent'@'%';
+                CREATE USER 'plain'@'%' IDENTIFIED BY '\(password)';
+                GRANT SLAVE MONITOR, BINLOG MONITOR, PROCESS, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN ON *.* TO 'plain'@'%';
+                CREATE USER 'app'@'%' IDENTIFIED BY '\(password)';
+                GRANT ALL ON lab.* TO 'app'@'%';
+                RESET MASTER;
+                """)
+        }
+        for (file, user, secret) in [(agentCredentials, "agent", password), (plainCredentials, "plain", password),
+                                     (wrongCredentials, "agent", "not-the-password"), (appCredentials, "app", password)] {
+            try writeFile(file, "[client]\nuser=\(user)\npassword=\(secret)\n")
+            chmod(file, 0o600)
+        }
+        try servers[0].replicate(from: addresses[1], password: password)
+        try servers[1].replicate(from: addresses[0], password: password)
+        try servers[0].sql("CREATE DATABASE lab; CREATE TABLE lab.t (id INT AUTO_INCREMENT PRIMARY KEY, node INT, note VARCHAR(64))")
+        try waitUntilReplicating()
+        try waitInSync()
+    }
+
+    deinit {
+        for server in servers { server.kill(signal: SIGKILL) }
+    }
+
+    /// Runs SQL as root on server `index` (0 or 1).
+    @discardableResult
+    public func sql(_ index: Int, _ statements: String) throws -> String { try servers[index].sql(statements) }
+
+    /// One value as root (the first column of the first row); `nil` when the server does not answer.
+    public func value(_ index: Int, _ query: String) -> String? {
+        guard let output = try? servers[index].sql(query) else { return nil }
+        return output.split(separator: "\n").first.map { String($0.split(separator: "\t").first ?? "") }
+    }
+
+    /// `@@global.read_only` of a server; `nil` when it does not answer.
+    public func readOnly(_ index: Int) -> Bool? { value(index, "SELECT @@global.read_only").map { $0 == "1" } }
+
+    /// Waits until both replicas run both threads.
+    public func waitUntilReplicating(within timeout: Duration = .seconds(30)) throws {
+        let running = waitUntil(deadline: .now + timeout) {
+            (0...1).allSatisfy { index in
+                guard let status = self.replicaStatus(index) else { return false }
+                return status.ioRunning == "Yes" && status.sqlRunning == "Yes"
+            }
+        }
+        guard running else { throw LabError("the pair does not replicate: \(diagnostics())") }
+    }
+
+    /// A server's replica status, read as root over its socket; `nil` when it does not answer.
+    public func replicaStatus(_ index: Int) -> ReplicaStatus? {
+        let login = MySQLLogin(defaultsFile: nil, connectTimeout: .seconds(5), readTimeout: .seconds(5))
+        guard let connection = try? MySQLConnection(.socket(servers[index].socket), login: login),
+              let row = try? connection.query("SHOW SLAVE STATUS").first else { return nil }
+        return ReplicaStatus(row)
+    }
+
+    /// Waits until each server applied everything the other one logged.
+    public func waitInSync(within timeout: Duration = .seconds(30)) throws {
+        for index in 0...1 {
+            let position = try sql(1 - index, "SELECT @@global.gtid_binlog_pos").trimmedLine
+            let seconds = Int(timeout.components.seconds)
+            let waited = try sql(index, "SELECT MASTER_GTID_WAIT('\(position)', \(seconds))").trimmedLine
+            guard waited == "0" else { throw LabError("db\(index + 1) did not apply \(position): \(diagnostics())") }
+        }
+    }
+
+    /// Rows of lab.t on a server.
+    public func rowCount(_ index: Int) throws -> Int { Int(try sql(index, "SELECT COUNT(*) FROM lab.t").trimmedLine) ?? -1 }
+
+    /// The agent for server `index`, in its namespace, with its own state directory.
+    public func agent(_ index: Int, environment: [String: String] = [:]) -> AgentRunner {
+        var runner = AgentRunner(agent: "mysql-mm", namespace: [lab.local, lab.peer][index], instance: "mm",
+                                 stateDirectory: "\(directory)/state\(index + 1)")
+        mkdir(runner.stateDirectory, 0o755)
+        runner.environment = environment
+        return runner
+    }
+
+    /// The agent's parameters for server `index`.
+    public func parameters(_ index: Int, _ extra: [String: String] = [:]) -> [String: String] {
+        ["socket": servers[index].socket, "credentials_file": agentCredentials].merging(extra) { $1 }
+    }
+
+    /// Both servers' replica status and error log tails, for failure messages.
+    public func diagnostics() -> String {
+        (0...1).map { index in
+            let status = replicaStatus(index).map {
+                "IO \($0.ioRunning) (\($0.lastIOErrno) \($0.lastIOError)), SQL \($0.sqlRunning) (\($0.lastSQLErrno) \($0.lastSQLError)), "
+                    + "behind \($0.secondsBehind), received \($0.received?.description ?? "-")"
+            } ?? "(no replica status)"
+            let log = (readFile("\(directory)/db\(index + 1)/error.log") ?? "").split(separator: "\n").suffix(8).joined(separator: "\n")
+            return "db\(index + 1): read_only \(readOnly(index).map { $0 ? "ON" : "OFF" } ?? "?")\n\(status)\n\(log)"
+        }.joined(separator: "\n")
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces, tabs and newlines (a one-value query's output).
+    var trimmedLine: String {
+        let blank: Set<Character> = [" ", "\t", "\n", "\r"]
+        return String(drop { blank.contains($0) }.reversed().drop { blank.contains($0) }.reversed())
     }
 }

@@ -1,5 +1,7 @@
 import Addresses
 import HealthCheck
+import MySQLClient
+import MySQLReplication
 import Glibc
 
 import NIOConcurrencyHelpers
@@ -22,8 +24,8 @@ public final class Prober: @unchecked Sendable {
     let programs: NIOThreadPool?
     let pinger: Pinger?
     let resolver: DNSResolver?
-    /// mysql, gtid lag: since when each replica has had transactions received but not applied.
-    let behindSince = NIOLockedValueBox<[Target: ContinuousClock.Instant]>([:])
+    /// mysql, gtid lag: each replica's oldest received but unapplied position, and when it was seen.
+    let lagMarks = NIOLockedValueBox<[Target: GTIDLagMark]>([:])
 
     /// - Throws: a readable message when the TLS context cannot be built (CA file unreadable)
     ///   or the ICMP socket cannot be opened.
@@ -215,69 +217,29 @@ public final class Prober: @unchecked Sendable {
         }
     }
 
-    /// The mysql check on a pool thread: login, query, and with mysql_max_lag the replica's
-    /// threads and lag. The timer gives the verdict at the deadline whatever the thread does.
+    /// The mysql check on a pool thread: login, query, and the role or replication rules
+    /// (MySQLVerdict). The timer gives the verdict at the deadline whatever the thread does.
     private func query(_ check: MySQLCheck, target: Target, once: Once) {
         guard let programs else { return }
         let timeout = self.timeout
-        let behindSince = self.behindSince
+        let lagMarks = self.lagMarks
         programs.runIfActive(eventLoop: loop) { () -> CheckOutcome in
             do {
-                let connection = try MySQLConnection(host: target.address.description, port: target.port,
-                                                     defaultsFile: check.defaultsFile, database: check.database, timeout: timeout)
+                let login = MySQLLogin(defaultsFile: check.defaultsFile, database: check.database, connectTimeout: timeout, readTimeout: timeout)
+                let connection = try MySQLConnection(.tcp(host: target.address.description, port: target.port), login: login)
                 guard try !connection.query(check.query).isEmpty else { return .fail("the query returned no rows") }
-                guard let maxLag = check.maxLag else { return .pass }
-                return try Prober.replicationVerdict(connection, check: check, maxLag: maxLag, target: target, behindSince: behindSince)
+                var mark = lagMarks.withLockedValue { $0[target] }
+                let outcome = try MySQLVerdict.outcome(connection, check: check, marks: &mark)
+                lagMarks.withLockedValue { $0[target] = mark }
+                return outcome
             } catch {
-                return .fail("\(error)")
+                return .fail("MySQL \(error)")
             }
         }.whenComplete { result in
             switch result {
             case .success(let outcome): once.finish(outcome)
             case .failure(let error): once.finish(.fail("\(error)"))
             }
-        }
-    }
-
-    static func replicationVerdict(_ connection: MySQLConnection, check: MySQLCheck, maxLag: Int, target: Target,
-                                   behindSince: NIOLockedValueBox<[Target: ContinuousClock.Instant]>) throws -> CheckOutcome {
-        guard let row = try connection.query("SHOW SLAVE STATUS").first else { return .fail("not a replica") }
-        var applied = ""
-        if check.lagSource == .gtid { applied = try connection.query("SELECT @@gtid_slave_pos AS p").first?["p"]?.text ?? "" }
-        let replication = MySQLVerdict.replication(row, applied: applied)
-        guard replication.ioRunning == "Yes" else {
-            return .fail("replica IO thread \(replication.ioRunning.isEmpty ? "stopped" : replication.ioRunning) (errno \(replication.lastIOErrno))")
-        }
-        guard replication.sqlRunning == "Yes" else {
-            return .fail("replica SQL thread \(replication.sqlRunning.isEmpty ? "stopped" : replication.sqlRunning) (errno \(replication.lastSQLErrno))")
-        }
-        switch check.lagSource {
-        case .secondsBehindMaster:
-            guard case .text(let text) = replication.secondsBehind, let seconds = Int(text) else { return .fail("replication lag unknown (NULL)") }
-            return seconds > maxLag ? .fail("replication lag \(seconds) s") : .pass
-        case .heartbeat:
-            let table = check.heartbeatTable ?? ""
-            let rows = try connection.query("SELECT TIMESTAMPDIFF(MICROSECOND, MAX(ts), UTC_TIMESTAMP(6)) AS lag FROM \(table)")
-            guard let text = rows.first?["lag"]?.text, let microseconds = Double(text) else { return .fail("no heartbeat in \(table)") }
-            let seconds = microseconds / 1_000_000
-            return seconds > Double(maxLag) ? .fail("replication lag \(Int(seconds)) s (heartbeat)") : .pass
-        case .gtid:
-            let behind = replication.received.filter { domain, sequence in sequence > (replication.applied[domain] ?? 0) }
-            let now = ContinuousClock.now
-            let since = behindSince.withLockedValue { table -> ContinuousClock.Instant? in
-                if behind.isEmpty {
-                    table[target] = nil
-                    return nil
-                }
-                if table[target] == nil { table[target] = now }
-                return table[target]
-            }
-            guard let since else { return .pass }
-            let lag = since.duration(to: now)
-            let transactions = behind.reduce(0) { $0 + Int($1.value - (replication.applied[$1.key] ?? 0)) }
-            return lag > .seconds(maxLag)
-                ? .fail("replication lag: \(transactions) transaction(s) received but not applied for \(Interval(.milliseconds(Int(lag / .milliseconds(1)))))")
-                : .pass
         }
     }
 

@@ -6,12 +6,13 @@ import Testing
 @testable import ipvs_sync
 @testable import vip
 @testable import healthcheck
+@testable import mysql_mm
 import HealthCheck
 
 /// Every agent's meta-data is checked in (Tests/AgentTests/Snapshots/<agent>.xml): a change
 /// shows up in review. `make record-metadata` (RECORD_SNAPSHOTS=1) writes them anew.
 @Suite struct MetadataSnapshotTests {
-    static let agents = ["vip", "ipvs", "ipvs-sync", "healthcheck"]
+    static let agents = ["vip", "ipvs", "ipvs-sync", "healthcheck", "mysql-mm"]
 
     @Test(arguments: agents)
     func matchesGoldenCopy(_ agent: String) throws {
@@ -65,6 +66,7 @@ struct Snapshot {
         ("ipvs", IPVSParameters.declarations, IPVSServiceAgent.actions),
         ("ipvs-sync", SyncParameters.declarations, SyncDaemonAgent.actions),
         ("healthcheck", HealthCheckParameters.declarations, HealthCheckAgent.actions),
+        ("mysql-mm", MasterMasterParameters.declarations, MasterMasterAgent.actions),
     ]
 
     @Test func reloadAgentExactlyWhereParametersAreReloadable() {

@@ -4,6 +4,7 @@ import Testing
 @testable import ipvs
 @testable import ipvs_sync
 @testable import vip
+@testable import mysql_mm
 import HealthCheck
 
 /// The README's parameter tables say what the agents declare: same names, same defaults.
@@ -27,6 +28,7 @@ import HealthCheck
         ("ocf:tandem:ipvs", IPVSParameters.declarations),
         ("ocf:tandem:ipvs-sync", SyncParameters.declarations),
         ("ocf:tandem:healthcheck", HealthCheckParameters.declarations),
+        ("ocf:tandem:mysql-mm", MasterMasterParameters.declarations),
     ]
 
     @Test(arguments: 0..<agents.count)

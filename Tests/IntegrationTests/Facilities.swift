@@ -15,6 +15,7 @@ enum Facilities {
             missing.append(tool)
         }
         if access("/usr/lib/ocf/resource.d/heartbeat/IPaddr2", X_OK) != 0 { missing.append("resource-agents (IPaddr2)") }
+        for tool in ["/usr/sbin/mariadbd", "/usr/bin/mariadb-install-db"] where access(tool, X_OK) != 0 { missing.append(tool) }
         return missing
     }()
 

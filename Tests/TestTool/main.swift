@@ -15,6 +15,10 @@
 //                                                 rounds a second apart; prints passes and failures
 //                                                 (PROBE_PATH: the path, / by default; PROBE_BODY:
 //                                                 a body substring to expect)
+//   attrd_updater …, crm_attribute --promotion …  (run through a link of that name, see
+//                                                 RecordedAttributes) node attributes and the
+//                                                 promotion score into TANDEM_RECORDED_ATTRIBUTES,
+//                                                 for agents tested outside a cluster
 //   tandem-testtool external-check SUFFIX         a healthcheck external program: passes when
 //                                                 TANDEM_RS_ADDRESS ends with SUFFIX (and
 //                                                 TANDEM_RS_PORT and TANDEM_SERVICE are set)
@@ -26,8 +30,18 @@ import Probes
 import LVS
 import Netlink
 import OCF
+import OCFTesting
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+if let program = CommandLine.arguments.first?.split(separator: "/").last, program == "attrd_updater" || program == "crm_attribute" {
+    do {
+        try RecordedAttributes.record(program: String(program), arguments)
+        exit(0)
+    } catch {
+        Log.writeStandardError("\(program): \(error)\n")
+        exit(1)
+    }
+}
 let attributes = NodeAttributes(deadline: .now + .seconds(20))
 do {
     switch (arguments.first, arguments.count) {

@@ -1,0 +1,471 @@
+import Glibc
+import MySQLClient
+import MySQLReplication
+import OCF
+
+/// What the agent talks to: servers through libmariadb, and a clock shared by its processes.
+struct LiveDatabase {
+    func connect(_ endpoint: MySQLEndpoint, login: MySQLLogin) throws(MySQLError) -> MySQLConnection {
+        try MySQLConnection(endpoint, login: login)
+    }
+
+    /// CLOCK_MONOTONIC seconds: the same clock in every action's process, reset at boot along
+    /// with the state directory.
+    var now: Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
+
+/// `ocf:tandem:mysql-mm`: the writer role of a MariaDB/MySQL master-master pair, as a
+/// promotable clone with one instance per database node. It watches a running server (starting
+/// mysqld stays with the system or another resource): promoted, the server takes writes
+/// (read_only OFF); unpromoted, read_only is ON. Promotion only when caught up.
+final class MasterMasterAgent: ResourceAgent {
+    static let name = "mysql-mm"
+    static let version = tandemVersion
+    static let shortDescription = "MariaDB/MySQL master-master pair with exactly one writer (promotable)"
+    static let longDescription = """
+        Owns the writer role of a MariaDB/MySQL master-master pair (circular replication) as a promotable clone, one \
+        instance per database node; mysqld itself is started by the system or another resource. Promoted, the node's \
+        server takes writes (read_only OFF); unpromoted, read_only is ON (keep read_only=1 in my.cnf, so a restarted \
+        server never comes up writable). The monitor connects with timeouts, runs a real query and reads read_only, \
+        the GTID positions and the replica status by column name, and classifies the server: healthy, lagging, IO \
+        thread reconnecting (with its errno), SQL thread stopped (1062, 1032, 1950: a diverged pair), not a replica, \
+        unreachable or hung. It publishes reader_attribute (1 only when healthy and within max_lag) and a promotion \
+        score: the writer 1000, a caught-up replica 900, less with lag, a replica whose master is out of reach 800; \
+        broken, diverged or lagging nodes have none and are never promoted. Promote refuses unless the node is a \
+        healthy replica within max_lag, waits (catchup_timeout) until every received transaction is applied in every \
+        GTID domain, checks that the peer is read-only when it can be reached, then sets read_only OFF. Demote sets \
+        read_only ON and kills client connections. Stop sets read_only ON and removes the node's attributes; it \
+        succeeds when mysqld is down. Monitor answers 8 for a healthy writer, 191 for a writer whose replication \
+        broke, 9 for a promoted node that stopped being one, 0 for a healthy replica, 190 for a degraded one, 7 only \
+        when the server is cleanly down (or the instance stopped with read_only ON). Colocate the read-write VIP or \
+        service with the Promoted role: colocation rw-with-writer inf: rw-vip mysql-mm-clone:Promoted.
+        """
+    static let actions = [
+        ActionAdvertisement(.start, timeout: 30),
+        ActionAdvertisement(.stop, timeout: 30),
+        ActionAdvertisement(.promote, timeout: 90),
+        ActionAdvertisement(.demote, timeout: 30),
+        ActionAdvertisement(.monitor, timeout: 30, interval: 9, role: .promoted),
+        ActionAdvertisement(.monitor, timeout: 30, interval: 10, role: .unpromoted),
+        ActionAdvertisement(.notify, timeout: 30),
+        ActionAdvertisement(.reloadAgent, timeout: 30),
+        ActionAdvertisement(.validateAll, timeout: 30),
+        ActionAdvertisement(.metaData, timeout: 5),
+    ]
+
+    let parameters: MasterMasterParameters
+    let context: AgentContext
+    let database: LiveDatabase
+
+    init(parameters: MasterMasterParameters, context: AgentContext, host: LiveDatabase) throws {
+        self.parameters = parameters
+        self.context = context
+        self.database = host
+    }
+
+    var log: Log { context.log }
+    var recordFile: StateFile { context.stateFile(agent: Self.name) }
+    var lagFile: StateFile { context.stateFile(agent: Self.name, suffix: "-lag") }
+    var configured: Record {
+        Record(endpoint: parameters.endpoint, credentialsFile: parameters.credentialsFile, readerAttribute: parameters.readerAttribute,
+               writerAttribute: parameters.writerAttribute, promoted: false, maxLag: parameters.maxLag)
+    }
+
+    // MARK: Actions
+
+    func validate() throws {
+        if let file = parameters.credentialsFile {
+            var status = stat()
+            guard stat(file, &status) == 0 else {
+                throw OCFError.notInstalled("credentials_file: \(file) is not on this node")
+            }
+            guard access(file, R_OK) == 0 else { throw OCFError.permissionDenied("credentials_file: \(file) is not readable") }
+            if status.st_mode & S_IROTH != 0 {
+                log.warning("credentials_file: \(file) is readable by every user: its password is not secret (chmod 600)")
+            }
+        }
+    }
+
+    func start() throws {
+        // Recorded first: a stop after a killed start finds the server it must leave read-only.
+        try context.state.create()
+        var record = configured
+        if let old = try Record.load(from: recordFile) { record.promoted = old.promoted && old.endpoint == record.endpoint }
+        try record.save(to: recordFile)
+        let connection = try waitForServer()
+        let state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
+        if !state.readOnly {
+            try sql("setting read_only ON") { () throws(MySQLError) in try connection.query("SET GLOBAL read_only = ON") }
+            log.info("read_only was OFF: now ON (an instance starts unpromoted)")
+        }
+        record.promoted = false
+        try record.save(to: recordFile)
+        if let replica = state.replica, replica.ioRunning == "No" || replica.sqlRunning == "No" {
+            try sql("starting the replication threads") { () throws(MySQLError) in try startReplica(connection) }
+            log.info("started the replication threads (they were IO \(replica.ioRunning), SQL \(replica.sqlRunning))")
+        } else if state.replica == nil {
+            log.warning("\(parameters.endpoint) is not a replica: it cannot catch up with a writer and will not be promotable")
+        }
+        _ = try look(connection, record: record)
+    }
+
+    func stop() throws {
+        let record = try Record.load(from: recordFile)
+        try Self.stop(record ?? configured, context: context, database: database)
+        try lagFile.remove()
+        try recordFile.remove()
+    }
+
+    static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: LiveDatabase) throws {
+        let file = context.stateFile(agent: name)
+        guard let record = try Record.load(from: file) else {
+            context.log.info("no start was recorded: nothing to stop")
+            return
+        }
+        try stop(record, context: context, database: host)
+        try context.stateFile(agent: name, suffix: "-lag").remove()
+        try file.remove()
+    }
+
+    /// read_only ON (or mysqld down: then nothing writes), then the node's attributes removed.
+    /// A refused login over the socket is retried as the OS user (root with unix_socket
+    /// authentication): a broken credentials file alone should not get the node fenced.
+    static func stop(_ record: Record, context: AgentContext, database: LiveDatabase) throws {
+        var login = record.login(timeouts: context)
+        do throws(MySQLError) {
+            let connection: MySQLConnection
+            do throws(MySQLError) {
+                connection = try database.connect(record.endpoint, login: login)
+            } catch {
+                guard error.isLoginRefused, login.defaultsFile != nil, case .socket = record.endpoint else { throw error }
+                context.log.warning("\(error): trying as the OS user over the socket")
+                login.defaultsFile = nil
+                connection = try database.connect(record.endpoint, login: login)
+            }
+            try connection.query("SET GLOBAL read_only = ON")
+            context.log.info("read_only is ON on \(record.endpoint)")
+        } catch where error.isNotListening {
+            context.log.info("\(record.endpoint): mysqld is not running, nothing can write")
+        } catch {
+            throw OCFError.generic("cannot make it read-only: \(error) (\(record.endpoint))")
+        }
+        let attributes = Publisher(context: context)
+        attributes.remove(record)
+    }
+
+    func monitor() throws -> MonitorResult {
+        let record = try Record.load(from: recordFile)
+        let connection: MySQLConnection
+        do {
+            connection = try database.connect(parameters.endpoint, login: login)
+        } catch where error.isNotListening {
+            if let record, !context.isProbe { Publisher(context: context).publish(notRunning: record) }
+            return .notRunning
+        } catch {
+            return try failure(error, record: record)
+        }
+        do {
+            let state = try ServerState.read(connection, heartbeatTable: parameters.lagSource == .heartbeat ? parameters.heartbeatTable : nil)
+            // A stopped instance leaves read_only ON: nothing of it runs. A writer nobody
+            // started is reported: Pacemaker must know every node that takes writes.
+            if record == nil && state.readOnly { return .notRunning }
+            let verdict = try judge(state, record: record)
+            if !context.isProbe, let record { Publisher(context: context).publish(verdict, record: record) }
+            if context.isProbe || record == nil { return verdict.result }
+            log.debug("\(verdict.result), readable \(verdict.readable), score \(verdict.score.map(String.init) ?? "none")")
+            return verdict.result
+        } catch let error as MySQLError {
+            return try failure(error, record: record)
+        }
+    }
+
+    /// Connection and statement failures, as the monitor reports them (the cause first: an
+    /// exit reason is cut at 128 bytes).
+    private func failure(_ error: MySQLError, record: Record?) throws -> MonitorResult {
+        if error.isServerFull {
+            let reason = "server full (\(error.errno)), not checked: give the account CONNECTION ADMIN (\(parameters.endpoint))"
+            return record?.promoted == true ? .degradedPromoted(reason) : .degraded(reason)
+        }
+        if let record, !context.isProbe { Publisher(context: context).publish(notRunning: record) }
+        if error.isLoginRefused || error.isPrivilegeMissing {
+            throw OCFError.permissionDenied("\(error) (credentials_file, privileges; \(parameters.endpoint))")
+        }
+        let reason = error.isNoAnswer ? "mysqld does not answer: \(error) (\(parameters.endpoint))" : "\(error) (\(parameters.endpoint))"
+        if record?.promoted == true { return .failedPromoted(reason) }
+        throw OCFError.generic(reason)
+    }
+
+    func promote() throws {
+        guard var record = try Record.load(from: recordFile) else { throw OCFError.generic("not started here: promote follows a start") }
+        let began = ContinuousClock.now
+        let connection = try sql("connecting") { () throws(MySQLError) in try database.connect(parameters.endpoint, login: login) }
+        var state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
+        if !state.readOnly {
+            log.info("already the writer (read_only OFF)")
+        } else {
+            let verdict = try judge(state, record: record)
+            guard verdict.score != nil else { throw OCFError.generic("not promotable: \(verdict.reason)") }
+            let peer = try checkPeer(state)
+            state = try catchUp(connection, state: state, peer: peer)
+            try sql("setting read_only OFF") { () throws(MySQLError) in try connection.query("SET GLOBAL read_only = OFF") }
+            let took = began.duration(to: .now)
+            log.info("promoted: read_only OFF after \(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000) ms, every received transaction applied (\(state.current?.description ?? "no GTID")), peer \(peer.description)")
+        }
+        record.promoted = true
+        try record.save(to: recordFile)
+        Publisher(context: context).publish(Verdict(state.with(readOnly: false), health: .notReplica, maxLag: parameters.maxLag, recordedPromoted: true), record: record)
+    }
+
+    func demote() throws {
+        guard var record = try Record.load(from: recordFile) else {
+            log.info("not started here: nothing to demote")
+            return
+        }
+        let connection: MySQLConnection
+        do {
+            connection = try database.connect(record.endpoint, login: record.login(timeouts: context))
+        } catch where error.isNotListening {
+            log.info("\(record.endpoint): mysqld is not running, nothing can write")
+            record.promoted = false
+            try record.save(to: recordFile)
+            Publisher(context: context).publish(notRunning: record)
+            return
+        } catch {
+            throw OCFError.generic("cannot make it read-only: \(error) (\(record.endpoint))")
+        }
+        try sql("setting read_only ON") { () throws(MySQLError) in try connection.query("SET GLOBAL read_only = ON") }
+        record.promoted = false
+        try record.save(to: recordFile)
+        if parameters.killConnectionsOnDemote {
+            let killed = try sql("killing client connections") { () throws(MySQLError) in try killClients(connection) }
+            log.info("read_only ON; killed \(killed) client connection(s)")
+        } else {
+            log.info("read_only ON")
+        }
+        _ = try? look(connection, record: record)
+    }
+
+    func notify() throws {}
+
+    /// Applies the changed reloadable parameters: they act at the next look, which happens now.
+    func reloadAgent() throws {
+        guard var record = try Record.load(from: recordFile) else { return }
+        record.maxLag = parameters.maxLag
+        try record.save(to: recordFile)
+        if let connection = try? database.connect(parameters.endpoint, login: login) { _ = try? look(connection, record: record) }
+    }
+
+    // MARK: Looking
+
+    var login: MySQLLogin { parameters.login.bounded(by: context) }
+
+    /// Reads the state, judges it and publishes the attributes (not in probes).
+    private func look(_ connection: MySQLConnection, record: Record) throws -> Verdict {
+        let state = try sql("reading the server's state") { () throws(MySQLError) in
+            try ServerState.read(connection, heartbeatTable: parameters.lagSource == .heartbeat ? parameters.heartbeatTable : nil)
+        }
+        let verdict = try judge(state, record: record)
+        if !context.isProbe { Publisher(context: context).publish(verdict, record: record) }
+        return verdict
+    }
+
+    private func judge(_ state: ServerState, record: Record?) throws -> Verdict {
+        let health = ReplicationHealth(state.replica, lag: lag(state))
+        return Verdict(state, health: health, maxLag: parameters.maxLag, recordedPromoted: record?.promoted == true)
+    }
+
+    /// The replica's lag by lag_source; the GTID mark is kept between looks (not by probes).
+    private func lag(_ state: ServerState) -> Lag {
+        guard let replica = state.replica else { return .unknown("not a replica") }
+        switch parameters.lagSource {
+        case .secondsBehindMaster:
+            return replica.secondsBehind.text.flatMap(Double.init).map(Lag.seconds) ?? .unknown("Seconds_Behind_Master is NULL")
+        case .heartbeat:
+            return state.heartbeatAge.map { .seconds(max(0, $0)) } ?? .unknown("no heartbeat row")
+        case .gtid:
+            guard let received = replica.received, let applied = state.current else {
+                return .unknown("no GTID positions: use lag_source=heartbeat")
+            }
+            let old = (try? lagFile.read()).flatMap(GTIDLagMark.init(values:))
+            let (lag, mark) = GTIDLagMark.measure(received: received, applied: applied, secondsBehind: replica.secondsBehind,
+                                                  mark: old, now: database.now)
+            if !context.isProbe && mark != old {
+                if let mark { try? lagFile.write(mark.values) } else { try? lagFile.remove() }
+            }
+            return lag
+        }
+    }
+
+    // MARK: Promoting
+
+    /// What promote learned of the peer.
+    enum Peer: CustomStringConvertible {
+        case none
+        case unreachable(MySQLEndpoint, MySQLError)
+        case readOnly(MySQLEndpoint, binlog: GTIDPosition?)
+        case writable(MySQLEndpoint, binlog: GTIDPosition?)
+
+        var description: String {
+            switch self {
+            case .none: "unknown (not a replica)"
+            case .unreachable(let endpoint, let error): "\(endpoint) unreachable (\(error.errno))"
+            case .readOnly(let endpoint, _): "\(endpoint) read-only"
+            case .writable(let endpoint, _): "\(endpoint) writable"
+            }
+        }
+
+        var binlog: GTIDPosition? {
+            switch self {
+            case .readOnly(_, let binlog), .writable(_, let binlog): binlog
+            default: nil
+            }
+        }
+    }
+
+    /// The peer is this node's replication master; it must not take writes any more.
+    private func checkPeer(_ state: ServerState) throws -> Peer {
+        guard let endpoint = state.replica?.master else { return .none }
+        var login = self.login
+        login.database = nil
+        do {
+            let connection = try database.connect(endpoint, login: login)
+            let peer = try ServerState.read(connection)
+            if peer.readOnly { return .readOnly(endpoint, binlog: peer.binlog) }
+            if parameters.requirePeerReadonly {
+                throw OCFError.generic("the peer \(endpoint) is writable (read_only OFF): not promoting a second writer")
+            }
+            log.warning("the peer \(endpoint) is writable (read_only OFF); promoting anyway (require_peer_readonly=false)")
+            return .writable(endpoint, binlog: peer.binlog)
+        } catch let error as MySQLError {
+            log.info("the peer \(endpoint) cannot be reached (\(error)): promoting on what was received")
+            return .unreachable(endpoint, error)
+        }
+    }
+
+    /// Waits until every transaction received, and every one in the reachable peer's binlog,
+    /// is applied here; within catchup_timeout and the operation's deadline.
+    private func catchUp(_ connection: MySQLConnection, state initial: ServerState, peer: Peer) throws -> ServerState {
+        let deadline = min(context.deadline, .now + parameters.catchupTimeout.duration)
+        var state = initial
+        var target = GTIDPosition()
+        while true {
+            guard let replica = state.replica else { return state }
+            if case .sqlStopped = ReplicationHealth(replica, lag: .seconds(0)) {
+                throw OCFError.generic("not promotable: \(ReplicationHealth(replica, lag: .seconds(0)))")
+            }
+            if let received = replica.received, let current = state.current {
+                target = target.merging(received).merging(peer.binlog ?? GTIDPosition())
+                if current.covers(target) { return state }
+            } else if replica.executedAllRead {
+                return state
+            }
+            guard ContinuousClock.now < deadline else {
+                let missing = state.current.map { $0.missing(from: target) } ?? [:]
+                throw OCFError.generic("not caught up within \(parameters.catchupTimeout): \(missing.values.reduce(0, +)) transaction(s) received but not applied (domains \(missing.keys.sorted()))")
+            }
+            sleep(for: .milliseconds(5))
+            state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
+        }
+    }
+
+    // MARK: Statements
+
+    /// Waits until the server answers, within the start's deadline.
+    private func waitForServer() throws -> MySQLConnection {
+        var last: MySQLError?
+        repeat {
+            do {
+                return try database.connect(parameters.endpoint, login: login)
+            } catch {
+                if error.isLoginRefused || error.isPrivilegeMissing {
+                    throw OCFError.permissionDenied("\(error) (credentials_file, privileges; \(parameters.endpoint))")
+                }
+                last = error
+            }
+            sleep(for: .milliseconds(200))
+        } while ContinuousClock.now + .milliseconds(200) < context.deadline
+        throw OCFError.generic("mysqld does not answer: \(last.map { "\($0)" } ?? "no time left") (\(parameters.endpoint))")
+    }
+
+    private func startReplica(_ connection: MySQLConnection) throws(MySQLError) {
+        do {
+            try connection.query("START REPLICA")
+        } catch where error.errno == 1064 {
+            try connection.query("START SLAVE")
+        }
+    }
+
+    /// Kills the clients' connections: not this one, not replication (the peer's binlog dump,
+    /// this server's replica threads), not the server's own threads.
+    private func killClients(_ connection: MySQLConnection) throws(MySQLError) -> Int {
+        let rows = try connection.query("""
+            SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
+            AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker', 'Connect') \
+            AND USER NOT IN ('system user', 'event_scheduler')
+            """)
+        var killed = 0
+        for id in rows.compactMap({ $0["ID"].integer }) {
+            do {
+                try connection.query("KILL CONNECTION \(id)")
+                killed += 1
+            } catch where error.errno == 1094 {
+                // Gone already.
+            }
+        }
+        return killed
+    }
+
+    /// A statement's failure as the action's error.
+    @discardableResult
+    private func sql<T>(_ what: String, _ body: () throws(MySQLError) -> T) throws(OCFError) -> T {
+        do {
+            return try body()
+        } catch {
+            if error.isLoginRefused || error.isPrivilegeMissing {
+                throw OCFError.permissionDenied("\(what): \(error) (\(parameters.endpoint))")
+            }
+            throw OCFError.generic("\(what): \(error) (\(parameters.endpoint))")
+        }
+    }
+}
+
+extension Verdict {
+    var reason: String {
+        switch result {
+        case .degraded(let reason), .degradedPromoted(let reason), .failedPromoted(let reason): reason
+        default: "healthy"
+        }
+    }
+}
+
+extension ServerState {
+    func with(readOnly: Bool) -> ServerState {
+        var copy = self
+        copy.readOnly = readOnly
+        return copy
+    }
+}
+
+extension MySQLLogin {
+    /// Timeouts that end before the action's deadline.
+    func bounded(by context: AgentContext) -> MySQLLogin {
+        var login = self
+        let remaining = max(context.remaining, .seconds(1))
+        login.connectTimeout = min(connectTimeout, remaining)
+        login.readTimeout = min(readTimeout, remaining)
+        return login
+    }
+}
+
+extension GTIDLagMark {
+    init?(values: [String: String]) {
+        guard let received = values["received"].flatMap(GTIDPosition.init), let seen = values["seen"].flatMap(Double.init) else { return nil }
+        self.init(received: received, seen: seen)
+    }
+
+    var values: [(String, String)] { [("received", received.description), ("seen", String(seen))] }
+}

@@ -1,0 +1,100 @@
+import MySQLClient
+import MySQLReplication
+import OCF
+
+/// What a start recorded in `$HA_RSCTMP/mysql-mm-<instance>`: the server and login, the
+/// attribute names, and whether this node was promoted, so a stop (even with a configuration
+/// that no longer parses) makes the right server read-only and removes the right attributes.
+struct Record: Equatable {
+    var endpoint: MySQLEndpoint
+    var credentialsFile: String?
+    var readerAttribute: String
+    var writerAttribute: String?
+    var promoted: Bool
+    /// The max_lag in effect (reload-agent changes it).
+    var maxLag: Int
+
+    func login(timeouts context: AgentContext) -> MySQLLogin {
+        MySQLLogin(defaultsFile: credentialsFile, connectTimeout: .seconds(5), readTimeout: .seconds(10)).bounded(by: context)
+    }
+
+    static func load(from file: StateFile) throws -> Record? {
+        guard let values = try file.read() else { return nil }
+        // Read back with the parameters' checks: a damaged record names nothing.
+        let endpoint: MySQLEndpoint
+        if let socket = values["socket"], socket.hasPrefix("/") {
+            endpoint = .socket(socket)
+        } else if let host = values["host"], MasterMasterParameters.isHostName(host), let port = values["port"].flatMap(UInt16.init) {
+            endpoint = .tcp(host: host, port: port)
+        } else {
+            return nil
+        }
+        guard let reader = values["reader_attribute"], NodeAttributes.isValidName(reader) else { return nil }
+        let writer = values["writer_attribute"].flatMap { NodeAttributes.isValidName($0) ? $0 : nil }
+        let credentials = values["credentials_file"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+        return Record(endpoint: endpoint, credentialsFile: credentials, readerAttribute: reader, writerAttribute: writer,
+                      promoted: values["promoted"] == "yes", maxLag: values["max_lag"].flatMap { Int($0) } ?? 10)
+    }
+
+    func save(to file: StateFile) throws {
+        var values: [(String, String)]
+        switch endpoint {
+        case .socket(let path): values = [("socket", path)]
+        case .tcp(let host, let port): values = [("host", host), ("port", String(port))]
+        }
+        values += [("credentials_file", credentialsFile ?? ""), ("reader_attribute", readerAttribute),
+                   ("writer_attribute", writerAttribute ?? ""), ("promoted", promoted ? "yes" : "no"), ("max_lag", String(maxLag))]
+        try file.write(values)
+    }
+}
+
+/// Node attributes and the promotion score, inside a promotable clone only: by hand, with
+/// ocf-tester or crm_resource there is no clone to score and no attrd to tell. Failures are
+/// warnings: an attribute never fails an action (the monitor's exit code carries the state).
+struct Publisher {
+    let context: AgentContext
+
+    private var inPromotableClone: Bool {
+        context.environment.meta("promoted_max") != nil || context.environment.meta("master_max") != nil
+    }
+
+    private var attributes: NodeAttributes { NodeAttributes(deadline: context.deadline) }
+
+    func publish(_ verdict: Verdict, record: Record) {
+        guard inPromotableClone else { return }
+        attempt("setting \(record.readerAttribute)") { try attributes.update(record.readerAttribute, to: verdict.readable ? "1" : "0") }
+        if let writer = record.writerAttribute {
+            attempt("setting \(writer)") { try attributes.update(writer, to: verdict.writer ? "1" : "0") }
+        }
+        if let score = verdict.score {
+            attempt("setting the promotion score") { try attributes.setPromotionScore(score) }
+        } else {
+            attempt("removing the promotion score") { try attributes.removePromotionScore() }
+        }
+    }
+
+    /// The server is down or does not answer: neither readable nor promotable.
+    func publish(notRunning record: Record) {
+        guard inPromotableClone else { return }
+        attempt("setting \(record.readerAttribute)") { try attributes.update(record.readerAttribute, to: "0") }
+        if let writer = record.writerAttribute { attempt("setting \(writer)") { try attributes.update(writer, to: "0") } }
+        attempt("removing the promotion score") { try attributes.removePromotionScore() }
+    }
+
+    func remove(_ record: Record) {
+        guard inPromotableClone else { return }
+        attempt("removing \(record.readerAttribute)") { try attributes.delete(record.readerAttribute) }
+        if let writer = record.writerAttribute { attempt("removing \(writer)") { try attributes.delete(writer) } }
+        attempt("removing the promotion score") { try attributes.removePromotionScore() }
+    }
+
+    private func attempt(_ what: String, _ body: () throws -> Void) {
+        do {
+            try body()
+        } catch let error as OCFError {
+            context.log.warning("\(what): \(error.reason)")
+        } catch {
+            context.log.warning("\(what): \(error)")
+        }
+    }
+}

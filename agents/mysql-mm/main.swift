@@ -1,0 +1,3 @@
+import OCF
+
+AgentMain.main(MasterMasterAgent.self) { _ in LiveDatabase() }
