@@ -90,27 +90,45 @@ final class MasterMasterAgent: ResourceAgent {
         }
     }
 
+    /// read_only ON and the replication threads running. Start changes nothing a stop would
+    /// undo, so it records once the server answers: a start refused before leaves no trace.
     func start() throws {
-        // Recorded first: a stop after a killed start finds the server it must leave read-only.
+        let connection = try waitForServer()
         try context.state.create()
         var record = configured
         if let old = try Record.load(from: recordFile) { record.promoted = old.promoted && old.endpoint == record.endpoint }
         try record.save(to: recordFile)
-        let connection = try waitForServer()
         let state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
         if !state.readOnly {
             try sql("setting read_only ON") { () throws(MySQLError) in try connection.query("SET GLOBAL read_only = ON") }
             log.info("read_only was OFF: now ON (an instance starts unpromoted)")
         }
-        record.promoted = false
-        try record.save(to: recordFile)
-        if let replica = state.replica, replica.ioRunning == "No" || replica.sqlRunning == "No" {
-            try sql("starting the replication threads") { () throws(MySQLError) in try startReplica(connection) }
-            log.info("started the replication threads (they were IO \(replica.ioRunning), SQL \(replica.sqlRunning))")
-        } else if state.replica == nil {
-            log.warning("\(parameters.endpoint) is not a replica: it cannot catch up with a writer and will not be promotable")
+        if record.promoted {
+            record.promoted = false
+            try record.save(to: recordFile)
         }
+        try ensureReplication(connection)
         _ = try look(connection, record: record)
+    }
+
+    /// Starts replication threads that are stopped (START REPLICA starts only those).
+    private func ensureReplication(_ connection: MySQLConnection) throws {
+        let state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
+        guard let replica = state.replica else {
+            log.warning("\(parameters.endpoint) is not a replica: it cannot catch up with a writer and will not be promotable")
+            return
+        }
+        guard replica.ioRunning == "No" || replica.sqlRunning == "No" else { return }
+        try sql("starting the replication threads") { () throws(MySQLError) in try startReplica(connection) }
+        log.info("started the replication threads (they were IO \(replica.ioRunning), SQL \(replica.sqlRunning))")
+        // The IO thread connects after START returns: wait for it a little (not for a master
+        // that is down: then it stays Connecting, and the monitor says so).
+        let deadline = min(context.deadline, .now + parameters.connectTimeout.duration)
+        while ContinuousClock.now < deadline {
+            let now = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
+            guard let replica = now.replica, replica.ioRunning != "Yes", replica.lastIOErrno == 0, replica.sqlRunning == "Yes" else { return }
+            sleep(for: .milliseconds(10))
+        }
     }
 
     func stop() throws {
@@ -220,43 +238,57 @@ final class MasterMasterAgent: ResourceAgent {
         Publisher(context: context).publish(Verdict(state.with(readOnly: false), health: .notReplica, maxLag: parameters.maxLag, recordedPromoted: true), record: record)
     }
 
+    /// read_only ON, then the clients' connections killed. Without a start recorded the
+    /// configured server is closed all the same: Pacemaker demotes what a probe found promoted
+    /// (a server opened outside the cluster).
     func demote() throws {
-        guard var record = try Record.load(from: recordFile) else {
-            log.info("not started here: nothing to demote")
-            return
-        }
+        let recorded = try Record.load(from: recordFile)
+        var record = recorded ?? configured
         let connection: MySQLConnection
         do {
             connection = try database.connect(record.endpoint, login: record.login(timeouts: context))
         } catch where error.isNotListening {
             log.info("\(record.endpoint): mysqld is not running, nothing can write")
-            record.promoted = false
-            try record.save(to: recordFile)
-            Publisher(context: context).publish(notRunning: record)
+            if record.promoted {
+                record.promoted = false
+                try record.save(to: recordFile)
+            }
+            if recorded != nil { Publisher(context: context).publish(notRunning: record) }
             return
         } catch {
             throw OCFError.generic("cannot make it read-only: \(error) (\(record.endpoint))")
         }
-        try sql("setting read_only ON") { () throws(MySQLError) in try connection.query("SET GLOBAL read_only = ON") }
-        record.promoted = false
-        try record.save(to: recordFile)
-        if parameters.killConnectionsOnDemote {
-            let killed = try sql("killing client connections") { () throws(MySQLError) in try killClients(connection) }
-            log.info("read_only ON; killed \(killed) client connection(s)")
-        } else {
-            log.info("read_only ON")
+        let state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
+        if !state.readOnly {
+            try sql("setting read_only ON") { () throws(MySQLError) in try connection.query("SET GLOBAL read_only = ON") }
+            if parameters.killConnectionsOnDemote {
+                let killed = try sql("killing client connections") { () throws(MySQLError) in try killClients(connection) }
+                log.info("read_only ON; killed \(killed) client connection(s)")
+            } else {
+                log.info("read_only ON")
+            }
+        }
+        guard recorded != nil else { return }
+        if record.promoted {
+            record.promoted = false
+            try record.save(to: recordFile)
         }
         _ = try? look(connection, record: record)
     }
 
     func notify() throws {}
 
-    /// Applies the changed reloadable parameters: they act at the next look, which happens now.
+    /// Applies the changed reloadable parameters (they act at the next look, which happens
+    /// now) and, like start, runs replication threads that were stopped without an error.
     func reloadAgent() throws {
         guard var record = try Record.load(from: recordFile) else { return }
-        record.maxLag = parameters.maxLag
-        try record.save(to: recordFile)
-        if let connection = try? database.connect(parameters.endpoint, login: login) { _ = try? look(connection, record: record) }
+        if record.maxLag != parameters.maxLag {
+            record.maxLag = parameters.maxLag
+            try record.save(to: recordFile)
+        }
+        let connection = try sql("connecting") { () throws(MySQLError) in try database.connect(parameters.endpoint, login: login) }
+        try ensureReplication(connection)
+        _ = try look(connection, record: record)
     }
 
     // MARK: Looking
@@ -384,6 +416,8 @@ final class MasterMasterAgent: ResourceAgent {
                 if error.isLoginRefused || error.isPrivilegeMissing {
                     throw OCFError.permissionDenied("\(error) (credentials_file, privileges; \(parameters.endpoint))")
                 }
+                // Waiting helps a server that is coming up, not a name that does not resolve.
+                guard error.isNotListening || error.isNoAnswer else { throw OCFError.generic("\(error) (\(parameters.endpoint))") }
                 last = error
             }
             sleep(for: .milliseconds(200))

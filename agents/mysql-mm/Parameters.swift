@@ -116,9 +116,9 @@ struct MasterMasterParameters: ParameterSet {
         }
         if let table = heartbeatTable, !isSQLTableName(table) { problems.add("heartbeat_table", "'\(table)' is not DATABASE.TABLE") }
         if lagSource == .heartbeat && heartbeatTable == nil { problems.add("heartbeat_table", "lag_source=heartbeat needs the table") }
-        if !NodeAttributes.isValidName(readerAttribute) { problems.add("reader_attribute", "'\(readerAttribute)' is not a node attribute name") }
+        if !Self.isAttributeName(readerAttribute) { problems.add("reader_attribute", "'\(readerAttribute)' is not a node attribute name") }
         if let writer = writerAttribute {
-            if !NodeAttributes.isValidName(writer) {
+            if !Self.isAttributeName(writer) {
                 problems.add("writer_attribute", "'\(writer)' is not a node attribute name")
             } else if writer == readerAttribute {
                 problems.add("writer_attribute", "'\(writer)' is the reader attribute too")
@@ -126,6 +126,9 @@ struct MasterMasterParameters: ParameterSet {
         }
         guard problems.isEmpty else { throw problems }
     }
+
+    /// A node attribute name of at most 64 characters.
+    static func isAttributeName(_ text: String) -> Bool { text.utf8.count <= 64 && NodeAttributes.isValidName(text) }
 
     /// Letters, digits, dots, dashes and colons (names, IPv4 and IPv6 addresses); never an option.
     static func isHostName(_ text: String) -> Bool {

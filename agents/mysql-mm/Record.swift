@@ -29,8 +29,8 @@ struct Record: Equatable {
         } else {
             return nil
         }
-        guard let reader = values["reader_attribute"], NodeAttributes.isValidName(reader) else { return nil }
-        let writer = values["writer_attribute"].flatMap { NodeAttributes.isValidName($0) ? $0 : nil }
+        guard let reader = values["reader_attribute"], MasterMasterParameters.isAttributeName(reader) else { return nil }
+        let writer = values["writer_attribute"].flatMap { MasterMasterParameters.isAttributeName($0) ? $0 : nil }
         let credentials = values["credentials_file"].flatMap { $0.hasPrefix("/") ? $0 : nil }
         return Record(endpoint: endpoint, credentialsFile: credentials, readerAttribute: reader, writerAttribute: writer,
                       promoted: values["promoted"] == "yes", maxLag: values["max_lag"].flatMap { Int($0) } ?? 10)

@@ -25,6 +25,37 @@ extension LifecycleTable {
         return table
     }
 
+    /// mysql-mm against a real server: drifted = the replica's IO thread stopped by hand,
+    /// held by another = read_only switched OFF by an admin, facility missing = mysqld cleanly
+    /// stopped.
+    public static var mysqlMM: LifecycleTable {
+        var table = LifecycleTable.ocf(promotable: true, reloadable: true)
+        table.expect(.drifted, .monitor, [.degraded], after: .unchanged,
+                     because: "a stopped replication thread degrades the replica: it stays, neither readable nor promotable")
+        table.expect(.drifted, .probe, [.degraded], after: .unchanged, because: "as monitor; a probe starts nothing")
+        table.expect(.drifted, .promote, [.genericError], after: .unchanged,
+                     because: "a replica whose IO thread is stopped may miss transactions: never promoted")
+        table.expect(.drifted, .demote, [.success], after: .unchanged, because: "already read-only; demote touches no replication thread")
+        table.expect(.heldByOther, .start, [.success], after: .running,
+                     because: "the cluster owns read_only: a started instance is unpromoted, so start closes a server opened by hand")
+        table.expect(.heldByOther, .stop, [.success], after: .clean, because: "stop leaves the server read-only, whoever opened it")
+        table.expect(.heldByOther, .monitor, [.runningPromoted], after: .unchanged,
+                     because: "a writable server is reported promoted, so Pacemaker demotes a writer it did not open")
+        table.expect(.heldByOther, .probe, [.runningPromoted], after: .unchanged, because: "as monitor: every writer is reported")
+        table.expect(.heldByOther, .demote, [.success], after: .clean,
+                     because: "Pacemaker demotes what a probe found promoted: demote closes it")
+        table.expect(.promoted, .reloadAgent, [.success], after: .promoted,
+                     because: "the new settings (kept with what start recorded) apply to the writer without a demotion")
+        table.expect(.facilityMissing, .start, [.genericError], after: .unchanged,
+                     because: "mysqld is started by the system or another resource: start waits for it, then fails")
+        table.expect(.facilityMissing, .monitor, [.notRunning], after: .unchanged, because: "mysqld cleanly down: stopped")
+        table.expect(.facilityMissing, .validateAll, [.success], after: .unchanged,
+                     because: "validate-all checks the configuration and the credentials file, not whether mysqld runs")
+        table.expect(.facilityMissing, .reloadAgent, [.success], after: .unchanged, because: "nothing started here: nothing to reload")
+        table.expect(.facilityMissing, .promote, [.genericError], after: .unchanged, because: "nothing started here")
+        return table
+    }
+
     public static func vip(realServer: Bool) -> LifecycleTable {
         var table = LifecycleTable.ocf(promotable: false, reloadable: true, facilityMissing: .invalidArguments)
         table.expect(.facilityMissing, .monitor, [.notRunning], after: .unchanged,
@@ -55,6 +86,14 @@ public enum FuzzValues {
         "persistent": ["0", "60", "2592000"], "netmask": ["255.255.255.0", "24", "64"], "one_packet": ["true", "false"],
         "pe": ["sip"], "realservers": ["10.0.0.1 masq", "10.0.0.1, 10.0.0.2 gate 3", "[2001:db8::2] ipip", "", "10.0.0.1:8080 masq 0 uthresh=5"],
         "on_drift": ["repair", "report", "fail"], "drain_timeout": ["0", "5"], "netns": ["lvs", "/run/netns/lvs", "nosuch", "/proc/1/ns/net"],
+    ]
+    /// `SOCKET` and `CREDENTIALS` stand for the world's real paths.
+    public static let mysqlMM: [String: [String]] = [
+        "socket": ["SOCKET"], "host": ["198.18.0.2"], "port": ["3306"], "credentials_file": ["CREDENTIALS"],
+        "connect_timeout": ["2s", "5s"], "read_timeout": ["5s", "1m"], "max_lag": ["10", "0", "3600"],
+        "lag_source": ["gtid", "seconds_behind_master"], "heartbeat_table": ["percona.heartbeat"],
+        "reader_attribute": ["readable", "db_ok"], "writer_attribute": ["writable"], "kill_connections_on_demote": ["true", "false"],
+        "catchup_timeout": ["0s", "30s"], "require_peer_readonly": ["true", "false"],
     ]
     public static let ipvsSync: [String: [String]] = [
         "interface": ["sync0", "eth0", "nosuch0"], "syncid": ["0", "7", "255"], "maxlen": ["0", "1500", "65507"],
