@@ -94,10 +94,15 @@ public final class MariaDBServer {
         if signal == SIGKILL || signal == SIGTERM {
             let identity = ProcessIdentity(pid: pid)
             identity?.terminate(by: .now + .seconds(30))
-            // Exiting is not gone: its sockets close only once it is a zombie (or reaped).
+            // Exiting is not gone: its sockets close with its last thread. Down is refusing.
+            let login = MySQLLogin(defaultsFile: nil, connectTimeout: .seconds(1), readTimeout: .seconds(1))
             _ = waitUntil(deadline: .now + .seconds(30)) {
-                guard let stat = readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return true }
-                return stat[close...].dropFirst(2).first == "Z"
+                do {
+                    _ = try MySQLConnection(.socket(socket), login: login)
+                    return false
+                } catch {
+                    return (error as? MySQLError)?.isNotListening == true
+                }
             }
             self.pid = nil
         }
@@ -122,35 +127,49 @@ public final class MariaDBServer {
     }
 }
 
-/// A real master-master pair (mariadb-pair.md): db1 in one namespace at 198.18.0.1, db2 in
-/// another at 198.18.0.2, joined by a veth; GTID replication both ways, one GTID domain per
-/// server, read_only=1 in my.cnf, and the accounts: `repl`, `agent` (what ocf:tandem:mysql-mm
-/// needs), `plain` (the same without CONNECTION ADMIN), `app` (writes to lab.*). Passwords are
-/// random and live only in client defaults files.
+/// A real master-master pair (mariadb-pair.md): db1 and db2 in two network namespaces (their
+/// own veth pair, or two lab nodes), GTID replication both ways, one GTID domain per server,
+/// read_only=1 in my.cnf, and the accounts: `repl`, `agent` (what ocf:tandem:mysql-mm needs),
+/// `plain` (the same without CONNECTION ADMIN), `app` (writes to lab.*), `check` (a health
+/// checker's). Passwords are random and live only in client defaults files.
 public final class MariaDBPair {
-    public let lab: VethLab
+    /// The namespace pair when the pair made its own (`init(name:)`).
+    public let veth: VethLab?
+    public let namespaces: [NetworkNamespace]
     public let servers: [MariaDBServer]
-    public let addresses = [IPAddress("198.18.0.1")!, IPAddress("198.18.0.2")!]
+    public let addresses: [IPAddress]
     public let directory: String
     /// Client defaults files: the agent's login, the one without CONNECTION ADMIN, a wrong password, the app's.
     public var agentCredentials: String { directory + "/agent.cnf" }
     public var plainCredentials: String { directory + "/plain.cnf" }
     public var wrongCredentials: String { directory + "/wrong.cnf" }
     public var appCredentials: String { directory + "/app.cnf" }
+    /// A health checker's login (SLAVE MONITOR, and SELECT on mysql.servers for seed 004's query).
+    public var checkCredentials: String { directory + "/check.cnf" }
     public let password = "pw-\(UInt32.random(in: 100_000...999_999))-\(UInt32.random(in: 100_000...999_999))"
 
-    public init(name: String) throws {
+    /// db1 and db2 in two fresh namespaces joined by a veth (198.18.0.1 and .2).
+    public convenience init(name: String) throws {
+        let veth = try VethLab(localAddresses: ["198.18.0.1/24"], peerAddresses: ["198.18.0.2/24"])
+        try self.init(name: name, namespaces: [veth.local, veth.peer], addresses: [IPAddress("198.18.0.1")!, IPAddress("198.18.0.2")!],
+                      veth: veth)
+    }
+
+    /// db1 and db2 in the given namespaces (a lab's nodes), at the given addresses.
+    public init(name: String, namespaces: [NetworkNamespace], addresses: [IPAddress], veth: VethLab? = nil) throws {
+        self.veth = veth
+        self.namespaces = namespaces
+        self.addresses = addresses
         directory = "/tmp/tandem-mm-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         mkdir(directory, 0o700)
-        lab = try VethLab(localAddresses: ["198.18.0.1/24"], peerAddresses: ["198.18.0.2/24"])
         var servers: [MariaDBServer] = []
-        for (index, namespace) in [lab.local, lab.peer].enumerated() {
+        for (index, namespace) in namespaces.enumerated() {
             servers.append(try MariaDBServer(in: namespace, directory: "\(directory)/db\(index + 1)", serverID: index + 1, configuration: """
                 read_only = 1
                 gtid_strict_mode = ON
                 auto_increment_increment = 2
                 auto_increment_offset = \(index + 1)
-                report_host = 198.18.0.\(index + 1)
+                report_host = \(addresses[index])
                 """))
         }
         self.servers = servers
@@ -165,11 +184,15 @@ public final class MariaDBPair {
                 GRANT SLAVE MONITOR, BINLOG MONITOR, PROCESS, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN ON *.* TO 'plain'@'%';
                 CREATE USER 'app'@'%' IDENTIFIED BY '\(password)';
                 GRANT ALL ON lab.* TO 'app'@'%';
+                CREATE USER 'check'@'%' IDENTIFIED BY '\(password)';
+                GRANT SLAVE MONITOR ON *.* TO 'check'@'%';
+                GRANT SELECT ON mysql.servers TO 'check'@'%';
                 RESET MASTER;
                 """)
         }
         for (file, user, secret) in [(agentCredentials, "agent", password), (plainCredentials, "plain", password),
-                                     (wrongCredentials, "agent", "not-the-password"), (appCredentials, "app", password)] {
+                                     (wrongCredentials, "agent", "not-the-password"), (appCredentials, "app", password),
+                                     (checkCredentials, "check", password)] {
             try writeFile(file, "[client]\nuser=\(user)\npassword=\(secret)\n")
             chmod(file, 0o600)
         }
@@ -231,7 +254,7 @@ public final class MariaDBPair {
 
     /// The agent for server `index`, in its namespace, with its own state directory.
     public func agent(_ index: Int, environment: [String: String] = [:]) -> AgentRunner {
-        var runner = AgentRunner(agent: "mysql-mm", namespace: [lab.local, lab.peer][index], instance: "mm",
+        var runner = AgentRunner(agent: "mysql-mm", namespace: namespaces[index], instance: "mm",
                                  stateDirectory: "\(directory)/state\(index + 1)")
         mkdir(runner.stateDirectory, 0o755)
         runner.environment = environment

@@ -93,7 +93,7 @@ struct MySQLContractTests {
     /// it repeats them, in db2's namespace.
     @Test func ocfTesterPasses() throws {
         let pair = try MariaDBPair(name: "tester")
-        let result = try pair.lab.run(in: pair.lab.peer, "/usr/sbin/ocf-tester",
+        let result = try pair.veth!.run(in: pair.namespaces[1], "/usr/sbin/ocf-tester",
                                       ["-n", "mysql-mm-ocf-tester", "-o", "socket=\(pair.servers[1].socket)",
                                        "-o", "credentials_file=\(pair.agentCredentials)", AgentRunner.path(of: "mysql-mm")],
                                       timeout: .seconds(180))

@@ -406,8 +406,11 @@ final class MasterMasterAgent: ResourceAgent {
 
     // MARK: Statements
 
-    /// Waits until the server answers, within the start's deadline.
+    /// Waits until the server answers, for connect_timeout at most: a server that is coming
+    /// up gets that long, a server that is down fails the start soon (a promotable clone's
+    /// promotions wait for its starts to end).
     private func waitForServer() throws -> MySQLConnection {
+        let deadline = min(context.deadline, .now + parameters.connectTimeout.duration)
         var last: MySQLError?
         repeat {
             do {
@@ -421,7 +424,7 @@ final class MasterMasterAgent: ResourceAgent {
                 last = error
             }
             sleep(for: .milliseconds(200))
-        } while ContinuousClock.now + .milliseconds(200) < context.deadline
+        } while ContinuousClock.now + .milliseconds(200) < deadline
         throw OCFError.generic("mysqld does not answer: \(last.map { "\($0)" } ?? "no time left") (\(parameters.endpoint))")
     }
 
