@@ -79,7 +79,8 @@ integration:
 
 # IPVS needs a kernel with IPVS: this host's when it has one, else Debian's in a qemu guest
 # (.ci/vm/run-in-vm) running the same test bundle, one test at a time (two emulated CPUs; a
-# Pacemaker lab beside namespace churn only slows both). TANDEM_IPVS_TESTS=1
+# Pacemaker lab beside namespace churn only slows both; 3 GiB for seed 004's four cluster nodes
+# and two MariaDB servers). TANDEM_IPVS_TESTS=1
 # makes a missing IPVS a failure instead of a skip. The guest's logs (lab-logs/ipvs-guest) are kept.
 TEST_BUNDLE = $(shell $(SWIFT) build --show-bin-path)/TandemPackageTests.xctest
 IPVS_TESTS := --testing-library swift-testing --no-parallel --filter IPVSTests
@@ -95,7 +96,7 @@ ipvs-test:
 		TANDEM_IPVS_TESTS=1 TANDEM_AGENT_DIR=$(RELEASE_BIN) $(TEST_BUNDLE) $(IPVS_TESTS); \
 	else \
 		rm -rf lab-logs/ipvs-guest && mkdir -p lab-logs/ipvs-guest && \
-		VM_TIMEOUT=1800 VM_MEM=2048 VM_CPUS=2 VM_RUNDIR=$(CURDIR)/lab-logs/ipvs-guest .ci/vm/run-in-vm \
+		VM_TIMEOUT=2400 VM_MEM=3072 VM_CPUS=2 VM_RUNDIR=$(CURDIR)/lab-logs/ipvs-guest .ci/vm/run-in-vm \
 			-e TANDEM_IPVS_TESTS=1 $(GUEST_LAB_ENV) -- $(TEST_BUNDLE) $(IPVS_TESTS); \
 	fi
 
@@ -121,6 +122,13 @@ bench: deps build
 	else rm -rf lab-logs/bench-failover && mkdir -p lab-logs/bench-failover && \
 		VM_TIMEOUT=5400 VM_MEM=2048 VM_CPUS=2 VM_RUNDIR=$(CURDIR)/lab-logs/bench-failover .ci/vm/run-in-vm $(GUEST_LAB_ENV) \
 			-- $(RELEASE_BIN)/tandem-bench failover; fi
+	# mysql-mm against ocf:heartbeat:mysql on a real MariaDB pair (no IPVS needed)
+	$(RELEASE_BIN)/tandem-bench mysql
+	# seed 004 under Pacemaker: the writer's mysqld killed, the rw VIP writing on the other master
+	if $(HOST_HAS_IPVS); then $(RELEASE_BIN)/tandem-bench mysql-failover; \
+	else rm -rf lab-logs/bench-mysql-failover && mkdir -p lab-logs/bench-mysql-failover && \
+		VM_TIMEOUT=5400 VM_MEM=3072 VM_CPUS=2 VM_RUNDIR=$(CURDIR)/lab-logs/bench-mysql-failover .ci/vm/run-in-vm $(GUEST_LAB_ENV) \
+			-- $(RELEASE_BIN)/tandem-bench mysql-failover; fi
 
 # The README's first command: seed 002's director pair (tandem-demo) in the IPVS guest. Logs: lab-logs/demo.
 demo: deps build

@@ -64,7 +64,12 @@ public final class MySQLConnection {
     private let handle: UnsafeMutablePointer<MYSQL>
     public let endpoint: MySQLEndpoint
 
+    /// The library's process-wide set-up, once: OpenSSL without its configuration file (no
+    /// openssl.cnf read on every agent run).
+    private static let prepared: Void = tandem_mysql_prepare()
+
     public init(_ endpoint: MySQLEndpoint, login: MySQLLogin) throws(MySQLError) {
+        _ = Self.prepared
         guard let handle = mysql_init(nil) else { throw MySQLError(errno: 2008, message: "mysql_init: out of memory") }
         self.handle = handle
         self.endpoint = endpoint
@@ -83,6 +88,8 @@ public final class MySQLConnection {
             _ = tandem_mysql_option_uint(handle, MYSQL_OPT_PROTOCOL, UInt32(MYSQL_PROTOCOL_TCP.rawValue))
             (host, port, socket) = (name, UInt32(number), nil)
         }
+        // Named, not derived from the locale (setlocale would read the locale files each run).
+        _ = tandem_mysql_option_string(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
         if let file = login.defaultsFile {
             _ = tandem_mysql_option_string(handle, MYSQL_READ_DEFAULT_FILE, file)
             _ = tandem_mysql_option_string(handle, MYSQL_READ_DEFAULT_GROUP, "client")

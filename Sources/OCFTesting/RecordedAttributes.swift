@@ -35,33 +35,49 @@ public struct RecordedAttributes {
 
     public func clear() { unlink(file) }
 
-    /// Runs as `attrd_updater -n NAME -U VALUE | -D` or `crm_attribute --promotion -v SCORE | -D`.
-    public static func record(program: String, _ arguments: [String]) throws {
+    /// Runs as `attrd_updater -n NAME (-U VALUE | -D | -Q)` or `crm_attribute (--promotion | -p |
+    /// --name NAME) (-v VALUE | -D | --query [-q])`, the forms Tandem's agents and
+    /// resource-agents' use. A query prints the value (crm_attribute's `-q` form); an absent
+    /// attribute exits 105 as crm_attribute does.
+    /// - Returns: the exit status.
+    public static func record(program: String, _ arguments: [String]) throws -> Int32 {
         guard let path = getenv("TANDEM_RECORDED_ATTRIBUTES").map({ String(cString: $0) }) else {
             throw LabError("TANDEM_RECORDED_ATTRIBUTES is not set")
         }
-        func value(after flag: String) -> String? {
-            arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+        func value(after flags: String...) -> String? {
+            for flag in flags {
+                if let index = arguments.firstIndex(of: flag), index + 1 < arguments.count { return arguments[index + 1] }
+            }
+            return nil
         }
         let name: String
-        if program == "crm_attribute" {
-            guard arguments.contains("--promotion") else { throw LabError("crm_attribute \(arguments): only --promotion is recorded") }
+        if program == "crm_attribute" && (arguments.contains("--promotion") || arguments.contains("-p")) {
             name = "promotion-score"
-        } else {
-            guard let given = value(after: "-n") else { throw LabError("attrd_updater \(arguments): no -n") }
+        } else if let given = value(after: "-n", "--name") {
             name = given
+        } else {
+            throw LabError("\(program) \(arguments): no attribute name")
         }
         let lock = try FileLock(path: path + ".lock", deadline: .now + .seconds(10))
         defer { _ = lock }
         let file = StateFile(path: path)
         var values = (try file.read()) ?? [:]
-        if arguments.contains("-D") {
+        if arguments.contains("--query") || arguments.contains("-G") || arguments.contains("-Q") {
+            guard let stored = values[name] else {
+                Log.writeStandardError("Error performing operation: No such device or address\n")
+                return 105
+            }
+            print(arguments.contains("-q") ? stored : "scope=status  name=\(name) value=\(stored)")
+            return 0
+        }
+        if arguments.contains("-D") || arguments.contains("--delete") {
             values[name] = nil
-        } else if let update = value(after: program == "crm_attribute" ? "-v" : "-U") {
+        } else if let update = value(after: "-v", "--update", "-U") {
             values[name] = update
         } else {
-            throw LabError("\(program) \(arguments): neither an update nor a delete")
+            throw LabError("\(program) \(arguments): neither a query, an update nor a delete")
         }
         try file.write(values.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        return 0
     }
 }

@@ -7,6 +7,11 @@
 //   tandem-bench healthcheck
 //                       healthcheck against keepalived and ldirectord, 1000 real servers over
 //                       HTTP (a kernel with IPVS, as for ipvs; BENCH_WINDOW sets the seconds)
+//   tandem-bench mysql  mysql-mm against ocf:heartbeat:mysql on a real MariaDB pair: monitor CPU
+//                       and wall, promote when caught up
+//   tandem-bench mysql-failover
+//                       seed 004 under Pacemaker: the writer's mysqld killed, time until the rw
+//                       VIP writes on the other master (a kernel with IPVS)
 //   tandem-bench failover
 //                       seed 002's director pair under Pacemaker: failover outage, connections
 //                       kept and monitoring CPU against IPaddr2 + ldirectord (a kernel with IPVS)
@@ -26,6 +31,11 @@ do {
         let runs = Int(getenv("BENCH_RUNS").map { String(cString: $0) } ?? "") ?? 25
         let lab = try VethLab(localAddresses: ["198.18.0.1/24"], peerAddresses: ["198.18.0.2/24"])
         exit(VIPBench(lab: lab, runs: runs).run())
+    case "mysql":
+        let runs = Int(getenv("BENCH_RUNS").map { String(cString: $0) } ?? "") ?? 50
+        exit(try MySQLBench(runs: runs).run())
+    case "mysql-failover":
+        exit(try MySQLFailoverBench().run())
     case "failover":
         exit(try FailoverBench().run())
     case "healthcheck":
@@ -34,7 +44,7 @@ do {
         let runs = Int(getenv("BENCH_RUNS").map { String(cString: $0) } ?? "") ?? 9
         exit(try IPVSBench(runs: runs).run())
     default:
-        print("usage: tandem-bench [vip|ipvs|healthcheck|failover]")
+        print("usage: tandem-bench [vip|ipvs|healthcheck|failover|mysql|mysql-failover]")
         exit(2)
     }
 } catch {

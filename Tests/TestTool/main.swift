@@ -35,8 +35,7 @@ import OCFTesting
 let arguments = Array(CommandLine.arguments.dropFirst())
 if let program = CommandLine.arguments.first?.split(separator: "/").last, program == "attrd_updater" || program == "crm_attribute" {
     do {
-        try RecordedAttributes.record(program: String(program), arguments)
-        exit(0)
+        exit(try RecordedAttributes.record(program: String(program), arguments))
     } catch {
         Log.writeStandardError("\(program): \(error)\n")
         exit(1)

@@ -51,50 +51,72 @@ struct Record: Equatable {
 /// Node attributes and the promotion score, inside a promotable clone only: by hand, with
 /// ocf-tester or crm_resource there is no clone to score and no attrd to tell. Failures are
 /// warnings: an attribute never fails an action (the monitor's exit code carries the state).
+///
+/// Each call runs a cluster tool (several milliseconds each, most of a monitor's cost), so what
+/// was published is kept in the state directory and published again only when it changes, or
+/// once a minute in case the cluster lost it.
 struct Publisher {
     let context: AgentContext
+    /// How long unchanged values go without being published again.
+    static let refresh = 60.0
 
     private var inPromotableClone: Bool {
         context.environment.meta("promoted_max") != nil || context.environment.meta("master_max") != nil
     }
 
     private var attributes: NodeAttributes { NodeAttributes(deadline: context.deadline) }
+    private var cache: StateFile { context.stateFile(agent: MasterMasterAgent.name, suffix: "-published") }
 
     func publish(_ verdict: Verdict, record: Record) {
-        guard inPromotableClone else { return }
-        attempt("setting \(record.readerAttribute)") { try attributes.update(record.readerAttribute, to: verdict.readable ? "1" : "0") }
-        if let writer = record.writerAttribute {
-            attempt("setting \(writer)") { try attributes.update(writer, to: verdict.writer ? "1" : "0") }
-        }
-        if let score = verdict.score {
-            attempt("setting the promotion score") { try attributes.setPromotionScore(score) }
-        } else {
-            attempt("removing the promotion score") { try attributes.removePromotionScore() }
-        }
+        publish(readable: verdict.readable, writer: verdict.writer, score: verdict.score, record: record)
     }
 
     /// The server is down or does not answer: neither readable nor promotable.
     func publish(notRunning record: Record) {
+        publish(readable: false, writer: false, score: nil, record: record)
+    }
+
+    private func publish(readable: Bool, writer: Bool, score: Int?, record: Record) {
         guard inPromotableClone else { return }
-        attempt("setting \(record.readerAttribute)") { try attributes.update(record.readerAttribute, to: "0") }
-        if let writer = record.writerAttribute { attempt("setting \(writer)") { try attributes.update(writer, to: "0") } }
-        attempt("removing the promotion score") { try attributes.removePromotionScore() }
+        var wanted = [(record.readerAttribute, readable ? "1" : "0")]
+        if let name = record.writerAttribute { wanted.append((name, writer ? "1" : "0")) }
+        wanted.append(("promotion-score", score.map(String.init) ?? "none"))
+        let now = LiveDatabase().now
+        if let published = try? cache.read(), let at = published["at"].flatMap(Double.init), now - at < Self.refresh, now >= at,
+           wanted.allSatisfy({ published[$0.0] == $0.1 }) {
+            return
+        }
+        var complete = true
+        complete = attempt("setting \(record.readerAttribute)") { try attributes.update(record.readerAttribute, to: readable ? "1" : "0") } && complete
+        if let name = record.writerAttribute {
+            complete = attempt("setting \(name)") { try attributes.update(name, to: writer ? "1" : "0") } && complete
+        }
+        if let score {
+            complete = attempt("setting the promotion score") { try attributes.setPromotionScore(score) } && complete
+        } else {
+            complete = attempt("removing the promotion score") { try attributes.removePromotionScore() } && complete
+        }
+        if complete { try? cache.write(wanted + [("at", String(now))]) } else { try? cache.remove() }
     }
 
     func remove(_ record: Record) {
+        try? cache.remove()
         guard inPromotableClone else { return }
         attempt("removing \(record.readerAttribute)") { try attributes.delete(record.readerAttribute) }
         if let writer = record.writerAttribute { attempt("removing \(writer)") { try attributes.delete(writer) } }
         attempt("removing the promotion score") { try attributes.removePromotionScore() }
     }
 
-    private func attempt(_ what: String, _ body: () throws -> Void) {
+    @discardableResult
+    private func attempt(_ what: String, _ body: () throws -> Void) -> Bool {
         do {
             try body()
+            return true
         } catch let error as OCFError {
             context.log.warning("\(what): \(error.reason)")
         } catch {
             context.log.warning("\(what): \(error)")
         }
+        return false
     }
 }
