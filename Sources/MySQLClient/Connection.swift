@@ -2,26 +2,29 @@ internal import CMariaDB
 import Glibc
 import MySQLReplication
 
-/// An error from the client library or the server: its number, SQLSTATE and message.
+/// An error from the client library or the server: its number and message.
 public struct MySQLError: Error, Sendable, CustomStringConvertible {
     public let errno: UInt32
-    public let sqlState: String
     public let message: String
+    /// A connection attempt that failed well within its timeout.
+    public let failedAtOnce: Bool
 
-    public init(errno: UInt32, sqlState: String = "HY000", message: String) {
+    public init(errno: UInt32, message: String, failedAtOnce: Bool = false) {
         self.errno = errno
-        self.sqlState = sqlState
         self.message = message
+        self.failedAtOnce = failedAtOnce
     }
 
     public var description: String { "error \(errno): \(message)" }
 
-    /// Nothing listens: the socket file is missing or refuses, or the port refuses (2002 and
-    /// 2003 with ENOENT, ECONNREFUSED or, for a TCP connect with a timeout, EINPROGRESS).
+    /// Nothing listens: the socket file is missing or refuses (ENOENT, ECONNREFUSED), or the TCP
+    /// port refused at once. libmariadb reports a TCP connect that timed out with the same
+    /// EINPROGRESS (115) as a refused one: only one that failed at once is a refusal, else the
+    /// server may be frozen with its listen queue full.
     public var isNotListening: Bool {
         guard errno == 2002 || errno == 2003 else { return false }
-        return message.hasSuffix("(2)") || message.hasSuffix("(111)") || message.hasSuffix("(115)")
-            || message.contains("(111 ") || message.contains("(2 ")
+        if message.hasSuffix("(2)") || message.hasSuffix("(111)") || message.contains("(111 ") || message.contains("(2 ") { return true }
+        return message.hasSuffix("(115)") && failedAtOnce
     }
 
     /// The server did not answer in time or dropped the connection (a frozen or overloaded
@@ -95,7 +98,12 @@ public final class MySQLConnection {
             _ = tandem_mysql_option_string(handle, MYSQL_READ_DEFAULT_GROUP, "client")
         }
         // On failure deinit closes the handle (it runs for an initialised object that throws).
-        guard mysql_real_connect(handle, host, nil, nil, login.database, port, socket, 0) != nil else { throw failure() }
+        let started = ContinuousClock.now
+        guard mysql_real_connect(handle, host, nil, nil, login.database, port, socket, 0) != nil else {
+            let failure = failure()
+            let atOnce = started.duration(to: .now) < min(.milliseconds(500), login.connectTimeout / 2)
+            throw MySQLError(errno: failure.errno, message: failure.message, failedAtOnce: atOnce)
+        }
     }
 
     deinit { mysql_close(handle) }
@@ -131,26 +139,21 @@ public final class MySQLConnection {
         return rows
     }
 
-    /// The server's version string, e.g. `10.11.19-MariaDB-0+deb12u1-log`.
-    public var serverVersion: String { String(cString: mysql_get_server_info(handle)) }
-
-    private func failure() -> MySQLError {
-        MySQLError(errno: mysql_errno(handle), sqlState: String(cString: mysql_sqlstate(handle)),
-                   message: String(cString: mysql_error(handle)))
-    }
+    private func failure() -> MySQLError { MySQLError(errno: mysql_errno(handle), message: String(cString: mysql_error(handle))) }
 }
 
-/// Text for an SQL string literal: quotes and backslashes escaped, as the server reads it in
-/// its default SQL mode.
+/// Text for an SQL string literal: quotes and backslashes escaped byte by byte (a combining
+/// mark after a quote must not hide it), as the server reads it in its default SQL mode.
 public func sqlQuoted(_ text: String) -> String {
-    var result = "'"
-    for character in text {
-        switch character {
-        case "'": result += "''"
-        case "\\": result += "\\\\"
-        case "\0": result += "\\0"
-        default: result.append(character)
+    var bytes: [UInt8] = [UInt8(ascii: "'")]
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "'"): bytes += [UInt8(ascii: "'"), UInt8(ascii: "'")]
+        case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+        case 0: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "0")]
+        default: bytes.append(byte)
         }
     }
-    return result + "'"
+    bytes.append(UInt8(ascii: "'"))
+    return String(decoding: bytes, as: UTF8.self)
 }

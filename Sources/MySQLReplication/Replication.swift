@@ -38,8 +38,7 @@ public struct GTIDPosition: Sendable, Equatable, CustomStringConvertible {
         return result
     }
 
-    /// `domain-0-sequence` for each domain, sorted: what MASTER_GTID_WAIT takes (it compares
-    /// domains and sequence numbers only).
+    /// `domain-0-sequence` for each domain, sorted (the server ID is not kept).
     public var description: String {
         sequences.keys.sorted().map { "\($0)-0-\(sequences[$0]!)" }.joined(separator: ",")
     }
@@ -59,12 +58,8 @@ public struct ReplicaStatus: Sendable, Equatable {
     public var secondsBehind: SQLValue
     public var masterHost: String
     public var masterPort: UInt16?
-    public var masterServerID: Int?
     /// Transactions received (MariaDB's Gtid_IO_Pos); `nil` without GTID replication.
     public var received: GTIDPosition?
-    public var usingGTID: Bool
-    public var ioState: String
-    public var sqlState: String
     /// The master's binlog coordinates read (IO) and executed (SQL), for replication without GTID.
     public var readFile: String
     public var readPosition: Int64
@@ -81,13 +76,9 @@ public struct ReplicaStatus: Sendable, Equatable {
         secondsBehind = row["Seconds_Behind_Master", "Seconds_Behind_Source"]
         masterHost = row["Master_Host", "Source_Host"].text ?? ""
         masterPort = row["Master_Port", "Source_Port"].text.flatMap { UInt16($0) }
-        masterServerID = row["Master_Server_Id", "Source_Server_Id"].text.flatMap { Int($0) }
         let using = row["Using_Gtid"].text ?? "No"
         let gtid = using != "No" && !using.isEmpty
-        usingGTID = gtid
         received = gtid ? row["Gtid_IO_Pos"].text.flatMap(GTIDPosition.init) : nil
-        ioState = row["Slave_IO_State", "Replica_IO_State"].text ?? ""
-        sqlState = row["Slave_SQL_Running_State", "Replica_SQL_Running_State"].text ?? ""
         readFile = row["Master_Log_File", "Source_Log_File"].text ?? ""
         readPosition = row["Read_Master_Log_Pos", "Read_Source_Log_Pos"].integer ?? 0
         executedFile = row["Relay_Master_Log_File", "Relay_Source_Log_File"].text ?? ""

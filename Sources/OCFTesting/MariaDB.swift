@@ -111,10 +111,20 @@ public final class MariaDBServer {
     /// Runs SQL as root over the socket; returns the output (tab-separated, no headers).
     @discardableResult
     public func sql(_ statements: String) throws -> String {
-        let result = try Command("/usr/bin/mariadb", ["--no-defaults", "-uroot", "-S", socket, "-N", "-B", "-e", statements])
+        // On stdin: passwords in the statements stay off the command line.
+        let result = try Command("/usr/bin/mariadb", ["--no-defaults", "-uroot", "-S", socket, "-N", "-B"], input: Array(statements.utf8))
             .run(deadline: .now + .seconds(60))
         guard result.status == 0 else { throw LabError("mariadb: \(result.errorOutput)") }
         return result.output
+    }
+
+    /// The replica status, read as root over the socket; `nil` when the server does not answer
+    /// or is no replica.
+    public var replicaStatus: ReplicaStatus? {
+        let login = MySQLLogin(defaultsFile: nil, connectTimeout: .seconds(5), readTimeout: .seconds(5))
+        guard let connection = try? MySQLConnection(.socket(socket), login: login),
+              let row = try? connection.query("SHOW SLAVE STATUS").first else { return nil }
+        return ReplicaStatus(row)
     }
 
     /// Makes this server a replica of `master` (GTID), replicating as repl/`password`.
@@ -232,12 +242,7 @@ public final class MariaDBPair {
     }
 
     /// A server's replica status, read as root over its socket; `nil` when it does not answer.
-    public func replicaStatus(_ index: Int) -> ReplicaStatus? {
-        let login = MySQLLogin(defaultsFile: nil, connectTimeout: .seconds(5), readTimeout: .seconds(5))
-        guard let connection = try? MySQLConnection(.socket(servers[index].socket), login: login),
-              let row = try? connection.query("SHOW SLAVE STATUS").first else { return nil }
-        return ReplicaStatus(row)
-    }
+    public func replicaStatus(_ index: Int) -> ReplicaStatus? { servers[index].replicaStatus }
 
     /// Waits until each server applied everything the other one logged.
     public func waitInSync(within timeout: Duration = .seconds(30)) throws {

@@ -10,13 +10,15 @@ enum MySQLVerdict {
     /// mysql_max_lag and role any, a server must be a healthy replica within the lag.
     static func outcome(_ connection: MySQLConnection, check: MySQLCheck, marks: inout GTIDLagMark?) throws(MySQLError) -> CheckOutcome {
         guard check.role != .any || check.maxLag != nil else { return .pass }
+        if check.role == .writer {
+            let readOnly = try connection.query("SELECT @@global.read_only AS ro").first?["ro"].integer
+            return readOnly == 0 ? .pass : .fail("read_only is ON: not the writer")
+        }
         let state = try ServerState.read(connection, heartbeatTable: check.lagSource == .heartbeat ? check.heartbeatTable : nil)
         switch check.role {
-        case .writer:
-            return state.readOnly ? .fail("read_only is ON: not the writer") : .pass
         case .reader where !state.readOnly:
             return .pass
-        case .reader, .any:
+        case .reader, .any, .writer:
             let lag = measure(state, source: check.lagSource, mark: &marks)
             let health = ReplicationHealth(state.replica, lag: lag)
             guard case .replicating(let lag) = health else { return .fail("\(health)") }

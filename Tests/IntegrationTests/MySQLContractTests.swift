@@ -48,7 +48,9 @@ final class RealMySQLWorld: ExecutableWorld {
     func isDrifted() throws -> Bool { pair.replicaStatus(1)?.ioRunning == "No" }
     func holdByAnother() throws { try pair.sql(1, "SET GLOBAL read_only = OFF") }
     func removeFacility() throws { pair.servers[1].kill(signal: SIGTERM) }
-    func reloadApplied() throws -> Bool { readFile(directory + "/mysql-mm-mm")?.contains("max_lag=30") == true }
+    /// The reloadable parameters are read by every action (no running state holds them): what
+    /// reload-agent does to the server is start's, stopped replication threads running again.
+    func reloadApplied() throws -> Bool { pair.replicaStatus(1)?.ioRunning == "Yes" && readFile(directory + "/mysql-mm-mm") != nil }
     func settle() throws {}
 }
 

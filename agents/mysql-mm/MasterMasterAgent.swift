@@ -40,8 +40,8 @@ final class MasterMasterAgent: ResourceAgent {
         GTID domain, checks that the peer is read-only when it can be reached, then sets read_only OFF. Demote sets \
         read_only ON and kills client connections. Stop sets read_only ON and removes the node's attributes; it \
         succeeds when mysqld is down. Monitor answers 8 for a healthy writer, 191 for a writer whose replication \
-        broke, 9 for a promoted node that stopped being one, 0 for a healthy replica, 190 for a degraded one, 7 only \
-        when the server is cleanly down (or the instance stopped with read_only ON). Colocate the read-write VIP or \
+        broke, 9 for a promoted node whose server is down, hung or read-only, 0 for a healthy replica, 190 for a \
+        degraded one, 7 when mysqld is down on a node that is not the writer (or the instance stopped with read_only ON). Colocate the read-write VIP or \
         service with the Promoted role: colocation rw-with-writer inf: rw-vip mysql-mm-clone:Promoted.
         """
     static let actions = [
@@ -72,7 +72,7 @@ final class MasterMasterAgent: ResourceAgent {
     var lagFile: StateFile { context.stateFile(agent: Self.name, suffix: "-lag") }
     var configured: Record {
         Record(endpoint: parameters.endpoint, credentialsFile: parameters.credentialsFile, readerAttribute: parameters.readerAttribute,
-               writerAttribute: parameters.writerAttribute, promoted: false, maxLag: parameters.maxLag)
+               writerAttribute: parameters.writerAttribute, promoted: false)
     }
 
     // MARK: Actions
@@ -102,6 +102,7 @@ final class MasterMasterAgent: ResourceAgent {
         if !state.readOnly {
             try sql("setting read_only ON") { () throws(MySQLError) in try connection.query("SET GLOBAL read_only = ON") }
             log.info("read_only was OFF: now ON (an instance starts unpromoted)")
+            if parameters.killConnectionsOnDemote { try closeClients(connection) }
         }
         if record.promoted {
             record.promoted = false
@@ -150,8 +151,9 @@ final class MasterMasterAgent: ResourceAgent {
     }
 
     /// read_only ON (or mysqld down: then nothing writes), then the node's attributes removed.
-    /// A refused login over the socket is retried as the OS user (root with unix_socket
-    /// authentication): a broken credentials file alone should not get the node fenced.
+    /// A refused login or a full server over the socket is retried as the OS user (root with
+    /// unix_socket authentication, which has a slot of its own): a broken credentials file or
+    /// a full server alone should not get the node fenced.
     static func stop(_ record: Record, context: AgentContext, database: LiveDatabase) throws {
         var login = record.login(timeouts: context)
         do throws(MySQLError) {
@@ -159,7 +161,7 @@ final class MasterMasterAgent: ResourceAgent {
             do throws(MySQLError) {
                 connection = try database.connect(record.endpoint, login: login)
             } catch {
-                guard error.isLoginRefused, login.defaultsFile != nil, case .socket = record.endpoint else { throw error }
+                guard error.isLoginRefused || error.isServerFull, login.defaultsFile != nil, case .socket = record.endpoint else { throw error }
                 context.log.warning("\(error): trying as the OS user over the socket")
                 login.defaultsFile = nil
                 connection = try database.connect(record.endpoint, login: login)
@@ -182,6 +184,8 @@ final class MasterMasterAgent: ResourceAgent {
             connection = try database.connect(parameters.endpoint, login: login)
         } catch where error.isNotListening {
             if let record, !context.isProbe { Publisher(context: context).publish(notRunning: record) }
+            // The writer's server gone is a failed writer, not a clean stop.
+            if record?.promoted == true { return .failedPromoted("mysqld is down (\(parameters.endpoint))") }
             return .notRunning
         } catch {
             return try failure(error, record: record)
@@ -204,11 +208,11 @@ final class MasterMasterAgent: ResourceAgent {
     /// Connection and statement failures, as the monitor reports them (the cause first: an
     /// exit reason is cut at 128 bytes).
     private func failure(_ error: MySQLError, record: Record?) throws -> MonitorResult {
+        if let record, !context.isProbe { Publisher(context: context).publish(notRunning: record) }
         if error.isServerFull {
             let reason = "server full (\(error.errno)), not checked: give the account CONNECTION ADMIN (\(parameters.endpoint))"
             return record?.promoted == true ? .degradedPromoted(reason) : .degraded(reason)
         }
-        if let record, !context.isProbe { Publisher(context: context).publish(notRunning: record) }
         if error.isLoginRefused || error.isPrivilegeMissing {
             throw OCFError.permissionDenied("\(error) (credentials_file, privileges; \(parameters.endpoint))")
         }
@@ -261,13 +265,10 @@ final class MasterMasterAgent: ResourceAgent {
         let state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
         if !state.readOnly {
             try sql("setting read_only ON") { () throws(MySQLError) in try connection.query("SET GLOBAL read_only = ON") }
-            if parameters.killConnectionsOnDemote {
-                let killed = try sql("killing client connections") { () throws(MySQLError) in try killClients(connection) }
-                log.info("read_only ON; killed \(killed) client connection(s)")
-            } else {
-                log.info("read_only ON")
-            }
+            log.info("read_only ON")
         }
+        // Also when a demote is retried (read_only ON already, its clients maybe not killed).
+        if parameters.killConnectionsOnDemote && (!state.readOnly || record.promoted) { try closeClients(connection) }
         guard recorded != nil else { return }
         if record.promoted {
             record.promoted = false
@@ -278,14 +279,11 @@ final class MasterMasterAgent: ResourceAgent {
 
     func notify() throws {}
 
-    /// Applies the changed reloadable parameters (they act at the next look, which happens
-    /// now) and, like start, runs replication threads that were stopped without an error.
+    /// The reloadable parameters are read by every action: they apply from the next look,
+    /// which happens now (the attributes follow the new max_lag). Like start, it runs the
+    /// replication threads that are stopped.
     func reloadAgent() throws {
-        guard var record = try Record.load(from: recordFile) else { return }
-        if record.maxLag != parameters.maxLag {
-            record.maxLag = parameters.maxLag
-            try record.save(to: recordFile)
-        }
+        guard let record = try Record.load(from: recordFile) else { return }
         let connection = try sql("connecting") { () throws(MySQLError) in try database.connect(parameters.endpoint, login: login) }
         try ensureReplication(connection)
         _ = try look(connection, record: record)
@@ -373,6 +371,15 @@ final class MasterMasterAgent: ResourceAgent {
             log.warning("the peer \(endpoint) is writable (read_only OFF); promoting anyway (require_peer_readonly=false)")
             return .writable(endpoint, binlog: peer.binlog)
         } catch let error as MySQLError {
+            // Down or silent: Pacemaker has stopped or fenced it. Anything else (a refused
+            // login, a missing privilege) says it is up, perhaps writable.
+            guard error.isNotListening || error.isNoAnswer || error.errno == 2005 else {
+                guard !parameters.requirePeerReadonly else {
+                    throw OCFError.generic("cannot check that the peer \(endpoint) is read-only: \(error)")
+                }
+                log.warning("cannot check that the peer \(endpoint) is read-only (\(error)); promoting anyway (require_peer_readonly=false)")
+                return .unreachable(endpoint, error)
+            }
             log.info("the peer \(endpoint) cannot be reached (\(error)): promoting on what was received")
             return .unreachable(endpoint, error)
         }
@@ -436,6 +443,11 @@ final class MasterMasterAgent: ResourceAgent {
         }
     }
 
+    private func closeClients(_ connection: MySQLConnection) throws {
+        let killed = try sql("killing client connections") { () throws(MySQLError) in try killClients(connection) }
+        log.info("killed \(killed) client connection(s)")
+    }
+
     /// Kills the clients' connections: not this one, not replication (the peer's binlog dump,
     /// this server's replica threads), not the server's own threads.
     private func killClients(_ connection: MySQLConnection) throws(MySQLError) -> Int {
@@ -488,12 +500,14 @@ extension ServerState {
 }
 
 extension MySQLLogin {
-    /// Timeouts that end before the action's deadline.
+    /// Timeouts within what is left of the action: a connection and the two or three
+    /// statements of a look fit before the deadline (libmariadb counts in whole seconds, at
+    /// least one).
     func bounded(by context: AgentContext) -> MySQLLogin {
         var login = self
         let remaining = max(context.remaining, .seconds(1))
-        login.connectTimeout = min(connectTimeout, remaining)
-        login.readTimeout = min(readTimeout, remaining)
+        login.connectTimeout = min(connectTimeout, remaining / 2)
+        login.readTimeout = min(readTimeout, remaining / 4)
         return login
     }
 }

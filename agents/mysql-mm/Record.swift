@@ -11,8 +11,6 @@ struct Record: Equatable {
     var readerAttribute: String
     var writerAttribute: String?
     var promoted: Bool
-    /// The max_lag in effect (reload-agent changes it).
-    var maxLag: Int
 
     func login(timeouts context: AgentContext) -> MySQLLogin {
         MySQLLogin(defaultsFile: credentialsFile, connectTimeout: .seconds(5), readTimeout: .seconds(10)).bounded(by: context)
@@ -33,7 +31,7 @@ struct Record: Equatable {
         let writer = values["writer_attribute"].flatMap { MasterMasterParameters.isAttributeName($0) ? $0 : nil }
         let credentials = values["credentials_file"].flatMap { $0.hasPrefix("/") ? $0 : nil }
         return Record(endpoint: endpoint, credentialsFile: credentials, readerAttribute: reader, writerAttribute: writer,
-                      promoted: values["promoted"] == "yes", maxLag: values["max_lag"].flatMap { Int($0) } ?? 10)
+                      promoted: values["promoted"] == "yes")
     }
 
     func save(to file: StateFile) throws {
@@ -43,7 +41,7 @@ struct Record: Equatable {
         case .tcp(let host, let port): values = [("host", host), ("port", String(port))]
         }
         values += [("credentials_file", credentialsFile ?? ""), ("reader_attribute", readerAttribute),
-                   ("writer_attribute", writerAttribute ?? ""), ("promoted", promoted ? "yes" : "no"), ("max_lag", String(maxLag))]
+                   ("writer_attribute", writerAttribute ?? ""), ("promoted", promoted ? "yes" : "no")]
         try file.write(values)
     }
 }
@@ -78,9 +76,10 @@ struct Publisher {
 
     private func publish(readable: Bool, writer: Bool, score: Int?, record: Record) {
         guard inPromotableClone else { return }
-        var wanted = [(record.readerAttribute, readable ? "1" : "0")]
-        if let name = record.writerAttribute { wanted.append((name, writer ? "1" : "0")) }
-        wanted.append(("promotion-score", score.map(String.init) ?? "none"))
+        // Cache keys apart from attribute names: "attribute NAME", "score", "at".
+        var wanted = [("attribute " + record.readerAttribute, readable ? "1" : "0")]
+        if let name = record.writerAttribute { wanted.append(("attribute " + name, writer ? "1" : "0")) }
+        wanted.append(("score", score.map(String.init) ?? "none"))
         let now = LiveDatabase().now
         if let published = try? cache.read(), let at = published["at"].flatMap(Double.init), now - at < Self.refresh, now >= at,
            wanted.allSatisfy({ published[$0.0] == $0.1 }) {

@@ -15,8 +15,8 @@ struct Verdict: Equatable {
     static let writerScore = 1000
     /// A replica that applied everything it received.
     static let caughtUpScore = 900
-    /// A replica whose master is out of reach, with everything received applied: the survivor
-    /// of a writer's crash.
+    /// A replica whose master is out of reach (the survivor of a writer's crash): promotable,
+    /// and promote waits until it applied everything it received.
     static let orphanScore = 800
 
     /// - Parameters:
