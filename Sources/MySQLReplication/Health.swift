@@ -1,3 +1,5 @@
+import Glibc
+
 /// How far a replica is behind, or why that is unknown.
 public enum Lag: Sendable, Equatable, CustomStringConvertible {
     case seconds(Double)
@@ -80,6 +82,14 @@ public struct GTIDLagMark: Sendable, Equatable {
     public init(received: GTIDPosition, seen: Double) {
         self.received = received
         self.seen = seen
+    }
+
+    /// CLOCK_MONOTONIC seconds: the same clock in every process (an agent's actions, the
+    /// checker's threads), reset at boot along with an agent's state directory.
+    public static var now: Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
     /// The lag now, and the mark to keep for the next look (`nil`: caught up).

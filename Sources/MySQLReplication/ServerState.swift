@@ -26,4 +26,22 @@ public struct ServerState: Sendable, Equatable {
         guard let applied, let binlog else { return applied ?? binlog }
         return applied.merging(binlog)
     }
+
+    /// The replica's lag by `source`. For GTID lag, `mark` is what the previous look kept (in
+    /// and out); `now` is on a clock all looks share.
+    public func lag(by source: LagSource, mark: inout GTIDLagMark?, now: Double) -> Lag {
+        guard let replica else { return .unknown("not a replica") }
+        switch source {
+        case .secondsBehindMaster:
+            return replica.secondsBehind.text.flatMap(Double.init).map(Lag.seconds) ?? .unknown("Seconds_Behind_Master is NULL")
+        case .heartbeat:
+            return heartbeatAge.map { .seconds(max(0, $0)) } ?? .unknown("no heartbeat row")
+        case .gtid:
+            guard let received = replica.received, let applied = current else { return .unknown("no GTID positions: use heartbeat") }
+            let (lag, next) = GTIDLagMark.measure(received: received, applied: applied, secondsBehind: replica.secondsBehind,
+                                                  mark: mark, now: now)
+            mark = next
+            return lag
+        }
+    }
 }

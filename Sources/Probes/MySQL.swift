@@ -1,4 +1,3 @@
-import Glibc
 import HealthCheck
 import MySQLClient
 import MySQLReplication
@@ -19,29 +18,11 @@ enum MySQLVerdict {
         case .reader where !state.readOnly:
             return .pass
         case .reader, .any, .writer:
-            let lag = measure(state, source: check.lagSource, mark: &marks)
+            let lag = state.lag(by: check.lagSource, mark: &marks, now: GTIDLagMark.now)
             let health = ReplicationHealth(state.replica, lag: lag)
             guard case .replicating(let lag) = health else { return .fail("\(health)") }
             let limit = check.maxLag ?? MySQLCheck.defaultReaderLag
             return lag.within(limit) ? .pass : .fail("replication lag \(lag) (more than \(limit) s)")
-        }
-    }
-
-    static func measure(_ state: ServerState, source: LagSource, mark: inout GTIDLagMark?) -> Lag {
-        guard let replica = state.replica else { return .unknown("not a replica") }
-        switch source {
-        case .secondsBehindMaster:
-            return replica.secondsBehind.text.flatMap(Double.init).map(Lag.seconds) ?? .unknown("Seconds_Behind_Master is NULL")
-        case .heartbeat:
-            return state.heartbeatAge.map { .seconds(max(0, $0)) } ?? .unknown("no heartbeat row")
-        case .gtid:
-            guard let received = replica.received, let applied = state.current else { return .unknown("no GTID positions") }
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            let (lag, next) = GTIDLagMark.measure(received: received, applied: applied, secondsBehind: replica.secondsBehind,
-                                                  mark: mark, now: Double(now.tv_sec) + Double(now.tv_nsec) / 1e9)
-            mark = next
-            return lag
         }
     }
 }

@@ -42,8 +42,12 @@ struct MySQLPairTests {
 
         /// Both instances started, db1 (`writer`) promoted.
         func startPair(writer: Int = 0) throws {
-            for index in 0...1 { try #require(try run(index, "start").status == 0) }
-            try #require(try run(writer, "promote").status == 0)
+            for index in 0...1 {
+                let start = try run(index, "start")
+                try #require(start.status == 0, "\(start)")
+            }
+            let promote = try run(writer, "promote")
+            try #require(promote.status == 0, "\(promote)")
             #expect(pair.readOnly(writer) == false && pair.readOnly(1 - writer) == true)
         }
 
@@ -296,6 +300,37 @@ struct MySQLPairTests {
             #expect(try world.pair.rowCount(new) == 100 * (round + 1))
         }
         print("promote when caught up (agent process included): \(timings)")
+    }
+
+    /// lag_source=heartbeat: a pt-heartbeat table (ts as pt-heartbeat --utc writes it) whose
+    /// newest row, replicated from the writer, is 30 s old makes the replica lag; a fresh one
+    /// makes it healthy; an empty table is an unknown lag (and nobody is promotable).
+    @Test func heartbeatLag() throws {
+        let world = try World("heartbeat")
+        world.extra = ["lag_source": "heartbeat", "heartbeat_table": "lab.heartbeat", "max_lag": "10"]
+        try world.pair.sql(0, "CREATE TABLE lab.heartbeat (ts VARCHAR(26) NOT NULL, server_id INT UNSIGNED NOT NULL PRIMARY KEY)")
+        try world.pair.waitInSync()
+        for index in 0...1 { try world.pair.sql(index, "SET sql_log_bin=0; GRANT SELECT ON lab.heartbeat TO 'agent'@'%'") }
+        func beat(secondsAgo: Int) throws {
+            try world.pair.sql(0, """
+                REPLACE INTO lab.heartbeat VALUES
+                  (DATE_FORMAT(UTC_TIMESTAMP(6) - INTERVAL \(secondsAgo) SECOND, '%Y-%m-%dT%H:%i:%s.%f'), 1)
+                """)
+            try world.pair.waitInSync()
+        }
+        try beat(secondsAgo: 0)
+        try world.startPair()
+        try beat(secondsAgo: 30)
+        let behind = try observe(world, 1, "heartbeat 30 s old (lag_source=heartbeat, max_lag 10)")
+        #expect(behind.status == 190 && behind.exitReason?.contains("replication lag 30 s") == true, "\(behind)")
+        #expect(world.attributes[1]["readable"] == "0" && world.attributes[1].promotionScore == nil)
+        try beat(secondsAgo: 0)
+        #expect(try world.monitor(1).status == 0)
+        #expect(world.attributes[1]["readable"] == "1" && world.attributes[1].promotionScore ?? 0 >= 100)
+        try world.pair.sql(0, "DELETE FROM lab.heartbeat")
+        try world.pair.waitInSync()
+        let empty = try observe(world, 1, "heartbeat table empty (lag_source=heartbeat)")
+        #expect(empty.status == 190 && empty.exitReason?.contains("no heartbeat row") == true, "\(empty)")
     }
 
     @Test func secondWriterRefused() throws {

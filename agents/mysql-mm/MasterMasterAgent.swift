@@ -3,18 +3,10 @@ import MySQLClient
 import MySQLReplication
 import OCF
 
-/// What the agent talks to: servers through libmariadb, and a clock shared by its processes.
+/// What the agent talks to: servers through libmariadb.
 struct LiveDatabase {
     func connect(_ endpoint: MySQLEndpoint, login: MySQLLogin) throws(MySQLError) -> MySQLConnection {
         try MySQLConnection(endpoint, login: login)
-    }
-
-    /// CLOCK_MONOTONIC seconds: the same clock in every action's process, reset at boot along
-    /// with the state directory.
-    var now: Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }
 
@@ -191,7 +183,7 @@ final class MasterMasterAgent: ResourceAgent {
             return try failure(error, record: record)
         }
         do {
-            let state = try ServerState.read(connection, heartbeatTable: parameters.lagSource == .heartbeat ? parameters.heartbeatTable : nil)
+            let state = try ServerState.read(connection, heartbeatTable: heartbeatTable)
             // A stopped instance leaves read_only ON: nothing of it runs. A writer nobody
             // started is reported: Pacemaker must know every node that takes writes.
             if record == nil && state.readOnly { return .notRunning }
@@ -225,7 +217,9 @@ final class MasterMasterAgent: ResourceAgent {
         guard var record = try Record.load(from: recordFile) else { throw OCFError.generic("not started here: promote follows a start") }
         let began = ContinuousClock.now
         let connection = try sql("connecting") { () throws(MySQLError) in try database.connect(parameters.endpoint, login: login) }
-        var state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
+        var state = try sql("reading the server's state") { () throws(MySQLError) in
+            try ServerState.read(connection, heartbeatTable: heartbeatTable)
+        }
         if !state.readOnly {
             log.info("already the writer (read_only OFF)")
         } else {
@@ -293,10 +287,13 @@ final class MasterMasterAgent: ResourceAgent {
 
     var login: MySQLLogin { parameters.login.bounded(by: context) }
 
+    /// The table a look reads with lag_source=heartbeat.
+    var heartbeatTable: String? { parameters.lagSource == .heartbeat ? parameters.heartbeatTable : nil }
+
     /// Reads the state, judges it and publishes the attributes (not in probes).
     private func look(_ connection: MySQLConnection, record: Record) throws -> Verdict {
         let state = try sql("reading the server's state") { () throws(MySQLError) in
-            try ServerState.read(connection, heartbeatTable: parameters.lagSource == .heartbeat ? parameters.heartbeatTable : nil)
+            try ServerState.read(connection, heartbeatTable: heartbeatTable)
         }
         let verdict = try judge(state, record: record)
         if !context.isProbe { Publisher(context: context).publish(verdict, record: record) }
@@ -310,24 +307,13 @@ final class MasterMasterAgent: ResourceAgent {
 
     /// The replica's lag by lag_source; the GTID mark is kept between looks (not by probes).
     private func lag(_ state: ServerState) -> Lag {
-        guard let replica = state.replica else { return .unknown("not a replica") }
-        switch parameters.lagSource {
-        case .secondsBehindMaster:
-            return replica.secondsBehind.text.flatMap(Double.init).map(Lag.seconds) ?? .unknown("Seconds_Behind_Master is NULL")
-        case .heartbeat:
-            return state.heartbeatAge.map { .seconds(max(0, $0)) } ?? .unknown("no heartbeat row")
-        case .gtid:
-            guard let received = replica.received, let applied = state.current else {
-                return .unknown("no GTID positions: use lag_source=heartbeat")
-            }
-            let old = (try? lagFile.read()).flatMap(GTIDLagMark.init(values:))
-            let (lag, mark) = GTIDLagMark.measure(received: received, applied: applied, secondsBehind: replica.secondsBehind,
-                                                  mark: old, now: database.now)
-            if !context.isProbe && mark != old {
-                if let mark { try? lagFile.write(mark.values) } else { try? lagFile.remove() }
-            }
-            return lag
+        let old = (try? lagFile.read()).flatMap(GTIDLagMark.init(values:))
+        var mark = old
+        let lag = state.lag(by: parameters.lagSource, mark: &mark, now: GTIDLagMark.now)
+        if !context.isProbe && mark != old {
+            if let mark { try? lagFile.write(mark.values) } else { try? lagFile.remove() }
         }
+        return lag
     }
 
     // MARK: Promoting

@@ -53,7 +53,7 @@ struct MasterMasterParameters: ParameterSet {
     var lagSource: LagSource = .gtid
 
     @Parameter("heartbeat_table", .reloadable, short: "Heartbeat table for lag_source=heartbeat",
-               long: "DATABASE.TABLE with a ts column holding the writer's UTC time, e.g. percona.heartbeat.")
+               long: "DATABASE.TABLE with a ts column holding the writer's UTC time, e.g. percona.heartbeat. The login needs SELECT on it.")
     var heartbeatTable: String? = nil
 
     @Parameter("reader_attribute", short: "Node attribute for readable nodes",

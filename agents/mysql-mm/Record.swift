@@ -80,7 +80,7 @@ struct Publisher {
         var wanted = [("attribute " + record.readerAttribute, readable ? "1" : "0")]
         if let name = record.writerAttribute { wanted.append(("attribute " + name, writer ? "1" : "0")) }
         wanted.append(("score", score.map(String.init) ?? "none"))
-        let now = LiveDatabase().now
+        let now = GTIDLagMark.now
         if let published = try? cache.read(), let at = published["at"].flatMap(Double.init), now - at < Self.refresh, now >= at,
            wanted.allSatisfy({ published[$0.0] == $0.1 }) {
             return
