@@ -583,6 +583,10 @@ extension HealthCheckTests {
             ], output: "\(world.directory)/dnsmasq\(index).log")
         }
         guard let identity else { throw LabError("dnsmasq did not start") }
+        // Listening once its UDP port 53 (0035) is bound in the namespace.
+        guard waitUntil(deadline: .now + .seconds(30), { readFile("/proc/\(identity.pid)/net/udp")?.contains(":0035 ") == true }) else {
+            throw LabError("dnsmasq on \(own) does not listen: \(readFile("\(world.directory)/dnsmasq\(index).log") ?? "")")
+        }
         return identity
     }
 
