@@ -10,9 +10,18 @@
 //      its client (MySQLClient, libmariadb: the daemon and mysql-mm only)
 //   -> health checking (HealthCheck: parameters, the rise/fall engine, files shared with the daemon;
 //      Probes: the checks on a SwiftNIO event loop, for the daemon only)
+//   -> fencing: libvirt (Libvirt, over CLibvirt) and the fence-agents contract (FenceAgent, on
+//      OCF's parameter declarations)
 //   -> agents/<name>, one executable each, and the health checker's daemon (agents/healthcheckd).
 // OCFTesting, the test support library, may use every layer; nothing in production uses it.
 import PackageDescription
+
+// Release builds of the agents and tools are fully static: nothing from the Swift toolchain or
+// the C libraries is needed at run time, and a monitor starts in about a millisecond (no
+// dynamic loading). fence_libvirt is the exception: libvirt exists only as a shared library,
+// so it links the Swift runtime statically and libvirt dynamically.
+let staticExecutable: [LinkerSetting] = [.unsafeFlags(["-static-executable"], .when(configuration: .release))]
+let staticSwiftRuntime: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
 
 let package = Package(
     name: "Tandem",
@@ -23,6 +32,7 @@ let package = Package(
         .executable(name: "healthcheck", targets: ["healthcheck"]),
         .executable(name: "healthcheckd", targets: ["healthcheckd"]),
         .executable(name: "mysql-mm", targets: ["mysql-mm"]),
+        .executable(name: "fence_libvirt", targets: ["fence_libvirt"]),
     ],
     dependencies: [
         // Network clients for the health checks (the daemon only; agents stay without them).
@@ -37,6 +47,8 @@ let package = Package(
         .systemLibrary(
             name: "CMariaDB", path: "Sources/CMariaDB", pkgConfig: "libmariadb",
             providers: [.apt(["libmariadb-dev", "libssl-dev", "zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CLibvirt", path: "Sources/CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         .systemLibrary(name: "CAres", path: "Sources/CAres", pkgConfig: "libcares", providers: [.apt(["libc-ares-dev"])]),
         // AF_PACKET socket headers (part of libc; no library to link).
         .systemLibrary(name: "CPacket", path: "Sources/CPacket"),
@@ -61,6 +73,11 @@ let package = Package(
         .target(name: "MySQLReplication", dependencies: ["OCF"]),
         // MariaDB/MySQL through libmariadb: connections with deadlines, reading a server's state.
         .target(name: "MySQLClient", dependencies: ["CMariaDB", "MySQLReplication"]),
+        // libvirt: connections, domains and their power, errors as values (fence_libvirt only).
+        .target(name: "Libvirt", dependencies: ["CLibvirt"]),
+        // The fence-agents contract: requests from stdin or the command line, fence-agents
+        // metadata and man page from OCF parameter declarations, exit codes, call deadlines.
+        .target(name: "FenceAgent", dependencies: ["OCF"]),
         // OCF exit codes for netlink failures, namespace parameters, traced kernel requests.
         .target(name: "OCFNetlink", dependencies: ["OCF", "Netlink"]),
         // Health checking: parameters, check specifications, the rise/fall engine, the files the
@@ -84,38 +101,43 @@ let package = Package(
         // Agents.
         .executableTarget(
             name: "vip", dependencies: ["OCF", "OCFNetlink", "Netlink", "LinkLayer", "Addresses"],
-            path: "agents/vip"),
+            path: "agents/vip", linkerSettings: staticExecutable),
         .executableTarget(
             name: "ipvs", dependencies: ["OCF", "OCFNetlink", "Netlink", "LVS", "Addresses"],
-            path: "agents/ipvs"),
+            path: "agents/ipvs", linkerSettings: staticExecutable),
         .executableTarget(
             name: "ipvs-sync", dependencies: ["OCF", "OCFNetlink", "Netlink", "Addresses"],
-            path: "agents/ipvs-sync"),
+            path: "agents/ipvs-sync", linkerSettings: staticExecutable),
         .executableTarget(
             name: "healthcheck", dependencies: ["OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck"],
-            path: "agents/healthcheck"),
-        .executableTarget(name: "mysql-mm", dependencies: ["OCF", "MySQLClient", "MySQLReplication"], path: "agents/mysql-mm"),
+            path: "agents/healthcheck", linkerSettings: staticExecutable),
+        .executableTarget(
+            name: "mysql-mm", dependencies: ["OCF", "MySQLClient", "MySQLReplication"], path: "agents/mysql-mm",
+            linkerSettings: staticExecutable),
+        .executableTarget(
+            name: "fence_libvirt", dependencies: ["FenceAgent", "Libvirt", "OCF", "StateFiles"], path: "agents/fence_libvirt",
+            linkerSettings: staticSwiftRuntime),
         // The health checker's daemon, installed in /usr/libexec/tandem.
         .executableTarget(
             name: "healthcheckd",
             dependencies: ["OCF", "Netlink", "LVS", "HealthCheck", "Probes", "Addresses", "StateFiles",
                            .product(name: "NIOPosix", package: "swift-nio")],
-            path: "agents/healthcheckd"),
+            path: "agents/healthcheckd", linkerSettings: staticExecutable),
 
         // Benchmarks (`make bench`): agents side by side with the scripts they replace.
         .executableTarget(
             name: "tandem-bench", dependencies: ["OCFTesting", "OCF", "StateFiles", "Netlink", "LinkLayer", "LVS", "HealthCheck", "Addresses"],
-            path: "Tests/Benchmarks"),
+            path: "Tests/Benchmarks", linkerSettings: staticExecutable),
 
         // The demo (`make demo`): seed 002's director pair failing over, in the IPVS guest.
-        .executableTarget(name: "tandem-demo", dependencies: ["OCFTesting"], path: "Tests/Demo"),
+        .executableTarget(name: "tandem-demo", dependencies: ["OCFTesting"], path: "Tests/Demo", linkerSettings: staticExecutable),
 
         // Small fixtures for tests (node attributes against a real attrd, the health checker's
         // side of the override contract), so no test needs a shell.
         .executableTarget(
             name: "tandem-testtool",
-            dependencies: ["OCF", "OCFTesting", "LVS", "Netlink", "HealthCheck", "Probes", .product(name: "NIOPosix", package: "swift-nio")],
-            path: "Tests/TestTool"),
+            dependencies: ["OCF", "OCFTesting", "LVS", "Netlink", "CNetlink", "HealthCheck", "Probes", .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Tests/TestTool", linkerSettings: staticExecutable),
 
         // Unit tests: pure logic, no root needed.
         .testTarget(name: "AddressesTests", dependencies: ["Addresses"]),
@@ -128,7 +150,8 @@ let package = Package(
         // executables (meta-data golden copies and schemas, validate-all tables).
         .testTarget(
             name: "AgentTests",
-            dependencies: ["OCFTesting", "OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck", "MySQLReplication", "vip", "ipvs", "ipvs-sync", "healthcheck", "mysql-mm"],
+            dependencies: ["OCFTesting", "OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck", "MySQLReplication", "vip", "ipvs", "ipvs-sync", "healthcheck", "mysql-mm",
+                           "FenceAgent", "fence_libvirt"],
             exclude: ["Snapshots"]),
         // In a kernel with IPVS (the qemu guest of .ci/vm): ipvs and ipvs-sync for real.
         .testTarget(

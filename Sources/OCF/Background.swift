@@ -52,10 +52,16 @@ extension Background {
         guard let path = strdup(executable), let outputPath = strdup(output ?? "/dev/null") else { return nil }
         defer { free(path); free(outputPath) }
         let inherited = openDescriptors().filter { $0 > STDERR_FILENO && !kept.contains($0) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
         let pid = fork()
         if pid < 0 { return nil }
         if pid > 0 { return ProcessIdentity(pid: pid) }
         setsid()
+        // The forking thread's signal mask and an ignored SIGPIPE survive exec: a daemon started
+        // from a thread that blocks signals (a test runner's) would never see SIGCHLD or SIGTERM.
+        sigprocmask(SIG_SETMASK, &noSignals, nil)
+        signal(SIGPIPE, SIG_DFL)
         let null = open("/dev/null", O_RDWR)
         var log = open(outputPath, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o600)
         if log < 0 { log = null }

@@ -3,16 +3,18 @@
 /// It writes what libxml2's text writer wrote before it, byte for byte (an indented element per
 /// line, `/>` for empty elements, the same escapes), so that meta-data did not change when the
 /// agents stopped linking libxml2 and the 30 MB of ICU data it pulls into a static binary.
-struct XMLWriter {
+public struct XMLWriter {
     private var text = "<?xml version=\"1.0\"?>\n"
     private var depth = 0
     /// The start tag of the innermost element is written up to its attributes: `>` or `/>`
     /// follows once it is known whether children come.
     private var startTagOpen = false
 
+    public init() {}
+
     /// Writes `<!DOCTYPE name SYSTEM "systemID" [internal subset]>`.
     /// - Parameter internalSubset: declarations added to the external DTD's, one per line.
-    mutating func doctype(_ name: String, systemID: String, internalSubset: [String] = []) {
+    public mutating func doctype(_ name: String, systemID: String, internalSubset: [String] = []) {
         text += "<!DOCTYPE \(name) SYSTEM \"\(systemID)\""
         if !internalSubset.isEmpty {
             text += " [\n" + internalSubset.map { $0 + "\n" }.joined() + "]"
@@ -21,7 +23,7 @@ struct XMLWriter {
     }
 
     /// Writes one element with attributes; `content` writes its children.
-    mutating func element(_ name: String, _ attributes: [(String, String)] = [],
+    public mutating func element(_ name: String, _ attributes: [(String, String)] = [],
                           content: (inout XMLWriter) -> Void = { _ in }) {
         openChild()
         text += indentation + "<" + name + XMLWriter.attributes(attributes)
@@ -38,14 +40,14 @@ struct XMLWriter {
     }
 
     /// Writes one element holding only text: `<name attr="…">text</name>`.
-    mutating func element(_ name: String, _ attributes: [(String, String)] = [], text content: String) {
+    public mutating func element(_ name: String, _ attributes: [(String, String)] = [], text content: String) {
         openChild()
         text += indentation + "<" + name + XMLWriter.attributes(attributes) + ">"
             + XMLWriter.escapeText(content) + "</" + name + ">\n"
     }
 
     /// The document.
-    var document: String { text }
+    public var document: String { text }
 
     private var indentation: String { String(repeating: "  ", count: depth) }
 

@@ -16,6 +16,11 @@ enum Facilities {
         }
         if access("/usr/lib/ocf/resource.d/heartbeat/IPaddr2", X_OK) != 0 { missing.append("resource-agents (IPaddr2)") }
         for tool in ["/usr/sbin/mariadbd", "/usr/bin/mariadb-install-db"] where access(tool, X_OK) != 0 { missing.append(tool) }
+        for tool in ["/usr/sbin/libvirtd", "/usr/sbin/virtlogd", "/usr/bin/virsh", "/usr/bin/qemu-system-x86_64", "/usr/sbin/sshd",
+                     "/usr/lib/pacemaker/pacemaker-fenced", "/usr/sbin/stonith_admin", "/bin/busybox"]
+        where access(tool, X_OK) != 0 {
+            missing.append(tool)
+        }
         return missing
     }()
 

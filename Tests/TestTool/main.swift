@@ -19,10 +19,14 @@
 //                                                 RecordedAttributes) node attributes and the
 //                                                 promotion score into TANDEM_RECORDED_ATTRIBUTES,
 //                                                 for agents tested outside a cluster
+//   tandem-testtool without-kvm PROGRAM ARG...   PROGRAM in a mount namespace of its own where
+//                                                 /dev/kvm is /dev/null (libvirtd on a host whose
+//                                                 /dev/kvm it can open but not use: see LibvirtLab)
 //   tandem-testtool external-check SUFFIX         a healthcheck external program: passes when
 //                                                 TANDEM_RS_ADDRESS ends with SUFFIX (and
 //                                                 TANDEM_RS_PORT and TANDEM_SERVICE are set)
 import Addresses
+import CNetlink
 import Glibc
 import HealthCheck
 import NIOPosix
@@ -62,6 +66,17 @@ do {
             }
         }
         print(weight)
+    case ("without-kvm", let count) where count >= 2:
+        let newMountNamespace: Int32 = 0x0002_0000  // CLONE_NEWNS
+        guard unshare(newMountNamespace) == 0, mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil) == 0 else {
+            throw LabError("unshare/mount: \(String(cString: strerror(errno)))")
+        }
+        if access("/dev/kvm", F_OK) == 0, mount("/dev/null", "/dev/kvm", nil, UInt(MS_BIND), nil) != 0 {
+            throw LabError("hiding /dev/kvm: \(String(cString: strerror(errno)))")
+        }
+        var argv = arguments.dropFirst().map { strdup($0) } + [nil]
+        execv(arguments[1], &argv)
+        throw LabError("cannot run \(arguments[1]): \(String(cString: strerror(errno)))")
     case ("external-check", 2):
         let address = getenv("TANDEM_RS_ADDRESS").map { String(cString: $0) } ?? ""
         guard getenv("TANDEM_RS_PORT") != nil, getenv("TANDEM_SERVICE") != nil else {

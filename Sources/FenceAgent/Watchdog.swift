@@ -1,0 +1,95 @@
+import Glibc
+import OCF
+import Synchronization
+
+/// A deadline around calls that can block without limit (connecting to a host that accepts
+/// TCP and never answers, a frozen libvirtd): when it passes, the process kills its children
+/// (an ssh transport), writes "<what> timed out after N s" and exits 1.
+///
+/// A thread rather than a signal: reporting and killing children are not async-signal-safe.
+/// Exiting is the only way out of a blocked libvirt call, and a fence agent's run is one action.
+public enum Watchdog {
+    struct Armed {
+        let deadline: ContinuousClock.Instant
+        let what: String
+        let limit: Duration
+        let log: Log
+    }
+
+    static let armed = Mutex<Armed?>(nil)
+    static let thread = Mutex<pthread_t?>(nil)
+
+    /// Runs `body`; if it has not returned within `limit`, the process exits as described.
+    public static func within<T, E: Error>(_ limit: Duration, _ what: String, log: Log,
+                                           _ body: () throws(E) -> T) throws(E) -> T {
+        startThread()
+        armed.withLock { $0 = Armed(deadline: .now + limit, what: what, limit: limit, log: log) }
+        defer { armed.withLock { $0 = nil } }
+        return try body()
+    }
+
+    static func startThread() {
+        thread.withLock { thread in
+            guard thread == nil else { return }
+            var created = pthread_t()
+            guard pthread_create(&created, nil, { _ in Watchdog.watch() }, nil) == 0 else { return }
+            pthread_detach(created)
+            thread = created
+        }
+    }
+
+    static func watch() -> Never {
+        while true {
+            let now = ContinuousClock.now
+            let due = armed.withLock { armed -> Armed? in
+                guard let armed, armed.deadline <= now else { return nil }
+                return armed
+            }
+            if let due { expire(due) }
+            // A deadline is met within 10 ms; the agent lives for a second or so.
+            var pause = timespec(tv_sec: 0, tv_nsec: 10_000_000)
+            nanosleep(&pause, nil)
+        }
+    }
+
+    static func expire(_ armed: Armed) -> Never {
+        killChildren()
+        armed.log.error("\(armed.what) timed out after \(armed.limit.seconds) s")
+        _exit(1)
+    }
+
+    /// SIGKILLs every process whose parent is this one (libvirt's ssh, which would otherwise
+    /// wait for a banner forever).
+    static func killChildren() {
+        let me = getpid()
+        guard let directory = opendir("/proc") else { return }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = Int32(name), let parent = parentOf(pid), parent == me else { continue }
+            kill(pid, SIGKILL)
+        }
+    }
+
+    /// The PPID field of `/proc/<pid>/stat` (the fourth, after the parenthesised command).
+    static func parentOf(_ pid: Int32) -> Int32? {
+        let descriptor = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        guard count > 0 else { return nil }
+        let text = String(decoding: buffer[..<count], as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
+    }
+}
+
+extension Duration {
+    /// Whole and fractional seconds, e.g. `10` or `2.5`.
+    var seconds: String {
+        let milliseconds = components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)" : "\(Double(milliseconds) / 1000)"
+    }
+}

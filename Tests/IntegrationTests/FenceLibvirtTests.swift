@@ -1,0 +1,247 @@
+import Glibc
+import OCF
+import OCFTesting
+import Testing
+
+/// fence_libvirt against a real libvirtd (started here, without systemd) and TCG guest domains:
+/// every action with the result verified through libvirt (virsh), the same over qemu+ssh to a
+/// private sshd, host key verification, deadlines against a black hole and a frozen libvirtd,
+/// refused input, and pacemaker-fenced in stand-alone mode driving the agent.
+@Suite(.serialized, .enabled(if: Facilities.ready))
+struct FenceLibvirtTests {
+    static let agent = FenceRunner(AgentRunner.path(of: "fence_libvirt"))
+
+    /// The fencer's stdin for one action.
+    static func options(_ action: String, _ plug: String?, uri: String = LibvirtLab.uri, _ extra: [(String, String)] = []) -> [(String, String)] {
+        var options = [("action", action), ("uri", uri)]
+        if let plug { options += [("nodename", "node1"), ("port", plug)] }
+        return options + extra
+    }
+
+    @Test func offOnStatusAndListAreVerifiedThroughLibvirt() throws {
+        let lab = try LibvirtLab(name: "power")
+        let guest = try lab.addGuest("n1")
+        let other = try lab.addGuest("n2")
+        #expect(lab.waitForBoots(guest, 1), "the guest never booted: \(readFile(guest.console) ?? "")")
+
+        let status = try Self.agent.run(Self.options("status", guest.name))
+        #expect(status.status == 0 && status.output == "Status: ON\n", "\(status)")
+
+        let list = try Self.agent.run(Self.options("list", nil))
+        #expect(list.status == 0, "\(list)")
+        #expect(list.output.contains("\(guest.name),\(guest.uuid)\n") && list.output.contains("\(other.name),\(other.uuid)\n"), "\(list)")
+        let listStatus = try Self.agent.run([("action", "list-status"), ("uri", LibvirtLab.uri)])
+        #expect(listStatus.output.contains("\(guest.name),\(guest.uuid),ON\n"), "\(listStatus)")
+
+        let monitor = try Self.agent.run([("action", "monitor"), ("uri", LibvirtLab.uri)])
+        #expect(monitor.status == 0, "\(monitor)")
+
+        let off = try Self.agent.run(Self.options("off", guest.name))
+        #expect(off.status == 0 && off.output == "Success: Powered OFF\n", "\(off)")
+        #expect(lab.state(guest) == "shut off", "off returned before libvirt saw the domain off")
+        #expect(lab.state(other) == "running", "the other domain was touched")
+        let statusOff = try Self.agent.run(Self.options("status", guest.name))
+        #expect(statusOff.status == 2 && statusOff.output == "Status: OFF\n", "\(statusOff)")
+        let offAgain = try Self.agent.run(Self.options("off", guest.name))
+        #expect(offAgain.status == 0 && offAgain.output == "Success: Already OFF\n", "\(offAgain)")
+
+        // By UUID, from the command line.
+        let on = try Self.agent.run(arguments: ["-o", "on", "-n", guest.uuid, "--uri", LibvirtLab.uri])
+        #expect(on.status == 0 && on.output == "Success: Powered ON\n", "\(on)")
+        #expect(lab.state(guest) == "running")
+        #expect(lab.waitForBoots(guest, 2), "not booted again after on")
+        let onAgain = try Self.agent.run(Self.options("on", guest.name))
+        #expect(onAgain.status == 0 && onAgain.output == "Success: Already ON\n", "\(onAgain)")
+    }
+
+    @Test func rebootPowersOffThenOnAndResetRestartsTheGuest() throws {
+        let lab = try LibvirtLab(name: "reboot")
+        let guest = try lab.addGuest("n1")
+        #expect(lab.waitForBoots(guest, 1))
+        let firstID = try #require(lab.domainID(guest))
+
+        let reboot = try Self.agent.run(Self.options("reboot", guest.name))
+        #expect(reboot.status == 0 && reboot.output == "Success: Rebooted\n", "\(reboot)")
+        // A new hypervisor process (a new domain id), and a guest that boots from scratch.
+        let secondID = try #require(lab.domainID(guest), "not running after reboot")
+        #expect(secondID != firstID)
+        #expect(lab.waitForBoots(guest, 2), "the guest did not boot again")
+        let log = readFile(lab.directory + "/libvirtd.log") ?? ""
+        #expect(!log.isEmpty)
+
+        let reset = try Self.agent.run(Self.options("reboot", guest.name, [("reboot_method", "reset")]))
+        #expect(reset.status == 0 && reset.output == "Success: Rebooted (reset)\n", "\(reset)")
+        #expect(lab.domainID(guest) == secondID, "reset keeps the process")
+        #expect(lab.waitForBoots(guest, 3), "the guest did not boot again after the reset")
+
+        // A domain that is off is simply started by a reboot.
+        _ = try lab.virsh(["destroy", guest.name])
+        let fromOff = try Self.agent.run(Self.options("reboot", guest.name))
+        #expect(fromOff.status == 0 && lab.state(guest) == "running", "\(fromOff)")
+    }
+
+    @Test func transientAndMissingDomains() throws {
+        let lab = try LibvirtLab(name: "transient")
+        let guest = try lab.addGuest("t1", transient: true)
+        // destroy makes a transient domain vanish: that is off, not a failure.
+        let off = try Self.agent.run(Self.options("off", guest.name))
+        #expect(off.status == 0 && off.output == "Success: Powered OFF\n", "\(off)")
+        #expect(lab.state(guest) == nil, "the transient domain still exists")
+
+        let status = try Self.agent.run(Self.options("status", guest.name))
+        #expect(status.status == 1 && status.reason.contains("not found"), "\(status)")
+        let asOff = try Self.agent.run(Self.options("status", guest.name, [("missing_as_off", "1")]))
+        #expect(asOff.status == 2, "\(asOff)")
+        let offMissing = try Self.agent.run(Self.options("off", guest.name))
+        #expect(offMissing.status == 1, "\(offMissing)")
+        let offMissingAsOff = try Self.agent.run(Self.options("off", guest.name, [("missing_as_off", "true")]))
+        #expect(offMissingAsOff.status == 0 && offMissingAsOff.output == "Success: Already OFF\n", "\(offMissingAsOff)")
+        let on = try Self.agent.run(Self.options("on", guest.name, [("missing_as_off", "true")]))
+        #expect(on.status == 1, "\(on)")
+    }
+
+    @Test func overSSHWithAKeyAndAKnownHostKey() throws {
+        let lab = try LibvirtLab(name: "ssh")
+        let guest = try lab.addGuest("n1")
+        let sshd = try SSHServer(directory: lab.directory + "/sshd")
+        let uri = "qemu+ssh://root@127.0.0.1:\(sshd.port)/system?keyfile=\(sshd.clientKey)"
+        let known = [("known_hosts", sshd.knownHosts)]
+
+        let status = try Self.agent.run(Self.options("status", guest.name, uri: uri, known))
+        #expect(status.status == 0 && status.output == "Status: ON\n", "\(status)")
+        let off = try Self.agent.run(Self.options("off", guest.name, uri: uri, known))
+        #expect(off.status == 0 && lab.state(guest) == "shut off", "\(off)")
+        let reboot = try Self.agent.run(Self.options("reboot", guest.name, uri: uri, known))
+        #expect(reboot.status == 0 && lab.state(guest) == "running", "\(reboot)")
+        let list = try Self.agent.run([("action", "list"), ("uri", uri)] + known)
+        #expect(list.output.contains(guest.name), "\(list)")
+        #expect(processes(withArgumentContaining: "\(sshd.port)").filter { !Self.isSSHServer($0) }.isEmpty, "an ssh client was left running")
+
+        // An unknown host key is refused (root's own known_hosts does not have it), and nothing is touched.
+        let unknown = try Self.agent.run(Self.options("off", guest.name, uri: uri))
+        #expect(unknown.status == 1 && unknown.reason.contains("Host key verification failed"), "\(unknown)")
+        #expect(lab.state(guest) == "running")
+        // So is a changed one.
+        let wrong = lab.directory + "/wrong_known_hosts"
+        let otherKey = (readFile(sshd.clientKey + ".pub") ?? "").split(separator: " ").prefix(2).joined(separator: " ")
+        try writeFile(wrong, "[127.0.0.1]:\(sshd.port) \(otherKey)\n")
+        let changed = try Self.agent.run(Self.options("off", guest.name, uri: uri, [("known_hosts", wrong)]))
+        #expect(changed.status == 1 && changed.reason.contains("Host key verification failed"), "\(changed)")
+        #expect(lab.state(guest) == "running")
+    }
+
+    @Test func aHostThatNeverAnswersFailsWithinConnectTimeout() throws {
+        let hole = try BlackHoleListener()
+        let lab = try LibvirtLab(name: "blackhole")
+        let sshd = try SSHServer(directory: lab.directory + "/sshd")
+        for uri in ["qemu+ssh://root@127.0.0.1:\(hole.port)/system?keyfile=\(sshd.clientKey)",
+                    "qemu+libssh2://root@127.0.0.1:\(hole.port)/system?keyfile=\(sshd.clientKey)&known_hosts=\(sshd.knownHosts)"] {
+            let result = try Self.agent.run(Self.options("status", "n1", uri: uri, [("connect_timeout", "2")]), timeout: .seconds(30))
+            #expect(result.status == 1 && !result.timedOut, "\(result)")
+            #expect(result.reason.contains("timed out"), "Pacemaker reads a timeout from 'timed out': \(result)")
+            #expect(result.elapsed < .seconds(4), "gave up after \(result.elapsed), connect_timeout=2")
+            #expect(waitUntil(deadline: .now + .seconds(5)) { processes(withArgumentContaining: "\(hole.port)").isEmpty },
+                    "an ssh client to the black hole was left running")
+        }
+    }
+
+    @Test func aFrozenLibvirtdFailsWithinConnectTimeout() throws {
+        let lab = try LibvirtLab(name: "frozen")
+        let guest = try lab.addGuest("n1")
+        lab.freeze()
+        defer { lab.thaw() }
+        for action in ["status", "off", "monitor"] {
+            let result = try Self.agent.run(Self.options(action, action == "monitor" ? nil : guest.name, [("connect_timeout", "2")]),
+                                            timeout: .seconds(30))
+            #expect(result.status == 1 && result.reason.contains("timed out") && result.elapsed < .seconds(4), "\(action): \(result)")
+        }
+        lab.thaw()
+        #expect(lab.state(guest) == "running", "the domain was touched")
+    }
+
+    @Test func badInputIsRefusedAndTouchesNothing() throws {
+        let lab = try LibvirtLab(name: "input")
+        let guest = try lab.addGuest("n1")
+        let id = lab.domainID(guest)
+        let cases: [(String, [(String, String)], String)] = [
+            ("unknown action", [("action", "frobnicate"), ("port", guest.name)], "unrecognised action 'frobnicate'"),
+            ("no plug", [("action", "off"), ("uri", LibvirtLab.uri)], "plug is required for off"),
+            ("malformed URI", Self.options("off", guest.name, uri: "qemu:/system"), "is not a libvirt URI"),
+            ("unknown transport", Self.options("off", guest.name, uri: "qemu+rsh://host/system"), "unknown transport 'rsh'"),
+            ("ssh without host", Self.options("off", guest.name, uri: "qemu+ssh:///system"), "needs a host"),
+            ("shell in the URI", Self.options("off", guest.name, uri: "qemu+ssh://h/system?command=/bin/sh;reboot"), "contains ';'"),
+            ("backquote in the URI", Self.options("off", guest.name, uri: "qemu:///system`reboot`"), "contains '`'"),
+            ("shell in the plug", Self.options("off", "\(guest.name);reboot"), "is not a domain name or UUID"),
+            ("dollar in the plug", Self.options("off", "$(reboot)"), "is not a domain name or UUID"),
+            ("bad number", Self.options("off", guest.name, [("power_timeout", "soon")]), "power_timeout: 'soon' is not an integer"),
+            ("bad method", Self.options("reboot", guest.name, [("reboot_method", "cycle")]), "reboot_method: 'cycle' is not one of onoff, reset"),
+            ("missing key file", Self.options("off", guest.name, uri: "qemu+ssh://h/system?keyfile=/nonexistent/key"), "keyfile /nonexistent/key cannot be read"),
+            ("known_hosts for a local URI", Self.options("off", guest.name, [("known_hosts", "/etc/hosts")]), "applies to ssh URIs only"),
+        ]
+        for (what, options, message) in cases {
+            let result = try Self.agent.run(options)
+            #expect(result.status == 1, "\(what): \(result)")
+            #expect(result.reason.hasPrefix("ERROR: ") && result.reason.contains(message), "\(what): \(result)")
+        }
+        let typo = try Self.agent.run(arguments: ["-o", "off", "-n", guest.name, "--power-timout=5"])
+        #expect(typo.status == 1 && typo.reason.contains("unknown option --power-timout"), "\(typo)")
+        #expect(lab.domainID(guest) == id && lab.state(guest) == "running", "a refused request touched the domain")
+
+        // Unknown keys on stdin (a leftover parameter) are warnings, never fatal.
+        let leftover = try Self.agent.run(Self.options("status", guest.name, [("ipaddr", "10.0.0.1")]))
+        #expect(leftover.status == 0 && leftover.errorOutput.contains("ipaddr is not a parameter"), "\(leftover)")
+        // validate-all as stonith_admin -K runs it: the dummy target node1, nothing contacted.
+        let validate = try Self.agent.run([("action", "validate-all"), ("nodename", "node1"), ("port", "node1"), ("uri", "qemu+ssh://kvm1/system")])
+        #expect(validate.status == 0, "\(validate)")
+    }
+
+    @Test func metadataIsValidForFenceAgentsAndPacemaker() throws {
+        let metadata = try Self.agent.run(arguments: ["-o", "metadata"])
+        #expect(metadata.status == 0)
+        let file = labLogsDirectory + "/fence_libvirt-metadata.xml"
+        try writeFile(file, metadata.output)
+        let schema = try Command("/usr/bin/xmllint", ["--noout", "--relaxng", "/usr/share/cluster/relaxng/metadata.rng", file])
+            .run(deadline: .now + .seconds(30))
+        #expect(schema.status == 0, "\(schema.errorOutput)")
+        let link = try FencerLink()
+        defer { link.remove() }
+        let shown = try Command("/usr/sbin/stonith_admin", ["--metadata", "--agent", "fence_libvirt"]).run(deadline: .now + .seconds(30))
+        #expect(shown.status == 0 && shown.output.contains("name=\"uri\"") && shown.output.contains("name=\"reboot_method\""), "\(shown.errorOutput)")
+    }
+
+    @Test func standAloneFencerDrivesTheAgent() throws {
+        let lab = try LibvirtLab(name: "fencer")
+        let node1 = try lab.addGuest("node1")
+        let node2 = try lab.addGuest("node2")
+        let link = try FencerLink()
+        defer { link.remove() }
+        let fencer = try StandAloneFencer(directory: lab.directory + "/fencer")
+        defer { fencer.stop() }
+        let device = "libvirt-\(lab.prefix)"
+        let register = try fencer.admin(["--register", device, "--agent", "fence_libvirt", "--option", "uri=\(LibvirtLab.uri)",
+                                          "--option", "pcmk_host_map=node1:\(node1.name);node2:\(node2.name)"])
+        #expect(register.status == 0, "\(register.errorOutput)")
+        let query = try fencer.admin(["--query", device])
+        #expect(query.status == 0, "monitor: \(query.errorOutput)")
+        let list = try fencer.admin(["--list", "node2"])
+        #expect(list.status == 0 && list.output.contains(device), "\(list.output)\(list.errorOutput)")
+        let targets = try fencer.admin(["--list-targets", device])
+        #expect(targets.output.contains(node1.name) && targets.output.contains(node2.name), "\(targets.output)")
+
+        let off = try fencer.admin(["--fence", "node2", "--timeout", "60"])
+        #expect(off.status == 0, "\(off.output)\(off.errorOutput)")
+        #expect(lab.state(node2) == "shut off" && lab.state(node1) == "running")
+        let on = try fencer.admin(["--unfence", "node2", "--timeout", "60"])
+        #expect(on.status == 0 && lab.state(node2) == "running", "\(on.output)\(on.errorOutput)")
+        let id = lab.domainID(node1)
+        let reboot = try fencer.admin(["--reboot", "node1", "--timeout", "60"])
+        #expect(reboot.status == 0 && lab.state(node1) == "running" && lab.domainID(node1) != id, "\(reboot.output)\(reboot.errorOutput)")
+        let history = try fencer.admin(["--history", "*", "--verbose"])
+        #expect(history.status == 0, "\(history.errorOutput)")
+        #expect(try fencer.admin(["--deregister", device]).status == 0)
+    }
+
+    static func isSSHServer(_ pid: pid_t) -> Bool {
+        (readFile("/proc/\(pid)/cmdline") ?? "").hasPrefix("/usr/sbin/sshd")
+    }
+}
