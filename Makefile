@@ -33,6 +33,8 @@ RELEASE_BIN := $(CURDIR)/.build/release
 PROVIDER_DIR := $(CURDIR)/.build/provider
 # The daemons as the cluster lab's nodes see them at $(LIBEXEC_DIR) (lab up --libexec).
 LAB_LIBEXEC_DIR := $(CURDIR)/.build/libexec
+# The fence agents as the lab's nodes see them in /usr/sbin (lab up --sbin).
+LAB_SBIN_DIR := $(CURDIR)/.build/sbin
 
 # Every Debian package a build, test, benchmark or demo needs.
 BUILD_PACKAGES := pkg-config libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libmariadb-dev libssl-dev zlib1g-dev libc-ares-dev \
@@ -68,6 +70,8 @@ build:
 	for agent in $(AGENTS); do cp $(RELEASE_BIN)/$$agent $(PROVIDER_DIR)/; done
 	rm -rf $(LAB_LIBEXEC_DIR) && mkdir -p $(LAB_LIBEXEC_DIR)
 	for daemon in $(DAEMONS); do cp $(RELEASE_BIN)/$$daemon $(LAB_LIBEXEC_DIR)/; done
+	rm -rf $(LAB_SBIN_DIR) && mkdir -p $(LAB_SBIN_DIR)
+	for agent in $(FENCE_AGENTS); do cp $(RELEASE_BIN)/$$agent $(LAB_SBIN_DIR)/; done
 
 # The README's test command: unit tests, then the tests with real parts (root).
 test: deps build unit integration ipvs-test e2e
@@ -128,6 +132,8 @@ bench: deps build
 			-- $(RELEASE_BIN)/tandem-bench failover; fi
 	# mysql-mm against ocf:heartbeat:mysql on a real MariaDB pair (no IPVS needed)
 	$(RELEASE_BIN)/tandem-bench mysql
+	# fence_libvirt against fence_virsh on a real libvirtd's TCG guest, through the same sshd
+	$(RELEASE_BIN)/tandem-bench fence
 	# seed 004 under Pacemaker: the writer's mysqld killed, the rw VIP writing on the other master
 	if $(HOST_HAS_IPVS); then $(RELEASE_BIN)/tandem-bench mysql-failover; \
 	else rm -rf lab-logs/bench-mysql-failover && mkdir -p lab-logs/bench-mysql-failover && \

@@ -48,3 +48,21 @@ public func processes(withArgumentContaining text: String) -> [pid_t] {
         return data.split(separator: 0).contains { String(decoding: $0, as: UTF8.self).contains(text) }
     }
 }
+
+/// Every process below `pid` (children, their children, …).
+public func descendants(of pid: pid_t) -> [pid_t] {
+    var parents: [pid_t: [pid_t]] = [:]
+    for candidate in listDirectory("/proc").compactMap({ Int32($0) }) {
+        guard let stat = readFile("/proc/\(candidate)/stat"), let close = stat.lastIndex(of: ")") else { continue }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        if fields.count > 1, let parent = Int32(fields[1]) { parents[parent, default: []].append(candidate) }
+    }
+    var found: [pid_t] = []
+    var queue = [pid]
+    while let next = queue.popLast() {
+        let children = parents[next] ?? []
+        found += children
+        queue += children
+    }
+    return found
+}

@@ -4,7 +4,8 @@ import OCF
 
 /// The project's Pacemaker lab (`.ci/lab/lab`) from Swift: real corosync + Pacemaker nodes in
 /// namespaces, with Tandem's built agents as OCF provider `tandem` and its daemons in
-/// `/usr/libexec/tandem`. The lab is always torn down
+/// `/usr/libexec/tandem`, its fence agents (`make build` stages them in .build/sbin) in
+/// `/usr/sbin`. The lab is always torn down
 /// and its logs are kept in `lab-logs/<name>` of the repository.
 public final class PacemakerLab {
     public let directory: String
@@ -24,6 +25,8 @@ public final class PacemakerLab {
         var arguments = ["up", "-n", String(nodes), "--hosts", String(hosts), "--provider", "tandem=" + provider]
         let libexec = PacemakerLab.libexecDirectory(root: root)
         if access(libexec, F_OK) == 0 { arguments += ["--libexec", libexec] }
+        let sbin = root + "/.build/sbin"
+        if access(sbin, F_OK) == 0 { arguments += ["--sbin", sbin] }
         let up = try run(arguments, timeout: .seconds(120 * PacemakerLab.slowness))
         guard up.status == 0 else { throw LabError("lab up failed (\(up.status)): \(up.errorOutput)") }
     }

@@ -50,9 +50,13 @@ public final class SSHServer {
 
     deinit { stop() }
 
+    /// Stops the server and its sessions (a session outlives the listening sshd; an ssh
+    /// connection kept open by a client would stay).
     public func stop() {
-        _ = process?.terminate(by: .now + .seconds(10))
-        process = nil
+        guard let process else { return }
+        for session in descendants(of: process.pid) { kill(session, SIGKILL) }
+        _ = process.terminate(by: .now + .seconds(10))
+        self.process = nil
     }
 }
 

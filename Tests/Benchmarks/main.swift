@@ -12,6 +12,8 @@
 //   tandem-bench mysql-failover
 //                       seed 004 under Pacemaker: the writer's mysqld killed, time until the rw
 //                       VIP writes on the other master (a kernel with IPVS)
+//   tandem-bench fence  fence_libvirt against fence_virsh on a real libvirtd's TCG guest, through
+//                       the same sshd: status, off, on, reboot
 //   tandem-bench failover
 //                       seed 002's director pair under Pacemaker: failover outage, connections
 //                       kept and monitoring CPU against IPaddr2 + ldirectord (a kernel with IPVS)
@@ -34,6 +36,9 @@ do {
     case "mysql":
         let runs = Int(getenv("BENCH_RUNS").map { String(cString: $0) } ?? "") ?? 50
         exit(try MySQLBench(runs: runs).run())
+    case "fence":
+        let runs = Int(getenv("BENCH_RUNS").map { String(cString: $0) } ?? "") ?? 5
+        exit(try FenceBench(runs: runs).run())
     case "mysql-failover":
         exit(try MySQLFailoverBench().run())
     case "failover":
@@ -44,7 +49,7 @@ do {
         let runs = Int(getenv("BENCH_RUNS").map { String(cString: $0) } ?? "") ?? 9
         exit(try IPVSBench(runs: runs).run())
     default:
-        print("usage: tandem-bench [vip|ipvs|healthcheck|failover|mysql|mysql-failover]")
+        print("usage: tandem-bench [vip|ipvs|healthcheck|failover|mysql|mysql-failover|fence]")
         exit(2)
     }
 } catch {

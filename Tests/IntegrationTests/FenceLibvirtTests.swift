@@ -130,6 +130,30 @@ struct FenceLibvirtTests {
         #expect(lab.state(guest) == "running")
     }
 
+    @Test func aKeptSSHConnectionServesTheNextActions() throws {
+        let lab = try LibvirtLab(name: "persist")
+        let guest = try lab.addGuest("n1")
+        let sshd = try SSHServer(directory: lab.directory + "/sshd")
+        let uri = "qemu+ssh://root@127.0.0.1:\(sshd.port)/system?keyfile=\(sshd.clientKey)"
+        let kept = [("known_hosts", sshd.knownHosts), ("ssh_persist", "30")]
+        func masters() -> Set<pid_t> {
+            Set(processes(withArgumentContaining: "/run/tandem/fence_libvirt/cm-"))
+        }
+        let before = masters()
+        let first = try Self.agent.run(Self.options("status", guest.name, uri: uri, kept))
+        #expect(first.status == 0, "\(first)")
+        let kept1 = masters().subtracting(before)
+        #expect(kept1.count == 1, "one kept connection: \(kept1)")
+        let second = try Self.agent.run(Self.options("status", guest.name, uri: uri, kept))
+        #expect(second.status == 0 && second.elapsed < first.elapsed, "the second status logs in again: \(first.elapsed) then \(second.elapsed)")
+        let off = try Self.agent.run(Self.options("off", guest.name, uri: uri, kept))
+        #expect(off.status == 0 && lab.state(guest) == "shut off", "\(off)")
+        #expect(masters().subtracting(before) == kept1, "a second connection was opened")
+        // The kept connection ends with the host's sshd session.
+        sshd.stop()
+        #expect(waitUntil(deadline: .now + .seconds(10)) { masters().isDisjoint(with: kept1) })
+    }
+
     @Test func aHostThatNeverAnswersFailsWithinConnectTimeout() throws {
         let hole = try BlackHoleListener()
         let lab = try LibvirtLab(name: "blackhole")

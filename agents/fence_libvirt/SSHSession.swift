@@ -35,6 +35,11 @@ struct SSHSession {
         // no_verify=1 is the URI's explicit choice to accept new host keys; otherwise strict.
         if parameters.uri.parameter("no_verify") != "1" { options += ["-o", "StrictHostKeyChecking=yes"] }
         if let file = parameters.knownHosts { options += ["-o", "UserKnownHostsFile=\(file)"] }
+        if parameters.sshPersist > 0 {
+            // %C: a hash of local host, remote host, port and user; the directory is root's alone.
+            options += ["-o", "ControlMaster=auto", "-o", "ControlPath=\(SSHSession.directory)/cm-%C",
+                        "-o", "ControlPersist=\(parameters.sshPersist)", "-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=3"]
+        }
         return options
     }
 
