@@ -5,6 +5,7 @@ import Testing
 @testable import ipvs_sync
 @testable import vip
 @testable import mysql_mm
+@testable import fence_libvirt
 import HealthCheck
 
 /// The README's parameter tables say what the agents declare: same names, same defaults.
@@ -29,6 +30,7 @@ import HealthCheck
         ("ocf:tandem:ipvs-sync", SyncParameters.declarations),
         ("ocf:tandem:healthcheck", HealthCheckParameters.declarations),
         ("ocf:tandem:mysql-mm", MasterMasterParameters.declarations),
+        ("fence_libvirt", FenceParameters.declarations),
     ]
 
     @Test(arguments: 0..<agents.count)
@@ -63,7 +65,7 @@ extension ReadmeTests {
     func reloadableSentenceMatchesDeclarations(_ index: Int) {
         let (section, declarations) = Self.agents[index]
         let named = Self.reloadable(in: section)
-        #expect(named == declarations.filter(\.isReloadable).map(\.name), "\(section): README says \(named ?? [])")
+        #expect((named ?? []) == declarations.filter(\.isReloadable).map(\.name), "\(section): README says \(named ?? [])")
     }
 }
 
