@@ -42,7 +42,8 @@ BUILD_PACKAGES := pkg-config libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libm
 TEST_PACKAGES := libxml2-utils resource-agents pacemaker pacemaker-cli-utils corosync crmsh \
 	python3-lxml iproute2 iputils-ping socat procps util-linux psmisc strace nginx-light openssl \
 	mariadb-server mariadb-client dnsmasq-base \
-	libvirt-daemon-system-sysv libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients openssh-server fence-agents
+	libvirt-daemon-system-sysv libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc libvirt-clients \
+	openssh-server fence-agents apache2
 # The qemu guest with Debian's kernel for IPVS (.ci/vm; the kernel package itself is fetched
 # with apt-get download on first use, never installed), and ipvsadm for the comparisons.
 VM_PACKAGES := qemu-system-x86 busybox-static kmod xz-utils ipvsadm

@@ -169,6 +169,8 @@ public final class RunningCommand {
                 // Quiet pipes: if the command itself has exited, whatever holds them is not ours to wait for.
                 if waitpid(pid, &status, WNOHANG) == pid {
                     reaped = true
+                    // What it wrote between the quiet poll and its exit is in the pipes already.
+                    drain(into: &outputs, open: open, buffer: &buffer)
                     break
                 }
                 continue
@@ -204,6 +206,20 @@ public final class RunningCommand {
         let exit = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return Command.Result(status: reaped ? exit : 128 + SIGKILL, standardOutput: outputs[0], standardError: outputs[1],
                               timedOut: timedOut)
+    }
+
+    /// Reads what the pipes hold now, without waiting for more (a process the command left
+    /// behind may keep them open).
+    private func drain(into outputs: inout [[UInt8]], open: [Bool], buffer: inout [UInt8]) {
+        for index in 0..<2 where open[index] {
+            while true {
+                var poller = pollfd(fd: descriptors[index], events: Int16(POLLIN), revents: 0)
+                guard poll(&poller, 1, 0) > 0, poller.revents & Int16(POLLIN) != 0 else { break }
+                let count = buffer.withUnsafeMutableBytes { read(descriptors[index], $0.baseAddress, $0.count) }
+                guard count > 0 else { break }
+                outputs[index] += buffer[..<count]
+            }
+        }
     }
 
     /// SIGTERM to the command's process group, then SIGKILL if it is still there a second later.

@@ -54,9 +54,10 @@ public final class LibvirtLab {
                                      output: directory + "/virtlogd.out")
         // This host's /dev/kvm opens but KVM does not work, and libvirt (9.0) then judges its
         // cached qemu capabilities stale on every lookup: each define re-probes qemu for 40 s.
-        // Without /dev/kvm it probes once and runs TCG guests, as on a host without KVM.
+        // Without /dev/kvm it probes once and runs TCG guests, as on a host without KVM. Its LXC
+        // driver needs the cgroup v1 controllers without the hybrid layout's cgroup2 mount.
         libvirtd = Background.launch(AgentRunner.path(of: "tandem-testtool"),
-                                     ["without-kvm", "/usr/sbin/libvirtd", "-f", directory + "/libvirtd.conf", "-p", directory + "/libvirtd.pid"],
+                                     ["libvirtd-view", "/usr/sbin/libvirtd", "-f", directory + "/libvirtd.conf", "-p", directory + "/libvirtd.pid"],
                                      output: directory + "/libvirtd.out")
         try writeFile(LibvirtLab.stalePIDs, [virtlogd, libvirtd].compactMap { $0?.description }.joined(separator: "\n") + "\n")
         // The first start probes qemu's capabilities (about 13 s here); later ones take 0.3 s.
@@ -71,9 +72,11 @@ public final class LibvirtLab {
     /// Destroys and undefines the lab's domains, then stops libvirtd and virtlogd.
     public func stop() {
         thaw()
-        for guest in guests {
-            _ = try? virsh(["destroy", guest.name])
-            _ = try? virsh(["undefine", guest.name])
+        // Every domain of this run, also one whose start failed half-way.
+        let listed = (try? virsh(["list", "--all", "--name"]).output) ?? ""
+        for name in listed.split(whereSeparator: \.isNewline).map(String.init) where name.hasPrefix(prefix + "-") {
+            _ = try? virsh(["destroy", name])
+            _ = try? virsh(["undefine", name])
         }
         guests = []
         for daemon in [libvirtd, virtlogd].compactMap({ $0 }) {
@@ -143,6 +146,21 @@ public final class LibvirtLab {
     /// The running domain's id (a new one per start); `nil` when it is off.
     public func domainID(_ guest: Guest) -> Int? {
         guard let result = try? virsh(["domid", guest.name]), result.status == 0 else { return nil }
+        return Int(result.output.trimmedLine)
+    }
+
+    /// The state of an LXC domain (lxc:///system, e.g. a lab node with libvirt power); `nil`
+    /// when there is none.
+    public func containerState(_ name: String) -> String? {
+        guard let result = try? Command("/usr/bin/virsh", ["-c", "lxc:///system", "domstate", name]).run(deadline: .now + .seconds(30)),
+              result.status == 0 else { return nil }
+        return result.output.trimmedLine
+    }
+
+    /// The id of a running LXC domain (a new one each time it starts); `nil` when it is off.
+    public func containerID(_ name: String) -> Int? {
+        guard let result = try? Command("/usr/bin/virsh", ["-c", "lxc:///system", "domid", name]).run(deadline: .now + .seconds(30)),
+              result.status == 0 else { return nil }
         return Int(result.output.trimmedLine)
     }
 

@@ -16,7 +16,11 @@ public final class PacemakerLab {
     /// Brings up `nodes` nodes (and `hosts` plain hosts, `host1`…, without cluster software) and
     /// waits until they are online with a DC. `LAB_*` variables of this process (`LAB_SLOW`,
     /// `LAB_UP_TIMEOUT`… as the IPVS guest sets them) reach the lab.
-    public init(nodes: Int, hosts: Int = 0, name: String = "it") throws {
+    /// - Parameter libvirtPower: a domain name prefix: each node's boot is then a libvirt LXC
+    ///   domain `<prefix>-nodeX` (lxc:///system; a libvirtd must run), so that powering a node
+    ///   off is destroying its domain (`lab up --power libvirt:PREFIX`); `blockDevices` are the
+    ///   host's block devices its nodes may use (`--block`).
+    public init(nodes: Int, hosts: Int = 0, name: String = "it", libvirtPower: String? = nil, blockDevices: [String] = []) throws {
         let root = repositoryRoot
         script = root + "/.ci/lab/lab"
         directory = "/tmp/tandem-lab-\(name)-\(getpid())"
@@ -27,6 +31,7 @@ public final class PacemakerLab {
         if access(libexec, F_OK) == 0 { arguments += ["--libexec", libexec] }
         let sbin = root + "/.build/sbin"
         if access(sbin, F_OK) == 0 { arguments += ["--sbin", sbin] }
+        if let libvirtPower { arguments += ["--power", "libvirt:" + libvirtPower] + blockDevices.flatMap { ["--block", $0] } }
         let up = try run(arguments, timeout: .seconds(120 * PacemakerLab.slowness))
         guard up.status == 0 else { throw LabError("lab up failed (\(up.status)): \(up.errorOutput)") }
     }

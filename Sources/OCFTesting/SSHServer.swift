@@ -1,4 +1,5 @@
 import Glibc
+import Netlink
 import OCF
 
 /// A private OpenSSH server on 127.0.0.1 for tests (shared/notes/libvirt-fencing.md §6): its
@@ -7,14 +8,22 @@ import OCF
 public final class SSHServer {
     public let directory: String
     public let port: UInt16
+    public let address: String
+    private let namespace: NetworkNamespace?
     /// The private key that logs in as root.
     public var clientKey: String { directory + "/client_key" }
     /// A known_hosts file with this server's host key.
     public var knownHosts: String { directory + "/known_hosts" }
     private var process: ProcessIdentity?
 
-    public init(directory: String) throws {
+    /// - Parameters:
+    ///   - namespace: the network namespace it listens in (this process's when `nil`), on
+    ///     `address`; the server runs in this process's mount namespace, so its sessions reach
+    ///     the host's libvirtd socket.
+    public init(directory: String, namespace: NetworkNamespace? = nil, address: String = "127.0.0.1", port: UInt16? = nil) throws {
         self.directory = directory
+        self.namespace = namespace
+        self.address = address
         _ = try Command("/bin/mkdir", ["-p", directory, "/run/sshd"]).run(deadline: .now + .seconds(10))
         for key in ["host_key", "client_key"] {
             unlink(directory + "/" + key)
@@ -23,13 +32,13 @@ public final class SSHServer {
                 .run(deadline: .now + .seconds(30))
             guard result.status == 0 else { throw LabError("ssh-keygen: \(result.errorOutput)") }
         }
-        port = try freeLoopbackPort()
+        self.port = try port ?? freeLoopbackPort()
         try writeFile(directory + "/authorized_keys", readFile(clientKey + ".pub") ?? "")
         let hostKey = (readFile(directory + "/host_key.pub") ?? "").split(separator: " ").prefix(2).joined(separator: " ")
-        try writeFile(knownHosts, "[127.0.0.1]:\(port) \(hostKey)\n")
+        try writeFile(knownHosts, "[\(address)]:\(self.port) \(hostKey)\n")
         try writeFile(directory + "/sshd_config", """
-            Port \(port)
-            ListenAddress 127.0.0.1
+            Port \(self.port)
+            ListenAddress \(address)
             HostKey \(directory)/host_key
             PidFile \(directory)/sshd.pid
             AuthorizedKeysFile \(directory)/authorized_keys
@@ -41,20 +50,60 @@ public final class SSHServer {
             LogLevel VERBOSE
 
             """)
-        process = Background.launch("/usr/sbin/sshd", ["-D", "-e", "-f", directory + "/sshd_config"], output: directory + "/sshd.log")
-        guard waitUntil(deadline: .now + .seconds(30), { acceptsConnections(port: port) }) else {
+        start()
+        guard waitUntil(deadline: .now + .seconds(30), { listening() }) else {
             stop()
-            throw LabError("sshd did not listen on 127.0.0.1:\(port): \(readFile(directory + "/sshd.log") ?? "")")
+            throw LabError("sshd did not listen on \(address):\(self.port): \(readFile(directory + "/sshd.log") ?? "")")
         }
     }
 
     deinit { stop() }
 
+    /// Starts sshd (again, after `stop()`: same keys, same port).
+    public func start() {
+        guard process == nil else { return }
+        let arguments = ["-D", "-e", "-f", directory + "/sshd_config"]
+        if let namespace {
+            process = try? namespace.perform { Background.launch("/usr/sbin/sshd", arguments, output: directory + "/sshd.log") }
+        } else {
+            process = Background.launch("/usr/sbin/sshd", arguments, output: directory + "/sshd.log")
+        }
+    }
+
+    /// Whether sshd listens (a TCP connection to it succeeds).
+    public func listening() -> Bool {
+        guard let namespace else { return acceptsConnections(port: port) }
+        return (try? namespace.perform { acceptsConnections(host: address, port: port) }) ?? false
+    }
+
+    /// A hung server: its sessions are killed and the listener is SIGSTOPped, so connections
+    /// are accepted by the kernel and never answered. `thaw()` lets it answer again.
+    public func freeze() {
+        guard let process else { return }
+        endSessions(of: process)
+        kill(process.pid, SIGSTOP)
+    }
+
+    /// Ends the sessions: SIGTERM first, so that a login shell's EXIT traps run (a SIGKILLed
+    /// `pyenv rehash` in root's .bashrc leaves a lock that stalls every later login for 60 s),
+    /// SIGKILL for what is left after 5 s.
+    private func endSessions(of process: ProcessIdentity) {
+        let sessions = descendants(of: process.pid)
+        for session in sessions { kill(session, SIGTERM) }
+        _ = waitUntil(deadline: .now + .seconds(5)) { sessions.allSatisfy { kill($0, 0) != 0 } }
+        for session in sessions { kill(session, SIGKILL) }
+    }
+
+    public func thaw() {
+        if let process { kill(process.pid, SIGCONT) }
+    }
+
     /// Stops the server and its sessions (a session outlives the listening sshd; an ssh
     /// connection kept open by a client would stay).
     public func stop() {
         guard let process else { return }
-        for session in descendants(of: process.pid) { kill(session, SIGKILL) }
+        kill(process.pid, SIGCONT)
+        endSessions(of: process)
         _ = process.terminate(by: .now + .seconds(10))
         self.process = nil
     }
@@ -98,11 +147,12 @@ func freeLoopbackPort() throws -> UInt16 {
 }
 
 /// Whether something accepts TCP connections on 127.0.0.1:`port`.
-public func acceptsConnections(port: UInt16) -> Bool {
+public func acceptsConnections(host: String = "127.0.0.1", port: UInt16) -> Bool {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard descriptor >= 0 else { return false }
     defer { close(descriptor) }
     var address = loopback(port: port)
+    _ = inet_pton(AF_INET, host, &address.sin_addr)
     return withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     } == 0

@@ -265,6 +265,99 @@ struct FenceLibvirtTests {
         #expect(try fencer.admin(["--deregister", device]).status == 0)
     }
 
+    /// Seed 001 end to end: a two-node cluster whose nodes are libvirt LXC domains (destroying
+    /// one through libvirt is its power loss), `crm-examples/apache-stonith.crm` as it is but for
+    /// the lab's URI, names, address and disk (an ext4 image on a loop device stands in for the
+    /// SAN's XFS disk), fence_libvirt reaching the hypervisor's libvirtd over `lxc+ssh` to an sshd
+    /// on the cluster network. The node holding the group stops answering (its link cut): while
+    /// the hypervisor's sshd hangs, fencing fails and the group does not move; once it answers,
+    /// the node's domain is destroyed (and started again) before the group starts on the other.
+    @Test func seed001ANodeThatStopsAnsweringIsFencedThroughItsHypervisorFirst() throws {
+        let libvirt = try LibvirtLab(name: "seed001")
+        let disk = try LoopDisk(image: libvirt.directory + "/san.img")
+        let lab = try PacemakerLab(nodes: 2, name: "seed001", libvirtPower: libvirt.prefix, blockDevices: [disk.device ?? ""])
+        defer { lab.down() }
+        let domain = { (node: String) in "\(libvirt.prefix)-\(node)" }
+        for node in ["node1", "node2"] { #expect(libvirt.containerState(domain(node)) == "running", "\(node) is not a running domain") }
+        let sshd = try SSHServer(directory: libvirt.directory + "/sshd", namespace: try lab.namespace("sw"), address: "198.18.0.254")
+        let documentRoot = "/tmp/tandem-seed001-www-\(getpid())"
+        mkdir(documentRoot, 0o755)
+        defer { rmdir(documentRoot) }
+
+        var configuration = try #require(readFile(repositoryRoot + "/crm-examples/apache-stonith.crm"))
+        for (from, to) in [
+            ("qemu+ssh://root@kvm-host/system?keyfile=/etc/cluster/fence_key",
+             "lxc+ssh://root@198.18.0.254:\(sshd.port)/system?keyfile=\(sshd.clientKey)"),
+            ("/etc/cluster/fence_known_hosts", sshd.knownHosts),
+            ("node1:node1-vm;node2:node2-vm", "node1:\(domain("node1"));node2:\(domain("node2"))"),
+            ("ip=192.168.1.100", "ip=198.18.0.80"),
+            ("device=/dev/disk/by-label/apache-docs directory=/srv/www fstype=xfs",
+             "device=\(disk.device ?? "") directory=\(documentRoot) fstype=ext4"),
+        ] {
+            #expect(configuration.contains(from), "the example no longer has \(from)")
+            configuration = configuration.replacing(from, with: to)
+        }
+        try lab.configure(configuration)
+        func location(_ resource: String, from node: String) -> String? {
+            guard let result = try? lab.exec(node, ["crm_resource", "--locate", "--resource", resource]), result.status == 0,
+                  let line = result.output.split(separator: "\n").first(where: { $0.contains("is running on:") }) else { return nil }
+            return line.split(separator: " ").last.map(String.init)
+        }
+        var holder: String?
+        #expect(waitUntil(deadline: .now + .seconds(120 * PacemakerLab.slowness)) {
+            holder = location("apache-service", from: "node1")
+            return holder != nil && location("apache-ip", from: "node1") == holder && location("apache-fs", from: "node1") == holder
+        }, "the group did not start: \(lab.status())")
+        let crashed = try #require(holder)
+        let survivor = crashed == "node1" ? "node2" : "node1"
+        let crashedID = try #require(libvirt.containerID(domain(crashed)))
+        // The device answers: its monitor went through fence_libvirt.
+        #expect(try lab.waitUntil(node: survivor, ["stonith_admin", "--query", "kvm-stonith"], succeeds: true, timeout: .seconds(60)))
+
+        // The hypervisor's sshd hangs: a fence cannot be carried out, and nothing moves.
+        sshd.freeze()
+        try lab.isolate(crashed)
+        let frozenUntil = ContinuousClock.now + .seconds(40 * PacemakerLab.slowness)
+        var movedWhileUnfenced = false
+        while ContinuousClock.now < frozenUntil {
+            if location("apache-ip", from: survivor) == survivor || location("apache-service", from: survivor) == survivor { movedWhileUnfenced = true }
+            sleep(for: .milliseconds(500))
+        }
+        #expect(!movedWhileUnfenced, "the group started on \(survivor) while \(crashed) was not fenced")
+        #expect(libvirt.containerID(domain(crashed)) == crashedID, "\(crashed) was powered off although the hypervisor did not answer")
+        let failed = try lab.exec(survivor, ["stonith_admin", "--history", crashed, "--verbose"])
+        #expect(failed.output.contains("failed") || failed.output.contains("pending"), "no failed fencing of \(crashed): \(failed.output)")
+
+        // The hypervisor answers again: the next attempt powers the node's domain off (and on:
+        // the default action is reboot) before the group starts on the survivor.
+        sshd.thaw()
+        let thawed = ContinuousClock.now
+        var poweredOffAt: ContinuousClock.Instant?
+        var startedAt: ContinuousClock.Instant?
+        let deadline = ContinuousClock.now + .seconds(120 * PacemakerLab.slowness)
+        while ContinuousClock.now < deadline && startedAt == nil {
+            if poweredOffAt == nil && libvirt.containerID(domain(crashed)) != crashedID { poweredOffAt = .now }
+            if location("apache-service", from: survivor) == survivor { startedAt = .now }
+            sleep(for: .milliseconds(100))
+        }
+        let off = try #require(poweredOffAt, "\(crashed)'s domain was never powered off: \(lab.status())")
+        let started = try #require(startedAt, "the group never started on \(survivor): \(lab.status())")
+        #expect(off <= started, "the group started on \(survivor) before \(crashed)'s domain was powered off")
+        #expect(location("apache-ip", from: survivor) == survivor && location("apache-fs", from: survivor) == survivor)
+        let history = try lab.exec(survivor, ["stonith_admin", "--history", crashed, "--verbose"])
+        #expect(history.output.contains("reboot of \(crashed)") && history.output.contains("successful"), "\(history.output)")
+        try writeFile(libvirt.directory + "/report.md", """
+            \(crashed) isolated; the hypervisor's sshd hung for \(40 * PacemakerLab.slowness) s: group moved meanwhile: \(movedWhileUnfenced)
+            sshd answering again → \(crashed)'s domain powered off after \(thawed.duration(to: off))
+            → group started on \(survivor) \(off.duration(to: started)) later
+
+            fencer history on \(survivor) while the hypervisor hung:
+            \(failed.output)
+            fencer history on \(survivor) at the end:
+            \(history.output)
+            """)
+    }
+
     static func isSSHServer(_ pid: pid_t) -> Bool {
         (readFile("/proc/\(pid)/cmdline") ?? "").hasPrefix("/usr/sbin/sshd")
     }

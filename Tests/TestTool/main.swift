@@ -19,9 +19,10 @@
 //                                                 RecordedAttributes) node attributes and the
 //                                                 promotion score into TANDEM_RECORDED_ATTRIBUTES,
 //                                                 for agents tested outside a cluster
-//   tandem-testtool without-kvm PROGRAM ARG...   PROGRAM in a mount namespace of its own where
-//                                                 /dev/kvm is /dev/null (libvirtd on a host whose
-//                                                 /dev/kvm it can open but not use: see LibvirtLab)
+//   tandem-testtool libvirtd-view PROGRAM ARG... PROGRAM in a mount namespace of its own where
+//                                                 /dev/kvm cannot be used and the hybrid cgroup
+//                                                 hierarchy has no cgroup2 part (libvirtd on this
+//                                                 host: see LibvirtLab)
 //   tandem-testtool external-check SUFFIX         a healthcheck external program: passes when
 //                                                 TANDEM_RS_ADDRESS ends with SUFFIX (and
 //                                                 TANDEM_RS_PORT and TANDEM_SERVICE are set)
@@ -66,13 +67,26 @@ do {
             }
         }
         print(weight)
-    case ("without-kvm", let count) where count >= 2:
+    case ("libvirtd-view", let count) where count >= 2:
         let newMountNamespace: Int32 = 0x0002_0000  // CLONE_NEWNS
         guard unshare(newMountNamespace) == 0, mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil) == 0 else {
             throw LabError("unshare/mount: \(String(cString: strerror(errno)))")
         }
-        if access("/dev/kvm", F_OK) == 0, mount("/dev/null", "/dev/kvm", nil, UInt(MS_BIND), nil) != 0 {
+        // A null device (1:3) nobody but root may open: libvirt finds it unusable for qemu's
+        // user, and qemu's probe (as root) gets no KVM from it. Plain /dev/null would look usable
+        // (probed again at every lookup); a regular file cannot be moved into qemu's /dev.
+        let noDevice = "/run/tandem-test-no-kvm"
+        unlink(noDevice)
+        guard mknod(noDevice, S_IFCHR, dev_t((1 << 8) | 3)) == 0, chmod(noDevice, 0) == 0 else {
+            throw LabError("mknod \(noDevice): \(String(cString: strerror(errno)))")
+        }
+        if access("/dev/kvm", F_OK) == 0, mount(noDevice, "/dev/kvm", nil, UInt(MS_BIND), nil) != 0 {
             throw LabError("hiding /dev/kvm: \(String(cString: strerror(errno)))")
+        }
+        // libvirt's LXC driver cannot set up a container's cgroups on this host's hybrid layout
+        // ("Unable to create directory /sys/fs/cgroup/unified"); with the v1 controllers alone it can.
+        if access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0, umount2("/sys/fs/cgroup/unified", Int32(MNT_DETACH)) != 0 {
+            throw LabError("unmounting /sys/fs/cgroup/unified: \(String(cString: strerror(errno)))")
         }
         var argv = arguments.dropFirst().map { strdup($0) } + [nil]
         execv(arguments[1], &argv)
