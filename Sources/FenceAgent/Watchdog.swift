@@ -14,16 +14,20 @@ public enum Watchdog {
         let what: String
         let limit: Duration
         let log: Log
+        let exitCode: Int32
+        let output: String
     }
 
     static let armed = Mutex<Armed?>(nil)
     static let thread = Mutex<pthread_t?>(nil)
 
-    /// Runs `body`; if it has not returned within `limit`, the process exits as described.
-    public static func within<T, E: Error>(_ limit: Duration, _ what: String, log: Log,
+    /// Runs `body`; if it has not returned within `limit`, the process exits as described, with
+    /// `exitCode` and `output` on stdout (a reboot whose off is done has fenced its node even
+    /// when the start that follows hangs).
+    public static func within<T, E: Error>(_ limit: Duration, _ what: String, log: Log, exitCode: Int32 = 1, output: String = "",
                                            _ body: () throws(E) -> T) throws(E) -> T {
         startThread()
-        armed.withLock { $0 = Armed(deadline: .now + limit, what: what, limit: limit, log: log) }
+        armed.withLock { $0 = Armed(deadline: .now + limit, what: what, limit: limit, log: log, exitCode: exitCode, output: output) }
         defer { armed.withLock { $0 = nil } }
         return try body()
     }
@@ -55,7 +59,8 @@ public enum Watchdog {
     static func expire(_ armed: Armed) -> Never {
         killChildren()
         armed.log.error("\(armed.what) timed out after \(armed.limit.seconds) s")
-        _exit(1)
+        FenceMain.writeStandardOutput(armed.output)
+        _exit(armed.exitCode)
     }
 
     /// SIGKILLs every process whose parent is this one (libvirt's ssh, which would otherwise

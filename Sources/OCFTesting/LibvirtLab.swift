@@ -132,6 +132,19 @@ public final class LibvirtLab {
         return guest
     }
 
+    /// Redefines the guest with a kernel that does not exist: it runs on, and its next start fails.
+    public func breakNextStart(_ guest: Guest) throws {
+        let suffix = String(guest.name.dropFirst(prefix.count + 1))
+        guard let xml = readFile("\(directory)/\(suffix).xml"), let image = try? GuestImage.shared.get() else {
+            throw LabError("no definition of \(guest.name)")
+        }
+        let broken = xml.replacing("<kernel>\(image.kernel)</kernel>", with: "<kernel>/nonexistent/vmlinuz</kernel>")
+            .replacing("<name>\(guest.name)</name>", with: "<name>\(guest.name)</name>\n  <uuid>\(guest.uuid)</uuid>")
+        let file = "\(directory)/\(suffix)-broken.xml"
+        try writeFile(file, broken)
+        try check(virsh(["define", file]), "redefining \(guest.name)")
+    }
+
     /// `virsh -c qemu:///system ARGS`.
     public func virsh(_ arguments: [String], timeout: Duration = .seconds(60)) throws -> Command.Result {
         try Command("/usr/bin/virsh", ["-c", LibvirtLab.uri] + arguments).run(deadline: .now + timeout)

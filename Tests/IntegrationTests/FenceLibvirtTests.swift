@@ -78,6 +78,14 @@ struct FenceLibvirtTests {
         _ = try lab.virsh(["destroy", guest.name])
         let fromOff = try Self.agent.run(Self.options("reboot", guest.name))
         #expect(fromOff.status == 0 && lab.state(guest) == "running", "\(fromOff)")
+
+        // A start that fails after a verified off: the node is fenced all the same (exit 0), and
+        // the failed start is reported.
+        try lab.breakNextStart(guest)
+        let halfway = try Self.agent.run(Self.options("reboot", guest.name))
+        #expect(halfway.status == 0 && halfway.output == "Success: Rebooted (off; not started)\n", "\(halfway)")
+        #expect(halfway.errorOutput.contains("is off, but starting it again failed"), "\(halfway)")
+        #expect(lab.state(guest) == "shut off")
     }
 
     @Test func transientAndMissingDomains() throws {

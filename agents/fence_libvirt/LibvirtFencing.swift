@@ -116,11 +116,12 @@ struct LibvirtFencing: FenceAgent {
         }
         if try isActive(domain) { try powerOff(domain) }
         try pause(parameters.powerWait, "power_wait")
+        let offOnly = "Success: Rebooted (off; not started)\n"
         do throws(FenceFailure) {
-            try powerOn(domain)
+            try powerOn(domain, whenTimedOut: (0, offOnly))
         } catch {
             log.error("\(target) is off, but starting it again failed: \(error.reason)")
-            return FenceResult(output: "Success: Rebooted (off; not started)\n")
+            return FenceResult(output: offOnly)
         }
         return FenceResult(output: "Success: Rebooted\n")
     }
@@ -128,7 +129,11 @@ struct LibvirtFencing: FenceAgent {
     /// A hardware reset of a running domain; one that is off is started.
     func reset(_ target: String) throws(FenceFailure) -> FenceResult {
         let connection = try connect()
-        guard let domain = try find(target, on: connection) else { throw notFound(target) }
+        guard let domain = try find(target, on: connection) else {
+            guard parameters.missingAsOff else { throw notFound(target) }
+            log.error("domain \(target) does not exist: counted as off (missing_as_off), and it cannot be started")
+            return FenceResult(output: "Success: Rebooted (off; not started)\n")
+        }
         guard try isActive(domain) else {
             try powerOn(domain)
             return FenceResult(output: "Success: Rebooted (was off, started)\n")
@@ -167,9 +172,10 @@ struct LibvirtFencing: FenceAgent {
     }
 
     /// Starts the domain and waits until libvirt reports it active.
-    func powerOn(_ domain: Domain) throws(FenceFailure) {
+    /// - Parameter whenTimedOut: the exit code and output if power_timeout passes (a failure by default).
+    func powerOn(_ domain: Domain, whenTimedOut: (Int32, String) = (1, "")) throws(FenceFailure) {
         let name = domain.name
-        try power("powering on \(name)") { () throws(FenceFailure) in
+        try power("powering on \(name)", whenTimedOut: whenTimedOut) { () throws(FenceFailure) in
             do throws(LibvirtError) { try domain.create() } catch where error.isOperationInvalid {
                 // Already active (started meanwhile): verified below.
             } catch {
@@ -219,8 +225,8 @@ struct LibvirtFencing: FenceAgent {
     }
 
     /// A power change and its verification, within power_timeout.
-    func power(_ what: String, _ body: () throws(FenceFailure) -> Void) throws(FenceFailure) {
-        try Watchdog.within(.seconds(parameters.powerTimeout), what, log: log, body)
+    func power(_ what: String, whenTimedOut: (Int32, String) = (1, ""), _ body: () throws(FenceFailure) -> Void) throws(FenceFailure) {
+        try Watchdog.within(.seconds(parameters.powerTimeout), what, log: log, exitCode: whenTimedOut.0, output: whenTimedOut.1, body)
     }
 
     func pause(_ seconds: Int, _ why: String) throws(FenceFailure) {
