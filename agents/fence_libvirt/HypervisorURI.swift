@@ -60,6 +60,18 @@ struct HypervisorURI: OCFValue, Equatable {
 
     init(_ text: String) throws(ValueError) { try self.init(ocfValue: text) }
 
+    /// `qemu:///system`, the default: the hypervisor on this host.
+    static let localSystem = HypervisorURI(text: "qemu:///system", driver: "qemu", host: "", path: "/system")
+
+    private init(text: String, driver: String, host: String, path: String) {
+        self.text = text
+        self.driver = driver
+        transport = nil
+        self.host = host
+        self.path = path
+        query = []
+    }
+
     var ocfValue: String { text }
     static var contentType: ContentType { .string }
 

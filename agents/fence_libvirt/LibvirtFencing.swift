@@ -109,11 +109,7 @@ struct LibvirtFencing: FenceAgent {
     /// that is reported on stderr, and the reboot still succeeds (as fence-agents does).
     func reboot(_ target: String) throws(FenceFailure) -> FenceResult {
         let connection = try connect()
-        guard let domain = try find(target, on: connection) else {
-            guard parameters.missingAsOff else { throw notFound(target) }
-            log.error("domain \(target) does not exist: counted as off (missing_as_off), and it cannot be started")
-            return FenceResult(output: "Success: Rebooted (off; not started)\n")
-        }
+        guard let domain = try find(target, on: connection) else { return try missingRebooted(target) }
         if try isActive(domain) { try powerOff(domain) }
         try pause(parameters.powerWait, "power_wait")
         let offOnly = "Success: Rebooted (off; not started)\n"
@@ -126,14 +122,17 @@ struct LibvirtFencing: FenceAgent {
         return FenceResult(output: "Success: Rebooted\n")
     }
 
+    /// A reboot of a domain the hypervisor does not know: off with `missing_as_off`, and it cannot be started.
+    func missingRebooted(_ target: String) throws(FenceFailure) -> FenceResult {
+        guard parameters.missingAsOff else { throw notFound(target) }
+        log.error("domain \(target) does not exist: counted as off (missing_as_off), and it cannot be started")
+        return FenceResult(output: "Success: Rebooted (off; not started)\n")
+    }
+
     /// A hardware reset of a running domain; one that is off is started.
     func reset(_ target: String) throws(FenceFailure) -> FenceResult {
         let connection = try connect()
-        guard let domain = try find(target, on: connection) else {
-            guard parameters.missingAsOff else { throw notFound(target) }
-            log.error("domain \(target) does not exist: counted as off (missing_as_off), and it cannot be started")
-            return FenceResult(output: "Success: Rebooted (off; not started)\n")
-        }
+        guard let domain = try find(target, on: connection) else { return try missingRebooted(target) }
         guard try isActive(domain) else {
             try powerOn(domain)
             return FenceResult(output: "Success: Rebooted (was off, started)\n")

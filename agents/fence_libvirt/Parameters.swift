@@ -13,7 +13,7 @@ struct FenceParameters: ParameterSet {
     @Parameter("uri", short: "libvirt connection URI",
                long: "The hypervisor's libvirt URI: qemu:///system on the host itself, qemu+ssh://root@kvm1/system?keyfile=/etc/cluster/fence_key "
                    + "for a remote one (OpenSSH; its host key must be known: see known_hosts), or any other libvirt URI.")
-    var uri: HypervisorURI = try! HypervisorURI("qemu:///system")
+    var uri: HypervisorURI = .localSystem
 
     @Parameter("connect_timeout", short: "Seconds to connect and for each query",
                long: "Seconds to wait for the connection to the hypervisor, and for each query over it. A host that accepts the "
