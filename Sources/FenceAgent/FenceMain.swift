@@ -21,7 +21,7 @@ public enum FenceMain {
             ? FenceRequest.standardInput(readStandardInput())
             : FenceRequest.commandLine(arguments, booleans: optionNames(agent, boolean: true), values: optionNames(agent, boolean: false))
         let outcome = run(agent, request: request, fromCommandLine: !arguments.isEmpty, process: .current())
-        if !outcome.output.isEmpty { writeStandardOutput(outcome.output) }
+        Log.writeStandardOutput(outcome.output)
         exit(outcome.exitCode)
     }
 
@@ -92,15 +92,5 @@ public enum FenceMain {
             bytes += buffer[..<count]
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    static func writeStandardOutput(_ text: String) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { break }
-            bytes = bytes.dropFirst(written)
-        }
     }
 }

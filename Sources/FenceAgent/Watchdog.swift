@@ -59,7 +59,7 @@ public enum Watchdog {
     static func expire(_ armed: Armed) -> Never {
         killChildren()
         armed.log.error("\(armed.what) timed out after \(armed.limit.seconds) s")
-        FenceMain.writeStandardOutput(armed.output)
+        Log.writeStandardOutput(armed.output)
         _exit(armed.exitCode)
     }
 

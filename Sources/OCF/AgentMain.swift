@@ -18,15 +18,7 @@ public enum AgentMain {
     ///   only for actions that use it.
     public static func main<Agent: ResourceAgent>(_ agent: Agent.Type, host: (AgentContext) -> Agent.Host) -> Never {
         let outcome = run(agent, arguments: Array(CommandLine.arguments.dropFirst()), environment: .current(), host: host)
-        if !outcome.output.isEmpty {
-            var bytes = Array(outcome.output.utf8)[...]
-            while !bytes.isEmpty {
-                let written = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { break }
-                bytes = bytes.dropFirst(written)
-            }
-        }
+        Log.writeStandardOutput(outcome.output)
         exit(outcome.exitCode.rawValue)
     }
 

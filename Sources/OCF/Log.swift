@@ -95,10 +95,16 @@ public final class Log: @unchecked Sendable {
         }
     }
 
-    public static func writeStandardError(_ text: String) {
+    public static func writeStandardError(_ text: String) { writeAll(text, to: STDERR_FILENO) }
+
+    public static func writeStandardOutput(_ text: String) { writeAll(text, to: STDOUT_FILENO) }
+
+    /// Writes all of `text`, through short writes and interruptions; stops at an error (a
+    /// closed pipe: nobody reads any more).
+    static func writeAll(_ text: String, to descriptor: Int32) {
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
             if written < 0 && errno == EINTR { continue }
             guard written > 0 else { return }
             bytes = bytes.dropFirst(written)
