@@ -12,7 +12,9 @@
 //      Probes: the checks on a SwiftNIO event loop, for the daemon only)
 //   -> fencing: libvirt (Libvirt, over CLibvirt) and the fence-agents contract (FenceAgent, on
 //      OCF's parameter declarations)
-//   -> agents/<name>, one executable each, and the health checker's daemon (agents/healthcheckd).
+//   -> the node's view (NodeStatus: the agents' records and the kernel, for `tandem status`)
+//   -> agents/<name>, one executable each, and the health checker's daemon (agents/healthcheckd);
+//      tools/tandem, the administrator's command.
 // OCFTesting, the test support library, may use every layer; nothing in production uses it.
 import PackageDescription
 
@@ -33,6 +35,7 @@ let package = Package(
         .executable(name: "healthcheckd", targets: ["healthcheckd"]),
         .executable(name: "mysql-mm", targets: ["mysql-mm"]),
         .executable(name: "fence_libvirt", targets: ["fence_libvirt"]),
+        .executable(name: "tandem", targets: ["tandem"]),
     ],
     dependencies: [
         // Network clients for the health checks (the daemon only; agents stay without them).
@@ -78,6 +81,8 @@ let package = Package(
         // The fence-agents contract: requests from stdin or the command line, fence-agents
         // metadata and man page from OCF parameter declarations, exit codes, call deadlines.
         .target(name: "FenceAgent", dependencies: ["OCF"]),
+        // What Tandem runs on the node, read from the state directory and the kernel (`tandem status`).
+        .target(name: "NodeStatus", dependencies: ["OCF", "Netlink", "LVS", "HealthCheck", "Addresses"]),
         // OCF exit codes for netlink failures, namespace parameters, traced kernel requests.
         .target(name: "OCFNetlink", dependencies: ["OCF", "Netlink"]),
         // Health checking: parameters, check specifications, the rise/fall engine, the files the
@@ -124,6 +129,10 @@ let package = Package(
                            .product(name: "NIOPosix", package: "swift-nio")],
             path: "agents/healthcheckd", linkerSettings: staticExecutable),
 
+        // The administrator's command: `tandem status`, installed in /usr/sbin.
+        .executableTarget(
+            name: "tandem", dependencies: ["NodeStatus", "OCF", "Netlink"], path: "tools/tandem", linkerSettings: staticExecutable),
+
         // Benchmarks (`make bench`): agents side by side with the scripts they replace.
         .executableTarget(
             name: "tandem-bench", dependencies: ["OCFTesting", "OCF", "StateFiles", "Netlink", "LinkLayer", "LVS", "HealthCheck", "Addresses"],
@@ -145,21 +154,22 @@ let package = Package(
         .testTarget(name: "OCFTests", dependencies: ["OCF", "OCFTesting"]),
         .testTarget(name: "LVSTests", dependencies: ["LVS", "Netlink", "OCF", "OCFTesting", "Addresses"]),
         .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Probes", "LVS", "Netlink", "OCF", "Addresses"]),
+        .testTarget(name: "NodeStatusTests", dependencies: ["NodeStatus", "HealthCheck", "LVS", "Netlink", "OCF", "OCFTesting", "Addresses"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "CNetlink", "Addresses"]),
         // The agents in-process on fake kernels (the lifecycle matrix, fuzzing) and through their
         // executables (meta-data golden copies and schemas, validate-all tables).
         .testTarget(
             name: "AgentTests",
             dependencies: ["OCFTesting", "OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck", "MySQLReplication", "vip", "ipvs", "ipvs-sync", "healthcheck", "mysql-mm",
-                           "FenceAgent", "fence_libvirt"],
+                           "FenceAgent", "fence_libvirt", "tandem"],
             exclude: ["Snapshots"]),
         // In a kernel with IPVS (the qemu guest of .ci/vm): ipvs and ipvs-sync for real.
         .testTarget(
             name: "IPVSTests",
-            dependencies: ["OCFTesting", "OCF", "Netlink", "LVS", "Addresses", "HealthCheck", "ipvs", "ipvs-sync", "healthcheck", "healthcheckd"]),
+            dependencies: ["OCFTesting", "OCF", "Netlink", "LVS", "Addresses", "HealthCheck", "ipvs", "ipvs-sync", "healthcheck", "healthcheckd", "tandem"]),
         // Real parts, as root: netlink in network namespaces, frames on a veth, ocf-tester, crm_resource.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "Addresses", "MySQLClient", "MySQLReplication", "vip", "ipvs", "ipvs-sync", "mysql-mm"]),
+            dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "Addresses", "MySQLClient", "MySQLReplication", "vip", "ipvs", "ipvs-sync", "mysql-mm", "tandem"]),
     ]
 )

@@ -88,25 +88,32 @@ public enum FenceMetadata {
 
     /// `-o manpage`: a man page (section 8) in roff.
     public static func manPage<Agent: FenceAgent>(_ agent: Agent.Type) -> String {
-        var page = ".TH \(roff(Agent.name.uppercased())) 8 \"\" \"Tandem \(tandemVersion)\" \"Cluster fencing\"\n"
-        page += ".SH NAME\n\(roff(Agent.name)) \\- \(roff(Agent.shortDescription))\n"
-        page += ".SH SYNOPSIS\n.B \(roff(Agent.name))\n[\\fIOPTION\\fR]...\n"
-        page += ".SH DESCRIPTION\n\(roff(Agent.longDescription))\n.PP\n"
-        page += "Run by pacemaker-fenced without arguments, it reads \\fIname\\fR=\\fIvalue\\fR lines on standard input; "
-        page += "the names are the long options without the leading dashes.\n"
-        page += ".SH OPTIONS\n"
+        var page = ManPage(name: Agent.name, section: 8, manual: "Cluster fencing")
+        page.section("NAME")
+        page.paragraph("\(Agent.name) - \(Agent.shortDescription)")
+        page.section("SYNOPSIS")
+        page.example(["\(Agent.name) [OPTION]...", "\(Agent.name) < name=value lines"])
+        page.section("DESCRIPTION")
+        page.paragraph(Agent.longDescription)
+        page.paragraph("Run by pacemaker-fenced without arguments, it reads name=value lines on standard input; "
+                       + "the names are the long options without the leading dashes.")
+        page.section("OPTIONS")
         for option in options(agent) {
-            page += ".TP\n.B \(roff(option.getopt))\n\(roff(option.description))"
-            if let value = option.defaultValue { page += " (Default: \(roff(value)))" }
-            page += "\n"
+            var body = option.description
+            if let value = option.defaultValue { body += " (Default: \(value))" }
+            page.item(option.getopt, body)
         }
-        page += ".TP\n.B -h, --help\nShow the options.\n.TP\n.B -V, --version\nShow the version.\n"
-        page += ".SH ACTIONS\n"
+        page.item("-h, --help", "Show the options.")
+        page.item("-V, --version", "Show the version.")
+        page.section("ACTIONS")
         for action in Agent.actions + [.metadata, .manpage, .validateAll] {
-            page += ".TP\n.B \(action.rawValue)\n\(roff(actionDescription(action)))\n"
+            page.item(action.rawValue, actionDescription(action))
         }
-        page += ".SH EXIT STATUS\n0 on success, 1 on failure; for \\fBstatus\\fR 0 when the target is on, 2 when it is off, 1 when unknown.\n"
-        return page
+        page.section("EXIT STATUS")
+        page.paragraph("0 on success, 1 on failure; for status 0 when the target is on, 2 when it is off, 1 when unknown.")
+        page.section("SEE ALSO")
+        page.paragraph("stonith_admin(8), pacemaker-fenced(7), tandem(8)")
+        return page.text
     }
 
     static func actionDescription(_ action: FenceAction) -> String {
@@ -123,18 +130,10 @@ public enum FenceMetadata {
         case .validateAll: "Check the options without connecting."
         }
     }
-
-    /// Text safe in roff: backslashes doubled, a leading dot or quote escaped.
-    static func roff(_ text: String) -> String {
-        var escaped = text.replacingBackslashes
-        if escaped.hasPrefix(".") || escaped.hasPrefix("'") { escaped = "\\&" + escaped }
-        return escaped.map { $0 == "-" ? "\\-" : String($0) }.joined()
-    }
 }
 
 extension String {
     func padding(to width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }
-    var replacingBackslashes: String { map { $0 == "\\" ? "\\e" : String($0) }.joined() }
 }

@@ -341,3 +341,21 @@ struct DueQueue: Sendable {
         }
     }
 }
+
+/// Which target checks a real server: its address, and the port checked — none for ping and
+/// none (services on several ports of one server then share one verdict), `check_port` when
+/// set, else the real server's own. The daemon keys its verdicts by it; `tandem status` finds
+/// them with it.
+public struct TargetRule: Equatable, Sendable {
+    public let portless: Bool
+    public let fixedPort: UInt16?
+
+    public init(_ parameters: HealthCheckParameters) {
+        portless = parameters.check == .ping || parameters.check == .none
+        fixedPort = parameters.checkPort.map { UInt16($0) }
+    }
+
+    public func target(of destination: IPVSDestination) -> Target {
+        Target(address: destination.address, port: portless ? 0 : fixedPort ?? destination.port)
+    }
+}

@@ -12,6 +12,8 @@ public enum Action: String, Sendable, CaseIterable, CustomStringConvertible {
     case demote
     case notify
     case usage
+    /// Not an OCF action: the agent's man page, which the build writes from the declarations.
+    case manPage = "manpage"
 
     /// The action an argument names; `status` is the old name of monitor, `help` of usage.
     public init?(argument: String) {
@@ -23,13 +25,13 @@ public enum Action: String, Sendable, CaseIterable, CustomStringConvertible {
     }
 
     /// Every agent answers these; the others only when advertised in its meta-data.
-    public static let mandatory: Set<Action> = [.start, .stop, .monitor, .validateAll, .metaData, .usage]
+    public static let mandatory: Set<Action> = [.start, .stop, .monitor, .validateAll, .metaData, .usage, .manPage]
 
     /// Actions that change the resource: they run under the instance lock.
     var changesState: Bool {
         switch self {
         case .start, .stop, .reloadAgent, .promote, .demote, .notify: true
-        case .monitor, .validateAll, .metaData, .usage: false
+        case .monitor, .validateAll, .metaData, .usage, .manPage: false
         }
     }
 

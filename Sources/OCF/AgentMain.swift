@@ -43,6 +43,7 @@ public enum AgentMain {
         switch action {
         case .metaData: return Outcome(exitCode: .success, output: Metadata.render(agent))
         case .usage: return Outcome(exitCode: .success, output: usage(agent))
+        case .manPage: return Outcome(exitCode: .success, output: Metadata.manPage(agent))
         default: break
         }
         let context = AgentContext(action: action, environment: environment, log: log)
@@ -112,7 +113,7 @@ public enum AgentMain {
         case .promote: try instance.promote()
         case .demote: try instance.demote()
         case .notify: try instance.notify()
-        case .validateAll, .metaData, .usage: break
+        case .validateAll, .metaData, .usage, .manPage: break
         }
         return .success
     }

@@ -3,9 +3,11 @@ import Glibc
 /// The agent's log, in the ocf-shellfuncs tradition.
 ///
 /// Lines go to stderr as `LEVEL: <agent>(<instance>): message` (Pacemaker records stderr;
-/// crmsh re-logs lines that start with `ERROR:`/`WARNING:`/`INFO:`), and to syslog when
-/// `HA_LOGFACILITY` names a facility. Debug lines only with `HA_debug=1`. Control characters
-/// in messages are replaced, so a configured value can never forge a line.
+/// crmsh re-logs lines that start with `ERROR:`/`WARNING:`/`INFO:`), to syslog when
+/// `HA_LOGFACILITY` names a facility, and, dated, to the files `HA_LOGFILE` and `HA_DEBUGLOG`
+/// name (Pacemaker sets them from `PCMK_logfile`), as ocf-shellfuncs' `ha_log` does. Debug
+/// lines only with `HA_debug=1`, and never in `HA_LOGFILE`. Control characters in messages are
+/// replaced, so a configured value can never forge a line.
 public final class Log: @unchecked Sendable {
     public enum Level: Int, Comparable, Sendable {
         case debug, info, warning, error
@@ -28,9 +30,11 @@ public final class Log: @unchecked Sendable {
         }
     }
 
-    /// Where lines go besides syslog: the real stderr, or memory (tests).
+    /// Where lines go besides syslog and the log files: the real stderr, nowhere (a daemon
+    /// whose stderr is the log file already), or memory (tests).
     public enum Sink: Sendable {
         case standardError
+        case logsOnly
         case memory
     }
 
@@ -38,6 +42,9 @@ public final class Log: @unchecked Sendable {
     let minimumLevel: Level
     let syslogFacility: Int32?
     let sink: Sink
+    /// `HA_LOGFILE` and `HA_DEBUGLOG` (when it is another file), opened at the first line.
+    let logFile: LogFile?
+    let debugFile: LogFile?
     /// What a `.memory` log recorded, one entry per line.
     public private(set) var lines: [String] = []
     /// Where every line also goes, debug included, when the action is traced.
@@ -51,6 +58,10 @@ public final class Log: @unchecked Sendable {
         minimumLevel = environment.debug ? .debug : .info
         syslogFacility = Log.facility(named: environment["HA_LOGFACILITY"])
         self.sink = sink
+        let logPath = environment["HA_LOGFILE"] ?? ""
+        let debugPath = environment["HA_DEBUGLOG"] ?? ""
+        logFile = logPath.isEmpty ? nil : LogFile(path: logPath)
+        debugFile = debugPath.isEmpty || debugPath == logPath ? nil : LogFile(path: debugPath)
         if syslogFacility != nil { openlog(nil, LOG_PID, 0) }
     }
 
@@ -65,6 +76,11 @@ public final class Log: @unchecked Sendable {
         trace?.write("\(level.prefix): \(text)")
         guard level >= minimumLevel else { return }
         emit("\(level.prefix): \(tag): \(text)")
+        if logFile != nil || debugFile != nil {
+            let line = "\(LogFile.now()) \(tag)[\(getpid())]: \(level.prefix): \(text)\n"
+            if level > .debug { logFile?.append(line) }
+            debugFile?.append(line)
+        }
         if let facility = syslogFacility {
             "\(tag): \(text)".withCString { line in
                 withVaList([line]) { vsyslog(facility | level.syslogPriority, "%s", $0) }
@@ -91,6 +107,7 @@ public final class Log: @unchecked Sendable {
     private func emit(_ line: String) {
         switch sink {
         case .standardError: Log.writeStandardError(line + "\n")
+        case .logsOnly: break
         case .memory: lines.append(line)
         }
     }
@@ -132,5 +149,36 @@ public final class Log: @unchecked Sendable {
         case "authpriv": LOG_AUTHPRIV
         default: nil
         }
+    }
+}
+
+/// A log file lines are appended to, each with one write(2) (O_APPEND keeps the lines of
+/// agents writing at once whole). Opened at the first line: most monitors log nothing.
+final class LogFile: @unchecked Sendable {
+    let path: String
+    private var descriptor: Int32 = -1
+    private var failed = false
+
+    init(path: String) { self.path = path }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    func append(_ line: String) {
+        if descriptor < 0 && !failed {
+            descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            // An unwritable log file is no reason to fail an action: stderr still has the line.
+            failed = descriptor < 0
+        }
+        if descriptor >= 0 { Log.writeAll(line, to: descriptor) }
+    }
+
+    /// The local time as syslog and Pacemaker's detail log write it: `Nov 30 11:42:07`.
+    static func now() -> String {
+        var seconds = time(nil)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        var buffer = [CChar](repeating: 0, count: 32)
+        let count = strftime(&buffer, buffer.count, "%b %d %H:%M:%S", &parts)
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

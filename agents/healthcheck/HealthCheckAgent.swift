@@ -123,6 +123,7 @@ final class HealthCheckAgent: ResourceAgent {
         // The daemon keeps the write end (Background.launch closes every other descriptor).
         let writeEnd = pipeEnds[1]
         defer { close(pipeEnds[0]) }
+        // What the daemon cannot log itself (a crash) lands in the cluster's log file too.
         let logFile = context.environment["HA_LOGFILE"] ?? context.environment["HA_logfile"]
         let launched = Background.launch(host.daemon, [files.configuration.path, String(writeEnd)], output: logFile,
                                          keeping: [writeEnd])

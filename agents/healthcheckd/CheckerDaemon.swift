@@ -85,12 +85,14 @@ final class CheckerDaemon {
         appliedGeneration = configuration.generation
         self.ready = ready
         let environment = CheckerDaemon.logEnvironment(configuration)
-        log = Log(agent: "healthcheck", environment: environment)
+        // stderr is HA_LOGFILE already (or /dev/null): the log writes the dated lines itself.
+        log = Log(agent: "healthcheck", environment: environment, sink: .logsOnly)
         identity = ProcessIdentity(pid: getpid())?.description ?? "\(getpid())"
         files = DaemonFiles(directory: configuration.stateDirectory, instance: configuration.instance)
         let parameters = try HealthCheckParameters.load(from: configuration.environment)
         self.parameters = parameters
-        targetPorts = CheckerDaemon.targetPorts(parameters)
+        targetRule = TargetRule(parameters)
+        checksExternally = parameters.check == .external
         engine = Engine(settings: CheckerDaemon.hysteresis(parameters))
         prober = try Prober(loop: group.next(), spec: try parameters.checkSpec(), timeout: parameters.timeout.duration)
         let directory = configuration.stateDirectory
@@ -121,19 +123,13 @@ final class CheckerDaemon {
         return result
     }
 
-    /// The target that checks a real server: its address, and the port checked (none for
-    /// ping, so services on several ports of one server share one echo).
-    func target(of destination: IPVSDestination) -> Target {
-        Target(address: destination.address, port: targetPorts.portless ? 0 : targetPorts.fixed ?? destination.port)
-    }
+    /// The target that checks a real server.
+    func target(of destination: IPVSDestination) -> Target { targetRule.target(of: destination) }
 
     /// What `target(of:)` needs from the parameters, read once (it runs for every real server
     /// several times a second).
-    var targetPorts: (portless: Bool, fixed: UInt16?, external: Bool) = (false, nil, false)
-
-    static func targetPorts(_ parameters: HealthCheckParameters) -> (portless: Bool, fixed: UInt16?, external: Bool) {
-        (parameters.check == .ping || parameters.check == .none, parameters.checkPort.map { UInt16($0) }, parameters.check == .external)
-    }
+    var targetRule: TargetRule
+    var checksExternally: Bool
 
     // MARK: The control loop
 
@@ -153,7 +149,7 @@ final class CheckerDaemon {
                 let started = now
                 let mailbox = self.mailbox
                 // Only an external program is told its service (formatting it for every check costs).
-                let service = targetPorts.external ? serviceName(of: target) : ""
+                let service = checksExternally ? serviceName(of: target) : ""
                 prober.check(target, service: service) { outcome, latency in
                     mailbox.post(.result(target, started: started, outcome, latency: latency))
                 }
@@ -409,7 +405,8 @@ final class CheckerDaemon {
             }
             self.configuration = configuration
             self.parameters = parameters
-            targetPorts = CheckerDaemon.targetPorts(parameters)
+            targetRule = TargetRule(parameters)
+            checksExternally = parameters.check == .external
             self.prober.retire()
             self.prober = prober
             statusChanged = true
