@@ -117,6 +117,60 @@ struct HealthCheckTests {
         #expect(try world.ipvs.run("stop", ipvsParameters).exitCode == .success)
     }
 
+    /// `tandem status` beside the real agents on a director: the VIP, the service with each real
+    /// server's configured and current weight and verdict (a killed one quiesced, with its
+    /// reason), the sync daemon's role after promotion; as text and as JSON.
+    @Test func statusViewShowsWhatRuns() throws {
+        let world = try World(name: "status")
+        let state = world.directory + "/state"
+        let vip = AgentRunner(agent: "vip", namespace: world.lab.director, instance: "web-vip", stateDirectory: state)
+        let vipParameters = ["ip": "192.168.100.50", "cidr_netmask": "24", "nic": "lan", "arp_count": "1"]
+        let sync = AgentRunner(agent: "ipvs-sync", namespace: world.lab.director, instance: "sync", stateDirectory: state)
+        let syncParameters = ["interface": "sync0", "syncid": "7"]
+        #expect(try vip.run("start", vipParameters).exitCode == .success)
+        #expect(try world.ipvs.run("start", ipvsParameters).exitCode == .success)
+        try #require(try world.checker.run("start", checkParameters).exitCode == .success, "\(world.log)")
+        #expect(try sync.run("start", syncParameters).exitCode == .success)
+        #expect(try sync.run("promote", syncParameters).exitCode == .success)
+        world.servers[0].kill()
+        #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[rs1] == 0 } != nil, "\(world.log)")
+
+        let status = { (arguments: [String]) throws -> Command.Result in
+            try Command(AgentRunner.path(of: "tandem"), ["status", "--state-dir", state] + arguments, environment: [:])
+                .run(in: world.lab.director, deadline: .now + .seconds(20))
+        }
+        // The checker writes its status at most every 500 ms after a change: wait for the verdict there.
+        var text = ""
+        let shown = try waitUntil(deadline: .now + .seconds(10)) {
+            text = try status([]).output
+            return text.contains("192.168.100.2:80  nat  2       0    ")
+        }
+        #expect(shown, "\(text)")
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.contains("  web-vip   192.168.100.50/24  lan        held   GARP on lan"), "\(text)")
+        #expect(lines.contains("IPVS service tcp:203.0.113.10:80 (web, rr)"), "\(text)")
+        #expect(lines.contains { $0.hasPrefix("  checked by web-check: http, daemon running, status written ") }, "\(text)")
+        let rs1Line = lines.first { $0.hasPrefix("  192.168.100.2:80") } ?? ""
+        #expect(rs1Line.contains("  down  ") && rs1Line.lowercased().contains("refused"), "the verdict and its reason: \(text)")
+        let rs2Line = lines.first { $0.hasPrefix("  192.168.100.3:80") } ?? ""
+        #expect(rs2Line.hasPrefix("  192.168.100.3:80  nat  3       3    ") && rs2Line.contains("  up  ") && rs2Line.contains(" ms"), "\(text)")
+        #expect(lines.contains("  sync      sync0      7       master  -"), "\(text)")
+
+        let json = try status(["--json"])
+        #expect(json.status == 0, "\(json)")
+        for fragment in [#""address": "192.168.100.50/24""#, #""held": true"#, #""service": "tcp:203.0.113.10:80""#,
+                         #""configured_weight": 2"#, #""current_weight": 0"#, #""health": "down""#, #""health": "up""#,
+                         #""role": "master""#, #""problems": []"#] {
+            #expect(json.output.contains(fragment), "\(fragment): \(json.output)")
+        }
+        // Nothing changed by looking: the same table, the same files.
+        #expect(try world.weights(identity) == [rs1: 0, rs2: 3])
+        for (runner, parameters) in [(sync, syncParameters), (world.checker, checkParameters), (world.ipvs, ipvsParameters), (vip, vipParameters)] {
+            #expect(try runner.run("stop", parameters).exitCode == .success)
+        }
+        #expect(try status([]).output.hasPrefix("No Tandem resource runs on this node"))
+    }
+
     @Test func theFallbackStandsInWhileEveryServerIsDown() throws {
         let world = try World(name: "fallback")
         #expect(try world.ipvs.run("start", ipvsParameters).exitCode == .success)
