@@ -29,7 +29,7 @@ public enum StatusReport {
                 var line = "  checked by \(checker.resource): \(checker.check), "
                 line += checker.running ? "daemon running" : "DAEMON NOT RUNNING"
                 if let age = checker.heartbeatAge { line += ", status written \(seconds(milliseconds: age)) ago" }
-                line += ", \(checker.rounds) rounds"
+                line += ", \(checker.rounds) round\(checker.rounds == 1 ? "" : "s")"
                 if let fatal = checker.fatal { line += ", stopped: \(fatal)" }
                 out += line + "\n"
             } else {

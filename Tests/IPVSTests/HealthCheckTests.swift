@@ -146,6 +146,7 @@ struct HealthCheckTests {
             return text.contains("192.168.100.2:80  nat  2       0    ")
         }
         #expect(shown, "\(text)")
+        print("tandem status:\n\(text)")
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.contains("  web-vip   192.168.100.50/24  lan        held   GARP on lan"), "\(text)")
         #expect(lines.contains("IPVS service tcp:203.0.113.10:80 (web, rr)"), "\(text)")
