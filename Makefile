@@ -4,7 +4,9 @@
 #   make test      install what is needed, build, and run every test (as root)
 #   make bench     the benchmarks, side by side with what the agents replace
 #   make install   agents into $(DESTDIR)$(OCF_ROOT)/resource.d/tandem, the health checker's
-#                  daemon into $(DESTDIR)$(LIBEXEC_DIR), fence agents into $(DESTDIR)$(SBIN_DIR)
+#                  daemon into $(DESTDIR)$(LIBEXEC_DIR), fence agents and tandem into $(DESTDIR)$(SBIN_DIR),
+#                  man pages, crmsh wizards
+#   make deb       the Debian package, .build/deb/tandem_<version>_<arch>.deb
 
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
@@ -22,6 +24,8 @@ DAEMONS := healthcheckd
 # Fence agents, where pacemaker-fenced looks for them (and nowhere else).
 FENCE_AGENTS := fence_libvirt
 SBIN_DIR := $(PREFIX)/sbin
+# The administrator's command (tandem status), beside the fence agents.
+TOOLS := tandem
 
 # Agents link statically (Package.swift says how).
 # Prespecialized generic metadata (the default on Apple platforms) spares every run the
@@ -35,6 +39,9 @@ PROVIDER_DIR := $(CURDIR)/.build/provider
 LAB_LIBEXEC_DIR := $(CURDIR)/.build/libexec
 # The fence agents as the lab's nodes see them in /usr/sbin (lab up --sbin).
 LAB_SBIN_DIR := $(CURDIR)/.build/sbin
+# Man pages, written by the executables from their parameter declarations: ocf_tandem_<agent>(7),
+# <fence agent>(8), tandem(8).
+MAN_BUILD_DIR := $(CURDIR)/.build/man
 
 # Every Debian package a build, test, benchmark or demo needs.
 BUILD_PACKAGES := pkg-config libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libmariadb-dev libssl-dev zlib1g-dev libc-ares-dev \
@@ -43,7 +50,8 @@ TEST_PACKAGES := libxml2-utils resource-agents pacemaker pacemaker-cli-utils cor
 	python3-lxml iproute2 iputils-ping socat procps util-linux psmisc strace nginx-light openssl \
 	mariadb-server mariadb-client dnsmasq-base \
 	libvirt-daemon-system-sysv libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc libvirt-clients \
-	openssh-server fence-agents apache2
+	openssh-server fence-agents apache2 \
+	dpkg-dev lintian debootstrap zstd
 # The qemu guest with Debian's kernel for IPVS (.ci/vm; the kernel package itself is fetched
 # with apt-get download on first use, never installed), and ipvsadm for the comparisons.
 VM_PACKAGES := qemu-system-x86 busybox-static kmod xz-utils ipvsadm
@@ -52,7 +60,7 @@ BENCH_PACKAGES := keepalived ldirectord
 PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES) $(VM_PACKAGES)
 
 .PHONY: all deps build test unit integration ipvs-test e2e bench demo install uninstall \
-	record-metadata check-metadata clean
+	deb deb-test record-metadata check-metadata clean
 
 all: build
 
@@ -73,9 +81,13 @@ build:
 	for daemon in $(DAEMONS); do cp $(RELEASE_BIN)/$$daemon $(LAB_LIBEXEC_DIR)/; done
 	rm -rf $(LAB_SBIN_DIR) && mkdir -p $(LAB_SBIN_DIR)
 	for agent in $(FENCE_AGENTS); do cp $(RELEASE_BIN)/$$agent $(LAB_SBIN_DIR)/; done
+	rm -rf $(MAN_BUILD_DIR) && mkdir -p $(MAN_BUILD_DIR)
+	for agent in $(AGENTS); do $(RELEASE_BIN)/$$agent manpage > $(MAN_BUILD_DIR)/ocf_$(PROVIDER)_$$agent.7; done
+	for agent in $(FENCE_AGENTS); do $(RELEASE_BIN)/$$agent -o manpage > $(MAN_BUILD_DIR)/$$agent.8; done
+	for tool in $(TOOLS); do $(RELEASE_BIN)/$$tool manpage > $(MAN_BUILD_DIR)/$$tool.8; done
 
 # The README's test command: unit tests, then the tests with real parts (root).
-test: deps build unit integration ipvs-test e2e
+test: deps build unit integration ipvs-test e2e deb-test
 
 unit:
 	$(SWIFT) build --build-tests
@@ -149,6 +161,14 @@ demo: deps build
 		VM_TIMEOUT=900 VM_MEM=2048 VM_CPUS=2 VM_RUNDIR=$(CURDIR)/lab-logs/demo .ci/vm/run-in-vm $(GUEST_LAB_ENV) \
 			-- $(RELEASE_BIN)/tandem-demo; fi
 
+# Where install puts man pages and crmsh wizards (docs/wizards/<name>/main.yml, each one crmsh script).
+MAN_DIR = $(PREFIX)/share/man
+MAN7_PAGES := $(AGENTS:%=ocf_$(PROVIDER)_%.7)
+MAN8_PAGES := $(FENCE_AGENTS:=.8) $(TOOLS:=.8)
+WIZARDS_DIR := $(CURDIR)/docs/wizards
+WIZARDS = $(patsubst $(WIZARDS_DIR)/%/main.yml,%,$(wildcard $(WIZARDS_DIR)/*/main.yml))
+CRMSH_SCRIPTS_DIR = $(PREFIX)/share/crmsh/scripts
+
 install: build
 	install -d $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)
 	for agent in $(AGENTS); do \
@@ -157,6 +177,14 @@ install: build
 	for daemon in $(DAEMONS); do install -s -m 0755 $(RELEASE_BIN)/$$daemon $(DESTDIR)$(LIBEXEC_DIR)/$$daemon; done
 	install -d $(DESTDIR)$(SBIN_DIR)
 	for agent in $(FENCE_AGENTS); do install -s -m 0755 $(RELEASE_BIN)/$$agent $(DESTDIR)$(SBIN_DIR)/$$agent; done
+	set -e; for tool in $(TOOLS); do install -s -m 0755 $(RELEASE_BIN)/$$tool $(DESTDIR)$(SBIN_DIR)/$$tool; done
+	install -d $(DESTDIR)$(MAN_DIR)/man7 $(DESTDIR)$(MAN_DIR)/man8
+	set -e; for page in $(MAN7_PAGES); do gzip -9n < $(MAN_BUILD_DIR)/$$page > $(DESTDIR)$(MAN_DIR)/man7/$$page.gz; \
+		chmod 0644 $(DESTDIR)$(MAN_DIR)/man7/$$page.gz; done
+	set -e; for page in $(MAN8_PAGES); do gzip -9n < $(MAN_BUILD_DIR)/$$page > $(DESTDIR)$(MAN_DIR)/man8/$$page.gz; \
+		chmod 0644 $(DESTDIR)$(MAN_DIR)/man8/$$page.gz; done
+	set -e; for wizard in $(WIZARDS); do \
+		install -D -m 0644 $(WIZARDS_DIR)/$$wizard/main.yml $(DESTDIR)$(CRMSH_SCRIPTS_DIR)/$$wizard/main.yml; done
 
 uninstall:
 	for agent in $(AGENTS); do rm -f $(DESTDIR)$(OCF_ROOT)/resource.d/$(PROVIDER)/$$agent; done
@@ -164,6 +192,29 @@ uninstall:
 	for daemon in $(DAEMONS); do rm -f $(DESTDIR)$(LIBEXEC_DIR)/$$daemon; done
 	-rmdir $(DESTDIR)$(LIBEXEC_DIR)
 	for agent in $(FENCE_AGENTS); do rm -f $(DESTDIR)$(SBIN_DIR)/$$agent; done
+	for tool in $(TOOLS); do rm -f $(DESTDIR)$(SBIN_DIR)/$$tool; done
+	for page in $(MAN7_PAGES); do rm -f $(DESTDIR)$(MAN_DIR)/man7/$$page.gz; done
+	for page in $(MAN8_PAGES); do rm -f $(DESTDIR)$(MAN_DIR)/man8/$$page.gz; done
+	for wizard in $(WIZARDS); do rm -f $(DESTDIR)$(CRMSH_SCRIPTS_DIR)/$$wizard/main.yml; \
+		rmdir $(DESTDIR)$(CRMSH_SCRIPTS_DIR)/$$wizard 2>/dev/null || true; done
+
+# The Debian package: make install into a staging tree, then .ci/deb/build-deb (control from
+# .ci/deb/debian, Depends from dpkg-shlibdeps, dpkg-deb). The version is tandemVersion.
+DEB_DIR := $(CURDIR)/.build/deb
+DEB_VERSION = $(shell sed -n 's/^public let tandemVersion = "\([^"]*\)".*/\1/p' Sources/OCF/Version.swift)
+DEB_FILE = $(DEB_DIR)/tandem_$(DEB_VERSION)_$(shell dpkg --print-architecture).deb
+
+# -o build: deb's own prerequisite has just built everything.
+deb: build
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)
+	$(MAKE) --no-print-directory -o build install DESTDIR=$(DEB_DIR)/root PREFIX=/usr OCF_ROOT=/usr/lib/ocf
+	.ci/deb/build-deb $(DEB_DIR)/root $(DEB_DIR) $(DEB_VERSION)
+
+# The package in a clean Debian 12 root (debootstrap, cached in /var/cache/tandem-tests): lintian,
+# install with apt-get, the agents through crm_resource, crmsh and stonith_admin, the man pages,
+# purge leaves nothing. Logs: lab-logs/deb-test/<run>.
+deb-test: deb
+	.ci/deb/test-package --logs $(CURDIR)/lab-logs/deb-test $(DEB_FILE)
 
 # Golden meta-data (Tests/AgentTests/Snapshots): write them anew after an intended change.
 record-metadata: build

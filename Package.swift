@@ -14,7 +14,7 @@
 //      OCF's parameter declarations)
 //   -> the node's view (NodeStatus: the agents' records and the kernel, for `tandem status`)
 //   -> agents/<name>, one executable each, and the health checker's daemon (agents/healthcheckd);
-//      tools/tandem, the administrator's command.
+//      agents/tandem, the administrator's command.
 // OCFTesting, the test support library, may use every layer; nothing in production uses it.
 import PackageDescription
 
@@ -131,7 +131,7 @@ let package = Package(
 
         // The administrator's command: `tandem status`, installed in /usr/sbin.
         .executableTarget(
-            name: "tandem", dependencies: ["NodeStatus", "OCF", "Netlink"], path: "tools/tandem", linkerSettings: staticExecutable),
+            name: "tandem", dependencies: ["NodeStatus", "OCF", "Netlink"], path: "agents/tandem", linkerSettings: staticExecutable),
 
         // Benchmarks (`make bench`): agents side by side with the scripts they replace.
         .executableTarget(

@@ -51,8 +51,9 @@ public struct CheckerStatus: Sendable, Equatable {
     public var running: Bool
     /// Milliseconds since the daemon last wrote its status.
     public var heartbeatAge: Int64?
-    /// Full rounds of checks applied so far.
-    public var rounds: Int
+    /// Every real server has been checked once and the verdicts applied (the daemon's
+    /// readiness; before it, weights are still the configured ones).
+    public var firstRoundDone: Bool
     /// Why the daemon stopped, when it could not go on.
     public var fatal: String?
 }

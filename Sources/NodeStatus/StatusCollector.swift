@@ -172,7 +172,7 @@ public struct StatusCollector {
                 CheckerStatus(resource: checker.resource, check: checker.parameters.check.rawValue,
                               running: checker.status.flatMap { ProcessIdentity($0.daemon) }?.isRunning == true,
                               heartbeatAge: checker.status.map { DaemonStatus.now() - $0.heartbeat },
-                              rounds: checker.status?.rounds ?? 0, fatal: checker.status?.fatal)
+                              firstRoundDone: (checker.status?.rounds ?? 0) > 0, fatal: checker.status?.fatal)
             },
             realServers: servers))
     }

@@ -29,7 +29,7 @@ public enum StatusReport {
                 var line = "  checked by \(checker.resource): \(checker.check), "
                 line += checker.running ? "daemon running" : "DAEMON NOT RUNNING"
                 if let age = checker.heartbeatAge { line += ", status written \(seconds(milliseconds: age)) ago" }
-                line += ", \(checker.rounds) round\(checker.rounds == 1 ? "" : "s")"
+                if !checker.firstRoundDone { line += ", first checks not done yet" }
                 if let fatal = checker.fatal { line += ", stopped: \(fatal)" }
                 out += line + "\n"
             } else {
@@ -107,7 +107,7 @@ public enum StatusReport {
                              .object([("resource", .string(checker.resource)), ("check", .string(checker.check)),
                                       ("running", .bool(checker.running)),
                                       ("heartbeat_age_ms", checker.heartbeatAge.map { .number(Int($0)) } ?? .null),
-                                      ("rounds", .number(checker.rounds)), ("fatal", checker.fatal.map(JSON.string) ?? .null)])
+                                      ("first_round_done", .bool(checker.firstRoundDone)), ("fatal", checker.fatal.map(JSON.string) ?? .null)])
                          } ?? .null),
                          ("real_servers", .array(service.realServers.map { server in
                              .object([("address", .string(server.address)), ("forwarding", .string(server.forwarding)),

@@ -5,8 +5,8 @@ import OCF
 /// The project's Pacemaker lab (`.ci/lab/lab`) from Swift: real corosync + Pacemaker nodes in
 /// namespaces, with Tandem's built agents as OCF provider `tandem` and its daemons in
 /// `/usr/libexec/tandem`, its fence agents (`make build` stages them in .build/sbin) in
-/// `/usr/sbin`. The lab is always torn down
-/// and its logs are kept in `lab-logs/<name>` of the repository.
+/// `/usr/sbin`, its crmsh cluster scripts (`docs/wizards/<name>`) in `/usr/share/crmsh/scripts`. The
+/// lab is always torn down and its logs are kept in `lab-logs/<name>` of the repository.
 public final class PacemakerLab {
     public let directory: String
     let script: String
@@ -31,6 +31,9 @@ public final class PacemakerLab {
         if access(libexec, F_OK) == 0 { arguments += ["--libexec", libexec] }
         let sbin = root + "/.build/sbin"
         if access(sbin, F_OK) == 0 { arguments += ["--sbin", sbin] }
+        // The crmsh cluster scripts (Hawk wizards), as /usr/share/crmsh/scripts/<name> in the nodes.
+        let wizards = root + "/docs/wizards"
+        if access(wizards, F_OK) == 0 { arguments += ["--scripts", wizards] }
         if let libvirtPower { arguments += ["--power", "libvirt:" + libvirtPower] + blockDevices.flatMap { ["--block", $0] } }
         let up = try run(arguments, timeout: .seconds(120 * PacemakerLab.slowness))
         guard up.status == 0 else { throw LabError("lab up failed (\(up.status)): \(up.errorOutput)") }
