@@ -18,7 +18,15 @@ public enum Watchdog {
         let output: String
     }
 
-    static let armed = Mutex<Armed?>(nil)
+    /// The deadline in force, and whether the watchdog has claimed it: from then on only the
+    /// watchdog reports (the call it interrupts fails too, killed ssh and all, and must not have
+    /// the last word on stderr: Pacemaker reads a timeout from "timed out").
+    struct State {
+        var armed: Armed?
+        var expired = false
+    }
+
+    static let state = Mutex(State())
     static let thread = Mutex<pthread_t?>(nil)
 
     /// Runs `body`; if it has not returned within `limit`, the process exits as described, with
@@ -27,9 +35,23 @@ public enum Watchdog {
     public static func within<T, E: Error>(_ limit: Duration, _ what: String, log: Log, exitCode: Int32 = 1, output: String = "",
                                            _ body: () throws(E) -> T) throws(E) -> T {
         startThread()
-        armed.withLock { $0 = Armed(deadline: .now + limit, what: what, limit: limit, log: log, exitCode: exitCode, output: output) }
-        defer { armed.withLock { $0 = nil } }
-        return try body()
+        state.withLock { $0.armed = Armed(deadline: .now + limit, what: what, limit: limit, log: log, exitCode: exitCode, output: output) }
+        let result: Result<T, E>
+        do throws(E) {
+            result = .success(try body())
+        } catch {
+            result = .failure(error)
+        }
+        let expired = state.withLock { state -> Bool in
+            if !state.expired { state.armed = nil }
+            return state.expired
+        }
+        // Too late: the watchdog is reporting the timeout and exits the process.
+        while expired {
+            var pause = timespec(tv_sec: 1, tv_nsec: 0)
+            nanosleep(&pause, nil)
+        }
+        return try result.get()
     }
 
     static func startThread() {
@@ -45,8 +67,9 @@ public enum Watchdog {
     static func watch() -> Never {
         while true {
             let now = ContinuousClock.now
-            let due = armed.withLock { armed -> Armed? in
-                guard let armed, armed.deadline <= now else { return nil }
+            let due = state.withLock { state -> Armed? in
+                guard let armed = state.armed, armed.deadline <= now else { return nil }
+                state.expired = true
                 return armed
             }
             if let due { expire(due) }

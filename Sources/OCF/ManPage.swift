@@ -61,8 +61,12 @@ public struct ManPage {
         return result
     }
 
+    /// A macro argument in double quotes; a quote inside is `\(dq`. (A loop, not
+    /// `replacing(_:with:)`: that would link the regex library into every agent, 1.4 MB.)
     static func quoted(_ text: String) -> String {
-        "\"" + escaped(text).replacing("\"", with: "\\(dq") + "\""
+        var result = "\""
+        for character in escaped(text) { result += character == "\"" ? "\\(dq" : String(character) }
+        return result + "\""
     }
 }
 

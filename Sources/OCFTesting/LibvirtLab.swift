@@ -18,6 +18,10 @@ public final class LibvirtLab {
     public let prefix: String
     public private(set) var libvirtd: ProcessIdentity?
     private var virtlogd: ProcessIdentity?
+    /// Held from start to stop: the system has one libvirtd socket, so labs of suites running
+    /// in parallel (fence_libvirt's, the fencing wizard's) take turns instead of killing each
+    /// other's daemons as stale.
+    private var turn: FileLock?
     public private(set) var guests: [Guest] = []
 
     /// A guest domain of the lab.
@@ -38,6 +42,11 @@ public final class LibvirtLab {
         directory = labLogsDirectory + "/libvirt/" + name
         _ = try Command("/bin/rm", ["-rf", directory]).run(deadline: .now + .seconds(10))
         _ = try Command("/bin/mkdir", ["-p", directory, "/run/libvirt"]).run(deadline: .now + .seconds(10))
+        do {
+            turn = try FileLock(path: LibvirtLab.turnLock, deadline: .now + .seconds(1200))
+        } catch {
+            throw LabError("another libvirt lab kept \(LibvirtLab.turnLock) for 20 minutes: \(error)")
+        }
         if LibvirtLab.answers() {
             throw LabError("a libvirtd already answers on \(LibvirtLab.socket): the libvirt tests need their own")
         }
@@ -86,6 +95,7 @@ public final class LibvirtLab {
         libvirtd = nil
         virtlogd = nil
         unlink(LibvirtLab.stalePIDs)
+        turn = nil
     }
 
     /// Defines a guest domain (128 MiB, 1 vCPU, no disk, no network) and starts it; a
@@ -196,6 +206,8 @@ public final class LibvirtLab {
               let result = try? Command("/usr/bin/virsh", ["-c", uri, "version"]).run(deadline: .now + .seconds(5)) else { return false }
         return result.status == 0
     }
+
+    static let turnLock = "/run/tandem-test-libvirt.lock"
 
     /// Daemons a killed test run left behind (their identities, so a reused PID is never hit).
     static let stalePIDs = "/run/tandem-test-libvirt.pids"
