@@ -173,12 +173,15 @@ final class LogFile: @unchecked Sendable {
     }
 
     /// The local time as syslog and Pacemaker's detail log write it: `Nov 30 11:42:07`.
-    static func now() -> String {
-        var seconds = time(nil)
-        var parts = tm()
-        localtime_r(&seconds, &parts)
-        var buffer = [CChar](repeating: 0, count: 32)
-        let count = strftime(&buffer, buffer.count, "%b %d %H:%M:%S", &parts)
-        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func now() -> String { localTime(format: "%b %d %H:%M:%S") }
+}
+
+/// The local time now, as strftime(3) formats it.
+func localTime(format: String) -> String {
+    var seconds = time(nil)
+    var parts = tm()
+    localtime_r(&seconds, &parts)
+    var buffer = [CChar](repeating: 0, count: 64)
+    let count = strftime(&buffer, buffer.count, format, &parts)
+    return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

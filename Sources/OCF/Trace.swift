@@ -81,12 +81,5 @@ public final class Trace: @unchecked Sendable {
     }
 
     /// Local time as `date +%F.%T` writes it, e.g. `2026-11-29.18:37:52`.
-    static func timestamp() -> String {
-        var now = time(nil)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        var buffer = [CChar](repeating: 0, count: 32)
-        let count = strftime(&buffer, buffer.count, "%F.%T", &parts)
-        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func timestamp() -> String { localTime(format: "%F.%T") }
 }
