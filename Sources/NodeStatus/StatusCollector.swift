@@ -247,7 +247,8 @@ public struct StatusCollector {
         var names: [String] = []
         while let entry = readdir(stream) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if entry.pointee.d_type == DT_REG { names.append(name) }
+            // Files only; a file system that does not say (DT_UNKNOWN) gets the benefit of the doubt.
+            if entry.pointee.d_type == DT_REG || entry.pointee.d_type == DT_UNKNOWN { names.append(name) }
         }
         return names.sorted()
     }
