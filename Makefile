@@ -51,7 +51,7 @@ TEST_PACKAGES := libxml2-utils resource-agents pacemaker pacemaker-cli-utils cor
 	mariadb-server mariadb-client dnsmasq-base \
 	libvirt-daemon-system-sysv libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc libvirt-clients \
 	openssh-server fence-agents apache2 \
-	dpkg-dev lintian debootstrap zstd binutils gcc man-db
+	dpkg-dev lintian debootstrap zstd binutils gcc man-db iptables
 # The qemu guest with Debian's kernel for IPVS (.ci/vm; the kernel package itself is fetched
 # with apt-get download on first use, never installed), and ipvsadm for the comparisons.
 VM_PACKAGES := qemu-system-x86 busybox-static kmod xz-utils ipvsadm

@@ -153,7 +153,8 @@ let package = Package(
         .testTarget(name: "LinkLayerTests", dependencies: ["LinkLayer", "Addresses"]),
         .testTarget(name: "OCFTests", dependencies: ["OCF", "OCFTesting"]),
         .testTarget(name: "LVSTests", dependencies: ["LVS", "Netlink", "OCF", "OCFTesting", "Addresses"]),
-        .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Probes", "LVS", "Netlink", "OCF", "Addresses"]),
+        .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Probes", "LVS", "Netlink", "OCF", "OCFTesting", "Addresses", "StateFiles",
+                                                          .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "NodeStatusTests", dependencies: ["NodeStatus", "HealthCheck", "LVS", "Netlink", "OCF", "OCFTesting", "Addresses"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "CNetlink", "Addresses"]),
         // The agents in-process on fake kernels (the lifecycle matrix, fuzzing) and through their

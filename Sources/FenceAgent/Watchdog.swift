@@ -16,6 +16,8 @@ public enum Watchdog {
         let log: Log
         let exitCode: Int32
         let output: String
+        /// Logged as a warning instead of the timeout's error (the action's outcome is known).
+        let warning: String?
     }
 
     /// The deadline in force, and whether the watchdog has claimed it: from then on only the
@@ -31,11 +33,14 @@ public enum Watchdog {
 
     /// Runs `body`; if it has not returned within `limit`, the process exits as described, with
     /// `exitCode` and `output` on stdout (a reboot whose off is done has fenced its node even
-    /// when the start that follows hangs).
+    /// when the start that follows hangs; an action whose outcome is known is not undone by a
+    /// connection that will not close, and says so as `warning`).
     public static func within<T, E: Error>(_ limit: Duration, _ what: String, log: Log, exitCode: Int32 = 1, output: String = "",
-                                           _ body: () throws(E) -> T) throws(E) -> T {
+                                           warning: String? = nil, _ body: () throws(E) -> T) throws(E) -> T {
         startThread()
-        state.withLock { $0.armed = Armed(deadline: .now + limit, what: what, limit: limit, log: log, exitCode: exitCode, output: output) }
+        state.withLock {
+            $0.armed = Armed(deadline: .now + limit, what: what, limit: limit, log: log, exitCode: exitCode, output: output, warning: warning)
+        }
         let result: Result<T, E>
         do throws(E) {
             result = .success(try body())
@@ -81,7 +86,11 @@ public enum Watchdog {
 
     static func expire(_ armed: Armed) -> Never {
         killChildren()
-        armed.log.error("\(armed.what) timed out after \(armed.limit.seconds) s")
+        if let warning = armed.warning {
+            armed.log.warning("\(armed.what) timed out after \(armed.limit.seconds) s: \(warning)")
+        } else {
+            armed.log.error("\(armed.what) timed out after \(armed.limit.seconds) s")
+        }
         Log.writeStandardOutput(armed.output)
         _exit(armed.exitCode)
     }

@@ -101,6 +101,19 @@ public struct DaemonStatus: Equatable, Sendable {
     public var fatal: String?
     /// The namespace of the services' table (empty for the daemon's own).
     public var netns = ""
+    /// When the kernel last took every verdict there was to apply (CLOCK_BOOTTIME ms).
+    public var synced: Int64?
+    /// Since when verdicts have been waiting to reach the kernel (CLOCK_BOOTTIME ms); `nil`
+    /// when none waits.
+    public var pendingSince: Int64?
+    /// Why the last attempt to apply them failed.
+    public var syncProblem: String?
+
+    /// The longest a heartbeat may be old (ms): the daemon writes it every two seconds whatever
+    /// the check interval, and nothing it does blocks its loop for long.
+    public static let heartbeatLimit: Int64 = 10_000
+    /// The longest verdicts may wait for the kernel (ms) before monitor fails.
+    public static let pendingLimit: Int64 = 10_000
 
     public init(daemon: String, heartbeat: Int64, generation: Int, rounds: Int,
                 targets: [String: TargetReport] = [:], services: [String: (healthy: Int, total: Int)] = [:], fatal: String? = nil) {
@@ -115,22 +128,22 @@ public struct DaemonStatus: Equatable, Sendable {
 
     public static func == (a: DaemonStatus, b: DaemonStatus) -> Bool {
         a.daemon == b.daemon && a.heartbeat == b.heartbeat && a.generation == b.generation && a.rounds == b.rounds
-            && a.targets == b.targets && a.fatal == b.fatal && a.netns == b.netns
+            && a.targets == b.targets && a.fatal == b.fatal && a.netns == b.netns && a.synced == b.synced
+            && a.pendingSince == b.pendingSince && a.syncProblem == b.syncProblem
             && a.services.mapValues { "\($0.healthy)/\($0.total)" } == b.services.mapValues { "\($0.healthy)/\($0.total)" }
     }
 
     /// Milliseconds on `CLOCK_BOOTTIME`.
-    public static func now() -> Int64 {
-        var time = timespec()
-        clock_gettime(CLOCK_BOOTTIME, &time)
-        return Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec) / 1_000_000
-    }
+    public static func now() -> Int64 { bootTimeMilliseconds() }
 
     public func save(to file: StateFile) throws {
         var lines = [("daemon", daemon), ("heartbeat", String(heartbeat)), ("generation", String(generation)),
                      ("rounds", String(rounds))]
         if let fatal { lines.append(("fatal", fatal)) }
         lines.append(("netns", netns))
+        if let synced { lines.append(("synced", String(synced))) }
+        if let pendingSince { lines.append(("pending_since", String(pendingSince))) }
+        if let syncProblem { lines.append(("sync_problem", syncProblem)) }
         for (service, counts) in services.sorted(by: { $0.key < $1.key }) {
             lines.append(("service " + service, "\(counts.healthy)/\(counts.total)"))
         }
@@ -147,6 +160,9 @@ public struct DaemonStatus: Equatable, Sendable {
                                   generation: Int(values["generation"] ?? "") ?? 0, rounds: Int(values["rounds"] ?? "") ?? 0,
                                   fatal: values["fatal"])
         status.netns = values["netns"] ?? ""
+        status.synced = values["synced"].flatMap { Int64($0) }
+        status.pendingSince = values["pending_since"].flatMap { Int64($0) }
+        status.syncProblem = values["sync_problem"]
         for (key, value) in values {
             if key.hasPrefix("target ") {
                 let words = value.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)

@@ -68,6 +68,8 @@ public struct TargetState: Sendable {
     public internal(set) var inFlight = false
     /// Taken out by a maintenance file.
     public internal(set) var inMaintenance = false
+    /// Out since the checker started (held by the previous one), not checked yet.
+    public internal(set) var heldAtStart = false
 
     /// Between states: a contradicting result was seen and the fast interval applies.
     public var isChanging: Bool { streak > 0 }
@@ -214,6 +216,8 @@ public struct Engine: Sendable {
         case (.down, .fail(let why)):
             state.streak = 0
             state.reason = why
+            // A server held out since the start gets its first verdict said, with its reason.
+            if state.heldAtStart { transition = Transition(target: target, from: .down, to: .down, reason: why) }
         case (.down, .pass):
             state.streak += 1
             if state.streak >= settings.rise {
@@ -221,10 +225,11 @@ public struct Engine: Sendable {
                 state.streak = 0
                 state.reason = ""
                 state.upSince = now
-                let count = settings.rise == 1 ? "check passed" : "\(settings.rise) checks in a row passed"
+                let count = settings.rise == 1 || state.heldAtStart ? "check passed" : "\(settings.rise) checks in a row passed"
                 transition = Transition(target: target, from: before, to: .up, reason: count)
             }
         }
+        state.heldAtStart = false
         let pause = state.isChanging ? settings.fastInterval : settings.interval
         state.nextDue = max(started + pause, now)
         return transition
@@ -249,7 +254,19 @@ public struct Engine: Sendable {
     }
 
     /// Whether every target has been checked at least once (start waits for this).
-    public var roundComplete: Bool { targets.values.allSatisfy { $0.health != .unknown } }
+    public var roundComplete: Bool { targets.values.allSatisfy { $0.lastOutcome != nil } }
+
+    /// Takes tracked targets as failed before their first check (servers a stopped checker held
+    /// out): they stay out until a check passes, one is enough.
+    public mutating func seedDown(_ seeded: Set<Target>, reason: String) {
+        for target in seeded {
+            guard let state = targets[target], state.health == .unknown else { continue }
+            targets[target]?.health = .down
+            targets[target]?.reason = reason
+            targets[target]?.streak = max(0, settings.rise - 1)
+            targets[target]?.heldAtStart = true
+        }
+    }
 
     // MARK: Weights
 
@@ -355,7 +372,9 @@ public struct TargetRule: Equatable, Sendable {
         fixedPort = parameters.checkPort.map { UInt16($0) }
     }
 
-    public func target(of destination: IPVSDestination) -> Target {
-        Target(address: destination.address, port: portless ? 0 : fixedPort ?? destination.port)
+    public func target(of destination: IPVSDestination) -> Target { target(of: destination.key) }
+
+    public func target(of key: IPVSDestination.Key) -> Target {
+        Target(address: key.address, port: portless ? 0 : fixedPort ?? key.port)
     }
 }

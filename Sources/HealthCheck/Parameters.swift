@@ -108,8 +108,9 @@ public struct HealthCheckParameters: ParameterSet {
                    """)
     public var degradedOn: DegradedPolicy = .never
 
-    @Parameter("tcp_send", .reloadable, short: "What tcp-expect sends",
-               long: "Bytes sent after connecting (escapes: \\r \\n \\t \\\\ \\xHH). Empty sends nothing and only reads.")
+    @Parameter("tcp_send", [.reloadable, .secret], short: "What tcp-expect sends",
+               long: "Bytes sent after connecting (escapes: \\r \\n \\t \\\\ \\xHH). Empty sends nothing and only reads. "
+                   + "Secret (it may hold a password, e.g. a Redis AUTH): never logged or traced; keep it out of the CIB with cibsecret.")
     public var tcpSend: String? = nil
 
     @Parameter("tcp_expect", .reloadable, short: "What tcp-expect must receive",
@@ -126,8 +127,10 @@ public struct HealthCheckParameters: ParameterSet {
                long: "The Host header (and TLS server name unless tls_server_name is set). Default: the real server's address.")
     public var httpHost: String? = nil
 
-    @Parameter("http_headers", .reloadable, short: "Extra HTTP request headers",
-               long: "Extra request headers as Name: value, separated by |, e.g. X-Check: lvs|Authorization: Bearer …")
+    @Parameter("http_headers", [.reloadable, .secret], short: "Extra HTTP request headers",
+               long: "Extra request headers as Name: value, separated by |, e.g. X-Check: lvs|Authorization: Bearer …. "
+                   + "Secret (an Authorization header is a password): never logged or traced; keep it out of the CIB with "
+                   + "cibsecret set <resource> http_headers '<value>'.")
     public var httpHeaders: String? = nil
 
     @Parameter("http_status", .reloadable, short: "Expected HTTP status codes",

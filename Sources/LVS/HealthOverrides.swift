@@ -27,6 +27,11 @@ import StateFiles
 /// change happened before the agent looked (the file says so), or it happens after the agent
 /// let go. A checker killed between its two steps leaves the file ahead of the kernel, and the
 /// agent's next repair carries the kernel the rest of the way.
+///
+/// A stopped checker holds the servers it had taken out (`held-until=` in the file, on
+/// CLOCK_BOOTTIME): a restart of the checker never sends traffic to a server it found dead. Its
+/// next start takes them over (out until a check passes); if none comes within
+/// `holdAfterStop`, the ipvs agent gives them their configured weights back and removes the file.
 public struct HealthOverrides: Equatable, Sendable {
     public enum Override: Equatable, Sendable {
         /// The health checker set this weight (0 = quiesced).
@@ -38,8 +43,40 @@ public struct HealthOverrides: Equatable, Sendable {
     }
 
     public var entries: [IPVSDestination.Key: Override]
+    /// Set when a stopped checker left these (`bootTimeMilliseconds()` when the hold ends).
+    public var heldUntil: Int64?
 
-    public init(_ entries: [IPVSDestination.Key: Override] = [:]) { self.entries = entries }
+    public init(_ entries: [IPVSDestination.Key: Override] = [:], heldUntil: Int64? = nil) {
+        self.entries = entries
+        self.heldUntil = heldUntil
+    }
+
+    /// How long (ms) a stopped checker's failed servers stay out without a checker.
+    public static let holdAfterStop: Int64 = 60_000
+
+    /// The overrides a stopping checker leaves, held until `until`: the real servers it took
+    /// out (quiesced or removed) that `failed` names, and the fallback while none of
+    /// `configured` is left serving; servers in slow start get their configured weight.
+    /// - Parameter failed: whether a real server is out because it failed its checks (not for
+    ///   maintenance, whose files the next checker reads again).
+    public func held(until: Int64, failed: (IPVSDestination.Key) -> Bool = { _ in true },
+                     configured: [IPVSDestination.Key]? = nil) -> HealthOverrides {
+        var out = entries.filter { key, override in
+            switch override {
+            case .weight(let weight): weight == 0 && failed(key)
+            case .removed: failed(key)
+            case .fallback: false
+            }
+        }
+        let noneServes = configured.map { $0.allSatisfy { out[$0] != nil } } ?? true
+        if noneServes, !out.isEmpty {
+            for (key, override) in entries { if case .fallback = override { out[key] = override } }
+        }
+        return HealthOverrides(out, heldUntil: out.isEmpty ? nil : until)
+    }
+
+    /// A hold whose time has passed.
+    public func holdExpired(now: Int64 = bootTimeMilliseconds()) -> Bool { heldUntil.map { now > $0 } ?? false }
 
     /// The override file of one service in one network namespace, and its lock.
     public struct Store: Sendable {
@@ -90,6 +127,10 @@ public struct HealthOverrides: Equatable, Sendable {
             var overrides = HealthOverrides()
             var ignored: [String] = []
             for (key, value) in values.sorted(by: { $0.key < $1.key }) {
+                if key == "held-until", let until = Int64(value) {
+                    overrides.heldUntil = until
+                    continue
+                }
                 guard let (address, port) = try? Endpoint.parse(key, context: key) else {
                     ignored.append("\(key)=\(value)")
                     continue
@@ -118,7 +159,7 @@ public struct HealthOverrides: Equatable, Sendable {
         /// removes the file.
         public func save(_ overrides: HealthOverrides) throws {
             guard !overrides.entries.isEmpty else { return try file.remove() }
-            var lines: [(String, String)] = []
+            var lines: [(String, String)] = overrides.heldUntil.map { [("held-until", String($0))] } ?? []
             for (key, override) in overrides.entries.sorted(by: { $0.key.description < $1.key.description }) {
                 switch override {
                 case .weight(let weight): lines.append((key.description, "weight \(weight)"))

@@ -8,6 +8,7 @@ internal import CLibvirt
 public final class Connection {
     let handle: virConnectPtr
     public let uri: String
+    private var closed = false
 
     /// Opens `uri` (any libvirt URI). No authentication callback: a transport that would ask
     /// a question (a password, an unknown ssh host key for libssh) fails instead of waiting.
@@ -18,7 +19,16 @@ public final class Connection {
         self.uri = uri
     }
 
-    deinit { virConnectClose(handle) }
+    deinit { close() }
+
+    /// Closes the connection (a call to the daemon: it can block like any other, so a caller
+    /// that needs a deadline arms one around it). The last domain of it must be gone first, or
+    /// the close happens when that domain goes.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        virConnectClose(handle)
+    }
 
     /// libvirt prints every error on stderr by default; callers report errors themselves.
     private static let silenceErrors: Void = tandem_virt_silence_errors()

@@ -58,6 +58,8 @@ public struct ReplicaStatus: Sendable, Equatable {
     public var secondsBehind: SQLValue
     public var masterHost: String
     public var masterPort: UInt16?
+    /// The account the replica logs in to its master with.
+    public var masterUser: String
     /// Transactions received (MariaDB's Gtid_IO_Pos); `nil` without GTID replication.
     public var received: GTIDPosition?
     /// The master's binlog coordinates read (IO) and executed (SQL), for replication without GTID.
@@ -75,6 +77,7 @@ public struct ReplicaStatus: Sendable, Equatable {
         lastSQLError = row["Last_SQL_Error"].text ?? ""
         secondsBehind = row["Seconds_Behind_Master", "Seconds_Behind_Source"]
         masterHost = row["Master_Host", "Source_Host"].text ?? ""
+        masterUser = row["Master_User", "Source_User"].text ?? ""
         masterPort = row["Master_Port", "Source_Port"].text.flatMap { UInt16($0) }
         let using = row["Using_Gtid"].text ?? "No"
         let gtid = using != "No" && !using.isEmpty

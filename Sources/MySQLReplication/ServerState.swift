@@ -1,7 +1,15 @@
 /// What one look at a server found: its role switch, its GTID positions and its replica
 /// status, in two statements (three with a heartbeat table).
 public struct ServerState: Sendable, Equatable {
+    /// MariaDB or MySQL: they differ in GTIDs and in what read_only stops.
+    public enum Flavor: Sendable, Equatable {
+        case mariaDB
+        /// MySQL: read_only lets SUPER (and CONNECTION_ADMIN) write; super_read_only stops them.
+        case mySQL
+    }
+
     public var readOnly: Bool
+    public var flavor: Flavor = .mariaDB
     public var serverID: Int
     /// MariaDB's GTID positions; `nil` on MySQL.
     public var applied: GTIDPosition?

@@ -9,11 +9,20 @@ public enum Background {
     /// waits for the agent alone), puts stdin, stdout and stderr on /dev/null (Pacemaker reads
     /// the agent's pipes until they close), and closes every other inherited descriptor: an
     /// inherited lock descriptor would hold the instance lock, and the next action would wait
-    /// for the background work to end.
+    /// for the background work to end. This returns only once the child has closed them (or a
+    /// second has passed): a child frozen or slow before that would hold the lock meanwhile.
     public static func run(keeping kept: Set<Int32> = [], _ body: () -> Never) -> ProcessIdentity? {
+        var closed: [Int32] = [-1, -1]
+        let notifying = pipe(&closed) == 0
         let pid = fork()
-        if pid < 0 { return nil }
-        if pid > 0 { return ProcessIdentity(pid: pid) }
+        if pid < 0 {
+            if notifying { closed.forEach { close($0) } }
+            return nil
+        }
+        if pid > 0 {
+            if notifying { awaitClosed(closed) }
+            return ProcessIdentity(pid: pid)
+        }
         setsid()
         let null = open("/dev/null", O_RDWR)
         if null >= 0 {
@@ -21,8 +30,30 @@ public enum Background {
             dup2(null, STDOUT_FILENO)
             dup2(null, STDERR_FILENO)
         }
-        for descriptor in openDescriptors() where descriptor > STDERR_FILENO && !kept.contains(descriptor) { close(descriptor) }
+        for descriptor in openDescriptors() where descriptor > STDERR_FILENO && !kept.contains(descriptor) && descriptor != closed[1] {
+            close(descriptor)
+        }
+        if notifying { close(closed[1]) }
         body()
+    }
+
+    /// Waits until the child closes its end of the pipe (end of file), a second at most.
+    static func awaitClosed(_ ends: [Int32]) {
+        close(ends[1])
+        var poller = pollfd(fd: ends[0], events: Int16(POLLIN), revents: 0)
+        let deadline = ContinuousClock.now + .seconds(1)
+        while ContinuousClock.now < deadline {
+            let milliseconds = Int32(max(1, ContinuousClock.now.duration(to: deadline) / .milliseconds(1)))
+            let ready = poll(&poller, 1, milliseconds)
+            if ready < 0 && errno == EINTR { continue }
+            if ready > 0 {
+                var byte: UInt8 = 0
+                let count = read(ends[0], &byte, 1)
+                if count < 0 && errno == EINTR { continue }
+            }
+            break
+        }
+        close(ends[0])
     }
 
     /// The descriptors this process has open, from /proc/self/fd.
@@ -51,12 +82,22 @@ extension Background {
         defer { for pointer in argv { free(pointer) } }
         guard let path = strdup(executable), let outputPath = strdup(output ?? "/dev/null") else { return nil }
         defer { free(path); free(outputPath) }
-        let inherited = openDescriptors().filter { $0 > STDERR_FILENO && !kept.contains($0) }
+        // Closed by the child's exec (close-on-exec), or its exit: then it holds nothing of ours.
+        var execed: [Int32] = [-1, -1]
+        let notifying = Command.closeOnExecPipe(&execed)
+        let inherited = openDescriptors().filter { $0 > STDERR_FILENO && !kept.contains($0) && !(notifying && execed.contains($0)) }
         var noSignals = sigset_t()
         sigemptyset(&noSignals)
         let pid = fork()
-        if pid < 0 { return nil }
-        if pid > 0 { return ProcessIdentity(pid: pid) }
+        if pid < 0 {
+            if notifying { execed.forEach { close($0) } }
+            return nil
+        }
+        if pid > 0 {
+            if notifying { awaitClosed(execed) }
+            return ProcessIdentity(pid: pid)
+        }
+        if notifying { close(execed[0]) }
         setsid()
         // The forking thread's signal mask and an ignored SIGPIPE survive exec: a daemon started
         // from a thread that blocks signals (a test runner's) would never see SIGCHLD or SIGTERM.

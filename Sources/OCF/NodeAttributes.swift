@@ -36,6 +36,47 @@ public struct NodeAttributes: Sendable {
         try run(attrdUpdater, ["-n", name, "-D"])
     }
 
+    /// A transient attribute's value on every node that has one: `attrd_updater -Q -A -n NAME`.
+    /// attrd forgets a node's values when the node leaves the cluster (crashed, fenced or shut
+    /// down), so only nodes that are members answer.
+    /// - Returns: node name → value; empty when no node has the attribute.
+    public func values(of name: String) throws(OCFError) -> [String: String] {
+        try checkName(name)
+        let result: Command.Result
+        do {
+            result = try Command(attrdUpdater, ["-Q", "-A", "-n", name]).run(deadline: deadline)
+        } catch {
+            throw OCFError.notInstalled("\(error)")
+        }
+        guard result.status == 0 else {
+            if result.errorOutput.contains("does not exist") { return [:] }
+            let detail = result.errorOutput.split(separator: "\n").last.map(String.init) ?? "exit status \(result.status)"
+            throw OCFError.generic("\(attrdUpdater) -Q -A -n \(name) failed: \(detail)")
+        }
+        var values: [String: String] = [:]
+        for line in result.output.split(separator: "\n") {
+            let fields = NodeAttributes.quotedFields(String(line))
+            if fields["name"] == name, let host = fields["host"], let value = fields["value"] { values[host] = value }
+        }
+        return values
+    }
+
+    /// The `key="value"` fields of one line of attrd_updater's query output.
+    static func quotedFields(_ line: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        var rest = Substring(line)
+        while let equals = rest.firstIndex(of: "=") {
+            let key = rest[..<equals].trimmingPrefix(while: { $0 == " " })
+            let afterEquals = rest[rest.index(after: equals)...]
+            guard afterEquals.first == "\"" else { break }
+            let valueStart = afterEquals.index(after: afterEquals.startIndex)
+            guard let close = afterEquals[valueStart...].firstIndex(of: "\"") else { break }
+            fields[String(key)] = String(afterEquals[valueStart..<close])
+            rest = afterEquals[afterEquals.index(after: close)...]
+        }
+        return fields
+    }
+
     /// Sets this node's promotion score for the resource running the agent (promotable clones):
     /// `crm_attribute --promotion -v SCORE`. The resource is `OCF_RESOURCE_INSTANCE`, which
     /// crm_attribute reads from the environment.

@@ -38,19 +38,34 @@ public struct ProcessIdentity: Equatable, Sendable, CustomStringConvertible {
         return status.exiting
     }
 
-    /// Sends SIGTERM if the process is still the recorded one, then waits until it runs no more
-    /// of its own code (`isDone`), with SIGKILL when `deadline` passes.
-    /// - Returns: whether the process is done.
+    /// Ends the process if it is still the recorded one: SIGTERM, with SIGCONT so that a stopped
+    /// (frozen) process can act on it; SIGKILL when `patience` has passed; then waits until it
+    /// runs no more of its own code (`isDone`). A SIGKILLed process is not gone at once: the
+    /// kernel ends it when it next runs, so the SIGKILL comes early enough to leave a margin
+    /// before `deadline` for that (a quarter of the time left, at most a second).
+    /// - Returns: whether the process is done by `deadline`: `false` only when it is really
+    ///   still there (a process in uninterruptible sleep ends only when it wakes).
     @discardableResult
-    public func terminate(by deadline: ContinuousClock.Instant) -> Bool {
+    public func terminate(patience: Duration = .seconds(2), by deadline: ContinuousClock.Instant) -> Bool {
         guard !isDone else { return true }
         kill(pid, SIGTERM)
+        kill(pid, SIGCONT)
+        let left = ContinuousClock.now.duration(to: deadline)
+        let killing = ContinuousClock.now + max(.zero, min(patience, left - min(.seconds(1), left / 4)))
+        if awaitDone(until: killing) { return true }
+        // Still the recorded process? (It may have ended and its pid been reused meanwhile.)
+        guard !isDone else { return true }
+        kill(pid, SIGKILL)
+        return awaitDone(until: deadline)
+    }
+
+    /// Polls until the process is done or `deadline` passes.
+    private func awaitDone(until deadline: ContinuousClock.Instant) -> Bool {
+        var pause = Duration.microseconds(200)
         while !isDone {
-            if ContinuousClock.now >= deadline {
-                kill(pid, SIGKILL)
-                return isDone
-            }
-            sleep(for: .milliseconds(1))
+            guard ContinuousClock.now < deadline else { return false }
+            sleep(for: min(pause, max(.microseconds(50), ContinuousClock.now.duration(to: deadline))))
+            pause = min(pause * 2, .milliseconds(10))
         }
         return true
     }

@@ -89,7 +89,7 @@ public final class LibvirtLab {
         }
         guests = []
         for daemon in [libvirtd, virtlogd].compactMap({ $0 }) {
-            _ = daemon.terminate(by: .now + .seconds(15))
+            _ = daemon.terminate(patience: .seconds(12), by: .now + .seconds(15))
             waitpid(daemon.pid, nil, WNOHANG)
         }
         libvirtd = nil
@@ -216,7 +216,7 @@ public final class LibvirtLab {
         for line in (readFile(stalePIDs) ?? "").split(separator: "\n") {
             if let identity = ProcessIdentity(String(line)) {
                 kill(identity.pid, SIGCONT)
-                _ = identity.terminate(by: .now + .seconds(15))
+                _ = identity.terminate(patience: .seconds(12), by: .now + .seconds(15))
             }
         }
         unlink(stalePIDs)

@@ -93,7 +93,7 @@ public final class MariaDBServer {
         Glibc.kill(pid, signal)
         if signal == SIGKILL || signal == SIGTERM {
             let identity = ProcessIdentity(pid: pid)
-            identity?.terminate(by: .now + .seconds(30))
+            identity?.terminate(patience: .seconds(25), by: .now + .seconds(30))
             // Exiting is not gone: its sockets close with its last thread. Down is refusing.
             let login = MySQLLogin(defaultsFile: nil, connectTimeout: .seconds(1), readTimeout: .seconds(1))
             _ = waitUntil(deadline: .now + .seconds(30)) {

@@ -6,13 +6,19 @@ import StateFiles
 /// are links to tandem-testtool in a directory put first on the agent's PATH, and they record
 /// into a key=value file (the promotion score under `promotion-score`). The Pacemaker lab
 /// tests use the real attrd.
+///
+/// Recorders in directories with the same parent are the nodes of one cluster: a query of every
+/// node (`attrd_updater -Q -A`) answers from each of them, as attrd does, each under its `node`.
 public struct RecordedAttributes {
     public let directory: String
+    public let node: String
     public var file: String { directory + "/attributes" }
 
-    public init(directory: String) throws {
+    public init(directory: String, node: String = "node1") throws {
         self.directory = directory
+        self.node = node
         mkdir(directory, 0o755)
+        try writeFile(directory + "/node", node)
         for program in ["attrd_updater", "crm_attribute"] {
             unlink(directory + "/" + program)
             guard symlink(AgentRunner.path(of: "tandem-testtool"), directory + "/" + program) == 0 else {
@@ -25,7 +31,8 @@ public struct RecordedAttributes {
     /// attributes (agents publish only inside a promotable clone).
     public var environment: [String: String] {
         ["PATH": directory + ":/usr/sbin:/usr/bin:/sbin:/bin", "TANDEM_RECORDED_ATTRIBUTES": file,
-         "OCF_RESKEY_CRM_meta_promoted_max": "1", "OCF_RESKEY_CRM_meta_clone_max": "2", "OCF_RESKEY_CRM_meta_promotable": "true"]
+         "OCF_RESKEY_CRM_meta_promoted_max": "1", "OCF_RESKEY_CRM_meta_clone_max": "2", "OCF_RESKEY_CRM_meta_promotable": "true",
+         "OCF_RESKEY_CRM_meta_on_node": node]
     }
 
     /// The attributes as recorded.
@@ -35,7 +42,14 @@ public struct RecordedAttributes {
 
     public func clear() { unlink(file) }
 
-    /// Runs as `attrd_updater -n NAME (-U VALUE | -D | -Q)` or `crm_attribute (--promotion | -p |
+    /// Forgets one attribute, as attrd does with a node that left the cluster.
+    public func remove(_ name: String) {
+        guard var values = try? StateFile(path: file).read() else { return }
+        values[name] = nil
+        try? StateFile(path: file).write(values.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+
+    /// Runs as `attrd_updater -n NAME (-U VALUE | -D | -Q [-A])` or `crm_attribute (--promotion | -p |
     /// --name NAME) (-v VALUE | -D | --query [-q])`, the forms Tandem's agents and
     /// resource-agents' use. A query prints the value (crm_attribute's `-q` form); an absent
     /// attribute exits 105 as crm_attribute does.
@@ -62,6 +76,21 @@ public struct RecordedAttributes {
         defer { _ = lock }
         let file = StateFile(path: path)
         var values = (try file.read()) ?? [:]
+        if program == "attrd_updater" && arguments.contains("-Q") && arguments.contains("-A") {
+            let parent = String(path.split(separator: "/", omittingEmptySubsequences: false).dropLast(2).joined(separator: "/"))
+            var lines: [String] = []
+            for sibling in listDirectory(parent) {
+                guard let node = readFile("\(parent)/\(sibling)/node"),
+                      let value = (try? StateFile(path: "\(parent)/\(sibling)/attributes").read())??[name] else { continue }
+                lines.append("name=\"\(name)\" host=\"\(node)\" value=\"\(value)\"")
+            }
+            guard !lines.isEmpty else {
+                Log.writeStandardError("attrd_updater: Could not query value of \(name): attribute does not exist\n")
+                return 105
+            }
+            print(lines.joined(separator: "\n"))
+            return 0
+        }
         if arguments.contains("--query") || arguments.contains("-G") || arguments.contains("-Q") {
             guard let stored = values[name] else {
                 Log.writeStandardError("Error performing operation: No such device or address\n")

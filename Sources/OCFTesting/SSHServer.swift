@@ -104,7 +104,7 @@ public final class SSHServer {
         guard let process else { return }
         kill(process.pid, SIGCONT)
         endSessions(of: process)
-        _ = process.terminate(by: .now + .seconds(10))
+        _ = process.terminate(patience: .seconds(8), by: .now + .seconds(10))
         self.process = nil
     }
 }

@@ -24,7 +24,7 @@ public final class StandAloneFencer {
     deinit { stop() }
 
     public func stop() {
-        _ = process?.terminate(by: .now + .seconds(15))
+        _ = process?.terminate(patience: .seconds(12), by: .now + .seconds(15))
         process = nil
     }
 

@@ -12,16 +12,17 @@ import OCF
 
 /// Runs checks concurrently, each with its own deadline; a check never blocks another. tcp,
 /// tcp-expect and plain http go to the plain-socket prober; https goes through SwiftNIO and
-/// NIOSSL on one event loop, ping, dns, mysql and external programs through their own
-/// libraries and threads, all with deadlines swept on that loop. Results come back through a
-/// callback on a prober thread.
+/// NIOSSL on one event loop, ping and dns through their own libraries and threads, mysql and
+/// external programs on a thread each (`BlockingWorkers`), all with deadlines swept on that
+/// loop. Results come back through a callback on a prober thread.
 public final class Prober: @unchecked Sendable {
     let loop: any EventLoop
     let spec: CheckSpec
     let timeout: Duration
     let tls: NIOSSLContext?
     let sockets: SocketProber?
-    let programs: NIOThreadPool?
+    /// mysql and external checks: a thread per check in flight, at most one per target.
+    let workers: BlockingWorkers?
     let pinger: Pinger?
     let resolver: DNSResolver?
     /// mysql, gtid lag: each replica's oldest received but unapplied position, and when it was seen.
@@ -47,13 +48,11 @@ public final class Prober: @unchecked Sendable {
         }
         switch spec {
         case .external, .mysql:
-            // Blocking work (a program, libmariadb) on a bounded pool, each call bounded by its
-            // own timeouts; the verdict still comes at the check's deadline.
-            let pool = NIOThreadPool(numberOfThreads: 16)
-            pool.start()
-            programs = pool
+            // Blocking work (a program, libmariadb), each call bounded by its own timeouts; the
+            // verdict still comes at the check's deadline.
+            workers = BlockingWorkers()
         default:
-            programs = nil
+            workers = nil
         }
         pinger = if case .ping = spec { try Pinger() } else { nil }
         resolver = if case .dns = spec { try DNSResolver(timeout: timeout) } else { nil }
@@ -92,9 +91,10 @@ public final class Prober: @unchecked Sendable {
     /// Touched on the loop only.
     private var retired = false
 
-    /// On the loop: the check starts, and its deadline joins the queue the sweep looks at.
+    /// On the loop: the check starts, and its deadline joins the queue the sweep looks at (a
+    /// blocking check's when its thread begins it).
     private func start(_ target: Target, service: String, once: Once) {
-        deadlines.append((NIODeadline.now() + timeAmount + backstop, once))
+        if workers == nil { deadlines.append((NIODeadline.now() + timeAmount + backstop, once)) }
         switch spec {
         case .none:
             once.finish(.pass)
@@ -151,7 +151,7 @@ public final class Prober: @unchecked Sendable {
             sweep = nil
             pinger?.stop()
             resolver?.stop()
-            programs?.shutdownGracefully { _ in }
+            workers?.retire()
         }
     }
 
@@ -190,16 +190,42 @@ public final class Prober: @unchecked Sendable {
     /// Socket addresses, parsed once per target (on the loop).
     private var addresses: [Target: SocketAddress] = [:]
 
-    /// Runs the external program on a pool thread, killed when the timeout passes.
+    /// Runs `body` on a thread of its own; the check's time (the deadline `body` gets, and the
+    /// one the sweep holds it to) starts when the thread begins it, never while it waited. A
+    /// target whose previous blocking call has not returned fails at once instead of taking a
+    /// second thread.
+    private func blocking(_ target: Target, once: Once, _ body: @escaping @Sendable (ContinuousClock.Instant) -> CheckOutcome) {
+        guard let workers else { return }
+        guard workers.claim(target) else {
+            deadlines.append((NIODeadline.now(), once))
+            once.finish(.fail("its previous check has not ended (it hangs past the timeout)"))
+            return
+        }
+        let loop = self.loop
+        let timeout = self.timeout
+        let limit = timeAmount + backstop
+        let started = workers.run {
+            let deadline = ContinuousClock.now + timeout
+            loop.execute { self.deadlines.append((NIODeadline.now() + limit, once)) }
+            let outcome = body(deadline)
+            workers.release(target)
+            loop.execute { once.finish(outcome) }
+        }
+        if !started {
+            workers.release(target)
+            deadlines.append((NIODeadline.now(), once))
+            once.finish(.fail("no thread could be started for the check"))
+        }
+    }
+
+    /// Runs the external program, killed when the timeout passes.
     private func run(_ program: String, _ arguments: [String], target: Target, service: String, once: Once) {
-        guard let programs else { return }
-        let deadline = ContinuousClock.now + timeout
         var environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TANDEM_RS_ADDRESS": target.address.description,
                            "TANDEM_RS_PORT": String(target.port), "TANDEM_SERVICE": service]
         if case .v6 = target.address { environment["TANDEM_RS_FAMILY"] = "inet6" } else { environment["TANDEM_RS_FAMILY"] = "inet" }
         let command = Command(program, arguments, environment: environment)
         let timeout = self.timeout
-        programs.runIfActive(eventLoop: loop) { () -> CheckOutcome in
+        blocking(target, once: once) { deadline in
             do {
                 let result = try command.run(deadline: deadline)
                 if result.timedOut { return .fail("\(program) killed after \(Interval(timeout))") }
@@ -209,21 +235,15 @@ public final class Prober: @unchecked Sendable {
             } catch {
                 return .fail("\(error)")
             }
-        }.whenComplete { result in
-            switch result {
-            case .success(let outcome): once.finish(outcome)
-            case .failure(let error): once.finish(.fail("\(error)"))
-            }
         }
     }
 
-    /// The mysql check on a pool thread: login, query, and the role or replication rules
-    /// (MySQLVerdict). The timer gives the verdict at the deadline whatever the thread does.
+    /// The mysql check: login, query, and the role or replication rules (MySQLVerdict). The
+    /// sweep gives the verdict at the deadline whatever the thread does.
     private func query(_ check: MySQLCheck, target: Target, once: Once) {
-        guard let programs else { return }
         let timeout = self.timeout
         let lagMarks = self.lagMarks
-        programs.runIfActive(eventLoop: loop) { () -> CheckOutcome in
+        blocking(target, once: once) { _ in
             do {
                 let login = MySQLLogin(defaultsFile: check.defaultsFile, database: check.database, connectTimeout: timeout, readTimeout: timeout)
                 let connection = try MySQLConnection(.tcp(host: target.address.description, port: target.port), login: login)
@@ -234,11 +254,6 @@ public final class Prober: @unchecked Sendable {
                 return outcome
             } catch {
                 return .fail("MySQL \(error)")
-            }
-        }.whenComplete { result in
-            switch result {
-            case .success(let outcome): once.finish(outcome)
-            case .failure(let error): once.finish(.fail("\(error)"))
             }
         }
     }

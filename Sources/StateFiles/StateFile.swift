@@ -162,3 +162,11 @@ public func sleep(for duration: Duration) {
     var remaining = timespec()
     while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
 }
+
+/// Milliseconds on `CLOCK_BOOTTIME`: comparable between processes (a daemon's heartbeat, an
+/// agent's monitor), immune to changes of the wall clock, and counting through a suspend.
+public func bootTimeMilliseconds() -> Int64 {
+    var time = timespec()
+    clock_gettime(CLOCK_BOOTTIME, &time)
+    return Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec) / 1_000_000
+}

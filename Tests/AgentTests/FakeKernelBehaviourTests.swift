@@ -153,6 +153,33 @@ import Testing
     }
 }
 
+/// The servers a stopped health checker held out: the ipvs agent honours the hold while it
+/// lasts (no drift), and once it has expired with no checker taking over, its monitor gives them
+/// their configured weights back and removes the file, even with on_drift=fail.
+@Suite struct HeldOverridesTests {
+    @Test(arguments: ["repair", "fail"]) func anExpiredHoldIsReleasedNotDrift(_ onDrift: String) throws {
+        let world = FakeIPVSWorld()
+        let parameters = world.parameters.merging(["on_drift": onDrift]) { $1 }
+        #expect(world.runner.run(.start, parameters: parameters, host: world.kernel).exitCode == .success)
+        let service = IPVSService.Identity.address(.tcp, IPAddress("192.0.2.10")!, port: 80)
+        let store = HealthOverrides.Store(service: try ServiceSpec(parsing: "tcp:192.0.2.10:80"), namespace: nil, directory: world.directory)
+        let key = IPVSDestination.Key(address: IPAddress("10.0.0.2")!, port: 80)
+        func weight() -> Int32? { world.kernel.ipvsState()?.destinations[service]?.first { $0.key == key }?.weight }
+        // The stopped checker's hold, as its stop leaves it: the server quiesced, file and kernel.
+        try store.save(HealthOverrides([key: .weight(0)], heldUntil: bootTimeMilliseconds() + 60_000))
+        world.kernel.ipvsByHand([.updateDestination(service, IPVSDestination(address: key.address, port: 80, forwarding: .masquerade, weight: 0))])
+        let held = world.runner.run(.monitor, parameters: parameters, host: world.kernel)
+        #expect(held.exitCode == .success && !held.log.contains("drift"), "\(held)")
+        #expect(weight() == 0, "held out while the hold lasts")
+        // Expired (nobody took it over): given back, not drift.
+        try store.save(HealthOverrides([key: .weight(0)], heldUntil: bootTimeMilliseconds() - 1))
+        let released = world.runner.run(.monitor, parameters: parameters, host: world.kernel)
+        #expect(released.exitCode == .success && !released.log.contains("drift"), "\(released)")
+        #expect(weight() == 2, "its configured weight is back")
+        #expect(try store.file.read() == nil, "the expired hold is gone")
+    }
+}
+
 @Suite struct VIPBehaviourTests {
     /// Without nic, an address on lo is not the VIP: a probe says stopped, a stop leaves it
     /// (on an LVS-DR real server it is the real-server address).

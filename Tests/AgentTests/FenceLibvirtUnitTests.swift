@@ -74,13 +74,14 @@ import Testing
         var environment = ["OCF_RESKEY_uri": "qemu+ssh://root@kvm1/system?keyfile=/k", "OCF_RESKEY_known_hosts": "/etc/cluster/known_hosts",
                            "OCF_RESKEY_connect_timeout": "3"]
         let parameters = try FenceParameters.load(from: Environment(environment))
-        let session = SSHSession(parameters: parameters)
+        let session = SSHSession(parameters: parameters, uri: parameters.uri.all[0])
         #expect(session.connectionURI.hasPrefix("qemu+ssh://root@kvm1/system?keyfile=/k&command=/"))
         #expect(session.connectionURI.hasSuffix("&no_tty=1"))
         #expect(session.sshOptions == ["-o", "BatchMode=yes", "-o", "ConnectTimeout=3", "-o", "StrictHostKeyChecking=yes",
                                        "-o", "UserKnownHostsFile=/etc/cluster/known_hosts"])
         environment["OCF_RESKEY_uri"] = "qemu+libssh2://root@kvm1/system"
-        let libssh = SSHSession(parameters: try FenceParameters.load(from: Environment(environment)))
+        let libsshParameters = try FenceParameters.load(from: Environment(environment))
+        let libssh = SSHSession(parameters: libsshParameters, uri: libsshParameters.uri.all[0])
         #expect(libssh.connectionURI == "qemu+libssh2://root@kvm1/system?known_hosts=/etc/cluster/known_hosts")
         environment["OCF_RESKEY_uri"] = "qemu:///system"
         #expect(throws: ParameterProblems.self) { try FenceParameters.load(from: Environment(environment)) }
@@ -103,6 +104,40 @@ import Testing
         #expect(run("action=status\nuri=test:///default\nport=nosuch\n").exitCode == 1)
         #expect(run("action=status\nuri=test:///default\nport=nosuch\nmissing_as_off=yes\n") == .init(exitCode: 2, output: "Status: OFF\n"))
         #expect(run("action=status\nuri=bogus:///x\nport=test\n").exitCode == 1)
+    }
+
+    /// A test-driver hypervisor (libvirt's own, in-process: its state lives as long as the
+    /// connection) with one domain `vm1` in the given state: 1 running, 5 shut off.
+    static func hypervisor(_ name: String, vm1 runstate: Int?) throws -> String {
+        let domain = runstate.map { state in """
+            <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+              <name>vm1</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid><memory>65536</memory><vcpu>1</vcpu>
+              <os><type>hvm</type></os><test:runstate>\(state)</test:runstate>
+            </domain>
+            """ } ?? ""
+        let path = "/tmp/tandem-fence-\(name)-\(getpid()).xml"
+        try writeFile(path, "<node><cpu><mhz>2000</mhz><model>x86_64</model></cpu><memory>1048576</memory>\(domain)</node>\n")
+        return "test://" + path
+    }
+
+    /// A domain defined on two hypervisors, off on the first and running on the second (a live
+    /// migration with --persistent and without --undefinesource): asked alone, the first says
+    /// OFF; asked together, status is ON, off powers it off on the second and succeeds only
+    /// then, and a hypervisor that cannot be reached fails the action instead of counting as off.
+    @Test func everyHypervisorMustAgreeItIsOff() throws {
+        let source = try Self.hypervisor("source", vm1: 5), target = try Self.hypervisor("target", vm1: 1)
+        let empty = try Self.hypervisor("empty", vm1: nil)
+        #expect(run("action=status\nuri=\(source)\nport=vm1\n") == .init(exitCode: 2, output: "Status: OFF\n"), "one host alone is fooled")
+        #expect(run("action=status\nuri=\(source) \(target)\nport=vm1\n") == .init(exitCode: 0, output: "Status: ON\n"))
+        #expect(run("action=off\nuri=\(source) \(target)\nport=vm1\n") == .init(exitCode: 0, output: "Success: Powered OFF\n"))
+        #expect(run("action=off\nuri=\(source) \(empty)\nport=vm1\n") == .init(exitCode: 0, output: "Success: Already OFF\n"),
+                "missing on one of them is fine when another defines it")
+        #expect(run("action=on\nuri=\(empty) \(source)\nport=vm1\n") == .init(exitCode: 0, output: "Success: Powered ON\n"))
+        #expect(run("action=list-status\nuri=\(source) \(target)\n").output.contains("vm1,6695eb01-f6a4-8304-79aa-97f2502e193f,ON"))
+        let unreachable = run("action=off\nuri=\(source) qemu+unix:///system?socket=/nonexistent/sock\nport=vm1\n")
+        #expect(unreachable.exitCode == 1, "a hypervisor that cannot be asked may run it: \(unreachable)")
+        #expect(run("action=status\nuri=\(empty)\nport=vm1\n").exitCode == 1)
+        #expect(run("action=status\nuri=\(source) \(source)\nport=vm1\n").exitCode == 1, "a URI twice is refused")
     }
 
     @Test func metadataMatchesItsGoldenCopyAndFenceAgentsSchema() throws {

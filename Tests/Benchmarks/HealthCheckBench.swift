@@ -159,7 +159,7 @@ struct HealthCheckBench {
                                                           "--pid", directory + "/keepalived.pid", "--checkers_pid", directory + "/checkers.pid"],
                                  log: directory + "/keepalived.log")
         defer {
-            process.terminate(by: .now + .seconds(60))
+            process.terminate(patience: .seconds(55), by: .now + .seconds(60))
             _ = try? IPVSSocket(in: director).apply([.deleteService(identity)])
         }
         guard try waitForServers(count: Self.servers, within: .seconds(120), while: process) else {
@@ -184,7 +184,7 @@ struct HealthCheckBench {
         let launched = ContinuousClock.now
         let process = try launch("/usr/sbin/ldirectord", ["-d", directory + "/ldirectord.cf", "start"], log: directory + "/ldirectord.out")
         defer {
-            process.terminate(by: .now + .seconds(60))
+            process.terminate(patience: .seconds(55), by: .now + .seconds(60))
             _ = try? IPVSSocket(in: director).apply([.deleteService(identity)])
         }
         guard try waitForServers(count: Self.servers, within: .seconds(900), while: process) else {

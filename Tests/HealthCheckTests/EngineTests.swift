@@ -33,6 +33,24 @@ struct EngineTests {
         #expect(engine.roundComplete)
     }
 
+    /// Servers a stopped checker held out: out from the start (quiesced in the first
+    /// overrides, before any check), back after one passing check whatever rise says, and the
+    /// first round waits for their check too.
+    @Test func heldServersStayOutUntilACheckPasses() {
+        var engine = engine(rise: 3)
+        engine.seedDown([a], reason: "held")
+        let configured = [IPVSDestination(address: a.address, port: 80, forwarding: .masquerade, weight: 5),
+                          IPVSDestination(address: b.address, port: 80, forwarding: .masquerade, weight: 5)]
+        let before = engine.overrides(for: configured, target: { Target(address: $0.address, port: $0.port) }, onFailure: .quiesce,
+                                      fallback: nil, now: t0)
+        #expect(before.entries == [IPVSDestination.Key(address: a.address, port: 80): .weight(0)])
+        #expect(engine.startDue(now: t0) == [a, b])
+        #expect(engine.record(.pass, for: b, started: t0, now: t0)?.to == .up)
+        #expect(!engine.roundComplete, "the held server has not been checked yet")
+        #expect(engine.record(.pass, for: a, started: t0, now: t0)?.to == .up, "one pass brings it back")
+        #expect(engine.roundComplete)
+    }
+
     @Test func fallFailuresInARowTakeAServerDown() {
         var engine = engine(fall: 3)
         _ = check(&engine, a, at: 0, .pass)

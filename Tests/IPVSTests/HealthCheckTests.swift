@@ -66,6 +66,12 @@ struct HealthCheckTests {
 
         var log: String { readFile(directory + "/healthcheck.log") ?? "" }
 
+        /// The checker daemons of this world's instance.
+        func daemons() -> [ProcessIdentity] {
+            Background.processes(running: AgentRunner.agentDirectory + "/healthcheckd",
+                                 withArgument: DaemonFiles(directory: directory + "/state", instance: "web-check").configuration.path)
+        }
+
         /// Starts the checker with `parameters` (its first round applied), reads the weights of
         /// `identity`, stops it: the verdicts of one configuration.
         func verdicts(_ identity: IPVSService.Identity, _ parameters: [String: String]) throws -> [IPVSDestination.Key: Int32] {
@@ -74,6 +80,53 @@ struct HealthCheckTests {
             let weights = try self.weights(identity)
             #expect(try checker.run("stop", parameters).exitCode == .success)
             return weights
+        }
+    }
+
+    /// Every weight each real server had in the kernel while it watched (read every 5 ms on a
+    /// thread of its own).
+    final class WeightWatcher: @unchecked Sendable {
+        private var mutex = pthread_mutex_t()
+        private var seen: [IPVSDestination.Key: [Int32]] = [:]
+        private var running = true
+        private var thread = pthread_t()
+
+        init(world: World, identity: IPVSService.Identity) throws {
+            pthread_mutex_init(&mutex, nil)
+            let table = try IPVSSocket(in: world.lab.director)
+            let box = Unmanaged.passRetained(Body {
+                while self.isRunning {
+                    for destination in (try? table.destinations(of: identity)) ?? [] { self.note(destination.key, destination.weight) }
+                    sleep(for: .milliseconds(5))
+                }
+            })
+            pthread_create(&thread, nil, { Unmanaged<Body>.fromOpaque($0!).takeRetainedValue().run(); return nil }, box.toOpaque())
+        }
+
+        final class Body {
+            let run: () -> Void
+            init(_ run: @escaping () -> Void) { self.run = run }
+        }
+
+        private var isRunning: Bool {
+            pthread_mutex_lock(&mutex)
+            defer { pthread_mutex_unlock(&mutex) }
+            return running
+        }
+
+        private func note(_ key: IPVSDestination.Key, _ weight: Int32) {
+            pthread_mutex_lock(&mutex)
+            if seen[key]?.contains(weight) != true { seen[key, default: []].append(weight) }
+            pthread_mutex_unlock(&mutex)
+        }
+
+        /// Stops watching; the weights seen, each once, in the order first seen.
+        func finish() -> [IPVSDestination.Key: [Int32]] {
+            pthread_mutex_lock(&mutex)
+            running = false
+            pthread_mutex_unlock(&mutex)
+            pthread_join(thread, nil)
+            return seen
         }
     }
 
@@ -109,7 +162,7 @@ struct HealthCheckTests {
         #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[rs1] == 0 } != nil)
         let stop = try world.checker.run("stop", checkParameters)
         #expect(stop.exitCode == .success, "\(stop)")
-        #expect(try world.weights(identity) == [rs1: 2, rs2: 3], "stop gives every overridden weight back")
+        #expect(try world.weights(identity) == [rs1: 0, rs2: 3], "stop keeps the dead server out (held for the next start)")
         #expect(try world.checker.run("stop", checkParameters).exitCode == .success, "stop again")
         #expect(try world.checker.run("monitor", checkParameters).exitCode == .notRunning)
         #expect(Background.processes(running: AgentRunner.agentDirectory + "/healthcheckd",
@@ -187,7 +240,7 @@ struct HealthCheckTests {
         try world.servers[1].start()
         #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0 == [rs2: 3] } != nil, "\(world.log)")
         #expect(try world.checker.run("stop", parameters).exitCode == .success)
-        #expect(try world.weights(identity) == [rs1: 2, rs2: 3])
+        #expect(try world.weights(identity) == [rs2: 3], "the dead server stays out (held), the fallback goes")
         _ = try world.ipvs.run("stop", ipvsParameters)
     }
 
@@ -260,14 +313,16 @@ struct HealthCheckTests {
         #expect(try world.checker.run("stop", parameters).exitCode == .success)
     }
 
-    @Test func aKilledCheckerFailsItsMonitorAndStopRestores() throws {
+    /// A checker SIGKILLed: monitor fails; Pacemaker's stop keeps the dead server out and the
+    /// restarted checker takes it over (no traffic to it at any moment), then lets it back once
+    /// its check passes.
+    @Test func aKilledCheckerFailsItsMonitorAndTheRestartKeepsDeadServersOut() throws {
         let world = try World(name: "killed")
         #expect(try world.ipvs.run("start", ipvsParameters).exitCode == .success)
         try #require(try world.checker.run("start", checkParameters).exitCode == .success)
         world.servers[0].kill()
         #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[rs1] == 0 } != nil)
-        let daemons = Background.processes(running: AgentRunner.agentDirectory + "/healthcheckd",
-                                           withArgument: DaemonFiles(directory: world.directory + "/state", instance: "web-check").configuration.path)
+        let daemons = world.daemons()
         #expect(daemons.count == 1)
         for daemon in daemons { kill(daemon.pid, SIGKILL) }
         var failed = false
@@ -277,10 +332,70 @@ struct HealthCheckTests {
             sleep(for: .milliseconds(50))
         }
         #expect(failed, "monitor fails once the daemon is gone")
+        let watcher = try WeightWatcher(world: world, identity: identity)
         #expect(try world.checker.run("stop", checkParameters).exitCode == .success)
-        #expect(try world.weights(identity) == [rs1: 2, rs2: 3], "stop restores what the dead daemon overrode")
+        #expect(try world.weights(identity) == [rs1: 0, rs2: 3], "the dead server stays out through the stop")
         #expect(try world.checker.run("start", checkParameters).exitCode == .success)
-        #expect(try world.weights(identity) == [rs1: 0, rs2: 3], "the first round of the new daemon is applied at start")
+        #expect(try world.weights(identity) == [rs1: 0, rs2: 3], "and through the start")
+        #expect(watcher.finish()[rs1] == [0], "never any weight but 0 for the dead server during the restart")
+        try world.servers[0].start()
+        #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[rs1] == 2 } != nil, "back after its first passing check")
+        #expect(try world.checker.run("stop", checkParameters).exitCode == .success)
+        #expect(try world.weights(identity) == [rs1: 2, rs2: 3])
+        _ = try world.ipvs.run("stop", ipvsParameters)
+    }
+
+    /// The daemon frozen (SIGSTOP) with a long interval: monitor fails within the fixed
+    /// heartbeat bound (not after two intervals), stop ends it (SIGCONT and SIGTERM, or SIGKILL)
+    /// and succeeds, and the dead server stays out.
+    @Test func aFrozenCheckerFailsItsMonitorSoonAndStops() throws {
+        let world = try World(name: "frozen")
+        var parameters = checkParameters
+        parameters["interval"] = "60s"
+        #expect(try world.ipvs.run("start", ipvsParameters).exitCode == .success)
+        world.servers[0].kill()
+        try #require(try world.checker.run("start", parameters).exitCode == .success)
+        #expect(try world.weights(identity) == [rs1: 0, rs2: 3])
+        let daemons = world.daemons()
+        #expect(daemons.count == 1)
+        for daemon in daemons { kill(daemon.pid, SIGSTOP) }
+        let frozen = ContinuousClock.now
+        var monitor = try world.checker.run("monitor", parameters)
+        #expect(waitUntil(deadline: .now + .seconds(30)) {
+            monitor = (try? world.checker.run("monitor", parameters)) ?? monitor
+            return monitor.exitCode == .genericError
+        }, "\(monitor)")
+        let detected = frozen.duration(to: .now)
+        print("healthcheck: a frozen daemon (interval 60 s) failed its monitor after \(detected): \(monitor.exitReason ?? "")")
+        #expect(detected < .seconds(20) && monitor.exitReason?.contains("no heartbeat") == true, "\(monitor)")
+        let stop = try world.checker.run("stop", parameters)
+        #expect(stop.exitCode == .success, "\(stop)")
+        #expect(daemons.allSatisfy { $0.isDone })
+        #expect(try world.weights(identity) == [rs1: 0, rs2: 3])
+        _ = try world.ipvs.run("stop", ipvsParameters)
+    }
+
+    /// Verdicts that cannot reach the kernel (the override lock held by someone else): monitor
+    /// fails once they have waited past the bound, with the reason; they go through once the
+    /// lock is free.
+    @Test func verdictsThatCannotBeAppliedFailTheMonitor() throws {
+        let world = try World(name: "pending")
+        #expect(try world.ipvs.run("start", ipvsParameters).exitCode == .success)
+        try #require(try world.checker.run("start", checkParameters).exitCode == .success)
+        let store = HealthOverrides.Store(service: try ServiceSpec(parsing: service), namespace: nil, directory: world.directory + "/state")
+        var lock: FileLock? = try FileLock(path: store.lockPath, deadline: .now + .seconds(10))
+        world.servers[0].kill()
+        var monitor = try world.checker.run("monitor", checkParameters)
+        #expect(waitUntil(deadline: .now + .seconds(30)) {
+            monitor = (try? world.checker.run("monitor", checkParameters)) ?? monitor
+            return monitor.exitCode == .genericError
+        }, "\(monitor)")
+        #expect(monitor.exitReason?.contains("not applied") == true && monitor.exitReason?.contains("lock") == true, "\(monitor)")
+        #expect(try world.weights(identity)[rs1] == 2, "the lock kept the verdict out of the kernel")
+        lock = nil
+        _ = lock
+        #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[rs1] == 0 } != nil)
+        #expect(waitUntil(deadline: .now + .seconds(10)) { (try? world.checker.run("monitor", checkParameters).exitCode) == .success })
         #expect(try world.checker.run("stop", checkParameters).exitCode == .success)
         _ = try world.ipvs.run("stop", ipvsParameters)
     }
@@ -370,7 +485,7 @@ extension HealthCheckTests {
             let weights = try world.weights(identity)
             #expect(weights == expected, "\(name): \(weights)\n\(world.log)")
             #expect(try world.checker.run("stop", parameters).exitCode == .success, "\(name)")
-            #expect(try world.weights(identity) == [rs1: 2, rs2: 3, absent: 4], "\(name): stop restores")
+            #expect(try world.weights(identity) == expected, "\(name): stop keeps the failed servers out")
         }
         #expect(world.log.contains("killed after"), "\(world.log)")
         _ = try world.ipvs.run("stop", threeServers)

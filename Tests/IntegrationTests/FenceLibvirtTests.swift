@@ -191,6 +191,31 @@ struct FenceLibvirtTests {
         #expect(lab.state(guest) == "running", "the domain was touched")
     }
 
+    /// libvirtd freezing right after the verified off, when the agent closes its connection
+    /// (a proxy in front of the real libvirtd stops answering at the close): the fence is done,
+    /// so the agent reports success within connect_timeout instead of hanging into a timeout.
+    @Test func aLibvirtdThatFreezesAtTheCloseDoesNotUndoTheFence() throws {
+        let lab = try LibvirtLab(name: "close")
+        let guest = try lab.addGuest("n1")
+        #expect(lab.waitForBoots(guest, 1))
+        let socket = lab.directory + "/freezer.sock"
+        let freezer = try Command(AgentRunner.path(of: "tandem-testtool"), ["libvirt-close-freezer", socket, LibvirtLab.socket]).start()
+        defer {
+            kill(freezer.pid, SIGKILL)
+            _ = freezer.wait(deadline: .now + .seconds(5))
+        }
+        #expect(waitUntil(deadline: .now + .seconds(10)) { access(socket, F_OK) == 0 })
+        let uri = "qemu+unix:///system?socket=" + socket
+        let began = ContinuousClock.now
+        let off = try Self.agent.run(Self.options("off", guest.name, uri: uri, [("connect_timeout", "3")]), timeout: .seconds(60))
+        let took = began.duration(to: .now)
+        print("fence_libvirt off with libvirtd frozen at the close: exit \(off.status) after \(took)")
+        #expect(off.status == 0 && off.output == "Success: Powered OFF\n", "\(off)")
+        #expect(off.errorOutput.contains("closing the connection") && off.errorOutput.contains("the action was done already"), "\(off)")
+        #expect(took < .seconds(15))
+        #expect(lab.state(guest) == "shut off")
+    }
+
     @Test func badInputIsRefusedAndTouchesNothing() throws {
         let lab = try LibvirtLab(name: "input")
         let guest = try lab.addGuest("n1")

@@ -21,7 +21,7 @@ struct MySQLPairTests {
         init(_ name: String) throws {
             let pair = try MariaDBPair(name: name)
             self.pair = pair
-            attributes = try (1...2).map { try RecordedAttributes(directory: "\(pair.directory)/attributes\($0)") }
+            attributes = try (1...2).map { try RecordedAttributes(directory: "\(pair.directory)/attributes\($0)", node: "db\($0)") }
         }
 
         @discardableResult
@@ -62,6 +62,33 @@ struct MySQLPairTests {
 
         /// Both servers' read_only, `nil` for one that does not answer.
         var readOnly: [Bool?] { [pair.readOnly(0), pair.readOnly(1)] }
+
+        /// A server's read_only over TCP from its own namespace, as the agent's account (for a
+        /// server whose socket is gone).
+        func readOnlyOverTCP(_ index: Int) -> Bool? {
+            let login = MySQLLogin(defaultsFile: pair.agentCredentials, connectTimeout: .seconds(3), readTimeout: .seconds(3))
+            return try? pair.namespaces[index].perform {
+                try ServerState.read(MySQLConnection(.tcp(host: "127.0.0.1", port: 3306), login: login)).readOnly
+            }
+        }
+
+        /// iptables in server `index`'s namespace (rules are gone with the namespace).
+        func iptables(_ index: Int, _ arguments: [String]) throws {
+            let result = try Command("/usr/sbin/iptables", arguments).run(in: pair.namespaces[index], deadline: .now + .seconds(20))
+            guard result.status == 0 else { throw LabError("iptables \(arguments): \(result.errorOutput)") }
+        }
+
+        /// A session of the app account that holds `LOCK TABLES lab.t WRITE` until killed (a
+        /// backup with --lock-tables, an admin's session), once the lock is held.
+        func holdTableLock(_ index: Int) throws -> RunningCommand {
+            let holder = try Command("/usr/bin/mariadb", ["--defaults-file=\(pair.appCredentials)", "-S", pair.servers[index].socket, "-e",
+                                                          "LOCK TABLES lab.t WRITE; SELECT SLEEP(120)"]).start()
+            let holding = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(120)'"
+            guard waitUntil(deadline: .now + .seconds(10), { pair.value(index, holding) == "1" }) else {
+                throw LabError("the lock holder did not start: \(holder.wait(deadline: .now + .seconds(1)))")
+            }
+            return holder
+        }
     }
 
     /// One observed row of the failure-mode table.
@@ -121,9 +148,12 @@ struct MySQLPairTests {
         #expect(world.readOnly == [true, true])
         #expect(try observe(world, 0, "read_only on both (after demote)").status == 0)
         #expect(world.attributes[0].promotionScore == 900)
-        // Stop: read_only stays ON, the attributes go; a probe then finds it stopped.
+        // Stop: read_only stays ON, the attributes go but the final position (for the peer's
+        // promote); a probe then finds it stopped.
         #expect(try world.run(0, "stop").status == 0)
-        #expect(world.attributes[0].values().isEmpty && world.readOnly[0] == true)
+        let left: [String] = Array(world.attributes[0].values().keys)
+        #expect(left == ["mm-final-gtid"], "\(world.attributes[0].values())")
+        #expect(world.readOnly[0] == true)
         #expect(try world.run(0, "monitor", interval: 0).status == 7)
         #expect(try world.run(0, "stop").status == 0, "stop twice")
     }
@@ -345,6 +375,197 @@ struct MySQLPairTests {
         let promote = try world.run(1, "promote")
         #expect(promote.status == 1 && promote.exitReason?.contains("writable") == true, "\(promote)")
         #expect(world.readOnly == [false, true])
+    }
+
+    /// The writer's socket file removed while mysqld runs on (and takes writes over TCP):
+    /// monitor finds it over the TCP port it was seen on at start (same data directory) and says
+    /// so; demote makes it read-only that way. Calling it "down" made demote succeed with
+    /// read_only OFF: a second writer once the peer is promoted.
+    @Test func aWriterWhoseSocketIsGoneIsReachedAnotherWay() throws {
+        let world = try World("socket")
+        try world.startPair()
+        unlink(world.pair.servers[0].socket)
+        #expect(world.readOnlyOverTCP(0) == false, "the server still takes writes")
+        let monitor = try observe(world, 0, "writer's socket file removed, mysqld running")
+        #expect(monitor.status == 191, "\(monitor)")
+        #expect(monitor.exitReason?.contains("reached mysqld over 127.0.0.1:3306") == true, "\(monitor)")
+        let demote = try world.run(0, "demote")
+        #expect(demote.status == 0, "\(demote)")
+        #expect(world.readOnlyOverTCP(0) == true, "demote made it read-only, over TCP")
+        #expect(try world.run(1, "promote").status == 0)
+        #expect(world.readOnlyOverTCP(0) == true)
+        #expect(world.pair.readOnly(1) == false, "one writer")
+        let stop = try world.run(0, "stop")
+        #expect(stop.status == 0, "\(stop)")
+    }
+
+    /// Not proven down is not down: the socket gone and the TCP port refusing (a firewall rule)
+    /// while mysqld still runs in its data directory: monitor fails (9 for the writer), and
+    /// demote and stop fail, so Pacemaker fences the node instead of promoting a second writer.
+    @Test func aServerThatRunsButCannotBeReachedIsNotDown() throws {
+        let world = try World("unreachable")
+        try world.startPair()
+        unlink(world.pair.servers[0].socket)
+        try world.iptables(0, ["-A", "INPUT", "-p", "tcp", "--dport", "3306", "-j", "REJECT", "--reject-with", "tcp-reset"])
+        let monitor = try observe(world, 0, "writer's socket removed and TCP port refusing, mysqld running")
+        #expect(monitor.status == 9, "\(monitor)")
+        #expect(monitor.exitReason?.contains("not down") == true, "\(monitor)")
+        let demote = try world.run(0, "demote")
+        #expect(demote.status == 1, "\(demote)")
+        #expect(demote.exitReason?.contains("not down but cannot be reached") == true, "\(demote)")
+        let stop = try world.run(0, "stop")
+        #expect(stop.status == 1, "a stop that cannot prove it is read-only fails: the node is fenced\n\(stop)")
+        // Once it is really gone (its last thread has closed the listening socket), the same
+        // stop succeeds, and says why.
+        world.pair.servers[0].kill(signal: SIGKILL)
+        var stopped = try world.run(0, "stop")
+        #expect(waitUntil(deadline: .now + .seconds(15)) {
+            stopped = (try? world.run(0, "stop")) ?? stopped
+            return stopped.status == 0
+        }, "\(stopped)")
+        #expect(stopped.errorOutput.contains("no mysqld runs in"), "\(stopped)")
+    }
+
+    /// A session holding LOCK TABLES … WRITE on the writer: demote does not wait behind it for
+    /// the server's lock_wait_timeout (a day) nor fail: it kills the session and makes the server
+    /// read-only within seconds. The same for stop.
+    @Test func aTableLockDoesNotStopADemote() throws {
+        let world = try World("locked")
+        try world.startPair()
+        let holder = try world.holdTableLock(0)
+        let began = ContinuousClock.now
+        let demote = try world.run(0, "demote", timeout: .seconds(20))
+        let took = began.duration(to: .now)
+        print("demote behind a table lock took \(took)")
+        #expect(demote.status == 0, "\(demote)")
+        #expect(world.pair.readOnly(0) == true)
+        #expect(demote.errorOutput.contains("waited for a lock"), "\(demote.errorOutput)")
+        #expect(holder.wait(deadline: .now + .seconds(10)).status != 0, "the lock holder's session was killed")
+        #expect(took < .seconds(15))
+        try #require(try world.run(0, "promote").status == 0)
+        let second = try world.holdTableLock(0)
+        let stop = try world.run(0, "stop", timeout: .seconds(20))
+        #expect(stop.status == 0, "\(stop)")
+        #expect(world.pair.readOnly(0) == true)
+        #expect(second.wait(deadline: .now + .seconds(10)).status != 0)
+    }
+
+    /// The writer cleanly demoted and alive, its SQL port rejected from the replica, three rows
+    /// committed on it just before: the replica's promote must not open a writer without them.
+    /// The demote published the final position as a node attribute (through the cluster, not the
+    /// SQL port); promote waits for it and refuses. Once the port is open again the rows arrive
+    /// and promote succeeds. When the old writer's node is gone (attrd forgets its attribute),
+    /// promote goes ahead on what was received, as before.
+    @Test func promoteWaitsForThePeersFinalPosition() throws {
+        let world = try World("final")
+        world.extra = ["catchup_timeout": "3s"]
+        try world.startPair()
+        try world.write(0, rows: 5, note: "replicated")
+        try world.pair.waitInSync()
+        let blockReplica = ["INPUT", "-p", "tcp", "--dport", "3306", "-s", "198.18.0.2", "-j", "REJECT", "--reject-with", "tcp-reset"]
+        try world.iptables(0, ["-A"] + blockReplica)
+        // The replica notices at the writer's next replication heartbeat (its ACK is refused).
+        var replica = try world.monitor(1)
+        let noticed = waitUntil(deadline: .now + .seconds(30)) {
+            replica = (try? world.monitor(1)) ?? replica
+            return world.attributes[1].promotionScore == 800
+        }
+        #expect(noticed, "the replica sees its master gone: \(replica)")
+        try world.write(0, rows: 3, note: "just before the demote")
+        #expect(try world.run(0, "demote").status == 0)
+        let final = try #require(world.attributes[0]["mm-final-gtid"], "\(world.attributes[0].values())")
+        #expect(final.hasPrefix("gtid:"))
+        let refused = try world.run(1, "promote")
+        #expect(refused.status == 1, "\(refused)")
+        #expect(refused.exitReason?.contains("final position") == true, "\(refused)")
+        #expect(world.readOnly == [true, true], "no writer without the peer's last rows")
+        #expect(try world.pair.rowCount(1) == 5)
+        // The port open again: the rows arrive, promote goes through with all of them.
+        try world.iptables(0, ["-D"] + blockReplica)
+        try world.pair.waitUntilReplicating()
+        let promote = try world.run(1, "promote")
+        #expect(promote.status == 0, "\(promote)")
+        #expect(try world.pair.rowCount(1) == 8)
+        #expect(world.attributes[1]["mm-final-gtid"] == nil, "a writer's position is not final")
+        // Back the other way, the peer's node then gone: promote on what was received.
+        try world.run(1, "demote")
+        try world.iptables(1, ["-A", "INPUT", "-p", "tcp", "--dport", "3306", "-s", "198.18.0.1", "-j", "REJECT", "--reject-with", "tcp-reset"])
+        world.attributes[1].remove("mm-final-gtid")
+        let orphaned = waitUntil(deadline: .now + .seconds(30)) {
+            _ = try? world.monitor(0)
+            return world.attributes[0].promotionScore == 800
+        }
+        #expect(orphaned)
+        let orphan = try world.run(0, "promote")
+        #expect(orphan.status == 0, "a peer whose node left the cluster holds nothing back: \(orphan)")
+    }
+
+    /// The account exactly as crm-examples/mysql-lvs-dr.crm creates it (its CREATE USER and
+    /// GRANT lines, with the lab's subnet for the example's): start, promote, demote and a
+    /// promote of the other node, which logs into its peer over TCP with it.
+    @Test func theExamplesAccountPromotes() throws {
+        let world = try World("example")
+        let example = try #require(readFile(repositoryRoot + "/crm-examples/mysql-lvs-dr.crm"))
+        let statements = Self.accountStatements(in: example)
+        try #require(statements.count >= 2, "the example's CREATE USER and GRANT lines: \(statements)")
+        let password = world.pair.password
+        let sql: [String] = statements.map { statement in
+            statement.replacing("'...'", with: "'" + password + "'").replacing("192.168.2.", with: "198.18.0.")
+        }
+        for index in 0...1 { try world.pair.sql(index, "SET sql_log_bin=0;\n" + sql.joined(separator: "\n")) }
+        let credentials = world.pair.directory + "/tandem.cnf"
+        try writeFile(credentials, "[client]\nuser=tandem\npassword=\(password)\n")
+        chmod(credentials, 0o600)
+        world.extra = ["credentials_file": credentials]
+        try world.startPair()
+        #expect(try world.run(0, "demote").status == 0)
+        let promote = try world.run(1, "promote")
+        #expect(promote.status == 0, "promote checks its peer over TCP with the example's account: \(promote)")
+        #expect(world.readOnly == [true, false])
+    }
+
+    /// The SQL of the example's account: its commented CREATE USER and GRANT statements for
+    /// 'tandem', each up to its semicolon.
+    static func accountStatements(in text: String) -> [String] {
+        var statements: [String] = []
+        var current: String?
+        for line in text.split(separator: "\n") {
+            let body = String(line.drop { $0 == "#" || $0 == " " })
+            if current == nil && (body.hasPrefix("CREATE USER 'tandem'") || body.hasPrefix("GRANT ")) { current = "" }
+            guard var statement = current else { continue }
+            if !statement.isEmpty { statement += " " }
+            statement += body
+            if statement.hasSuffix(";") {
+                if statement.contains("'tandem'") { statements.append(statement) }
+                current = nil
+            } else {
+                current = statement
+            }
+        }
+        return statements
+    }
+
+    /// Depth 10 validate lists the accounts that write through read_only (READ_ONLY ADMIN), or
+    /// says it cannot see them; it never fails for it.
+    @Test func deepValidateNamesAccountsThatWriteThroughReadOnly() throws {
+        let world = try World("barrier")
+        var agent = world.pair.agent(0, environment: world.attributes[0].environment)
+        agent.environment["OCF_CHECK_LEVEL"] = "10"
+        let blind = try agent.run("validate-all", world.pair.parameters(0))
+        #expect(blind.status == 0, "\(blind)")
+        #expect(blind.errorOutput.contains("cannot see which accounts"), "\(blind)")
+        try world.pair.sql(0, """
+            SET sql_log_bin=0;
+            GRANT SELECT ON mysql.* TO 'agent'@'%';
+            CREATE USER 'dba'@'%' IDENTIFIED BY 'x'; GRANT READ_ONLY ADMIN ON *.* TO 'dba'@'%';
+            """)
+        let seen = try agent.run("validate-all", world.pair.parameters(0))
+        #expect(seen.status == 0, "\(seen)")
+        let lines: [String] = seen.errorOutput.split(separator: "\n").map(String.init)
+        let warning: String = lines.first(where: { $0.contains("write even while read_only is ON") }) ?? ""
+        #expect(warning.contains("'dba'@'%'"), "\(seen)")
+        #expect(!warning.contains("'agent'@'%'"), "\(seen)")
+        #expect(!warning.contains("'repl'@"), "\(seen)")
     }
 
     @Test func loginAndCapacityFailures() throws {

@@ -247,6 +247,28 @@ struct VIPIntegrationTests {
         #expect(later.isEmpty, "no announcement of an address that may live elsewhere now")
     }
 
+    /// The announcer frozen (SIGSTOP) when stop comes: stop ends it (SIGTERM with SIGCONT, or
+    /// SIGKILL and a wait for the kernel to end it) and succeeds; a stop that said "does not
+    /// stop" would get the node fenced. Five runs: reading the process right after SIGKILL found
+    /// it still there in one to three of five.
+    @Test(arguments: 1...5) func stopEndsAFrozenAnnouncer(_ run: Int) throws {
+        let lab = try lab()
+        let vip = IPAddress("198.18.0.95")!
+        let capture = try AnnouncementCapture(in: lab.peer, interface: lab.peerInterface)
+        let agent = agent(lab, instance: "frozen\(run)")
+        let parameters = ["ip": "198.18.0.95", "arp_count": "60", "arp_interval_ms": "1000"]
+        #expect(try agent.run("start", parameters).exitCode == .success)
+        let record = try #require(try StateFile(path: "\(Self.state)/vip-frozen\(run)").read())
+        let announcer = try #require(ProcessIdentity(record["announcer"] ?? ""), "\(record)")
+        kill(announcer.pid, SIGSTOP)
+        let stop = try agent.run("stop", parameters)
+        #expect(stop.exitCode == .success, "run \(run): \(stop)")
+        #expect(announcer.isDone, "the announcer is gone")
+        let stopped = realTimeNanoseconds()
+        #expect(try capture.collect(of: vip, count: 5, deadline: .now + .milliseconds(1500)).filter { $0.receivedAt > stopped }.isEmpty)
+        #expect(try !lab.localAddresses().contains { $0.address == vip })
+    }
+
     @Test func startFirstAnnouncementIsImmediate() throws {
         let lab = try lab()
         let vip = IPAddress("198.18.0.94")!

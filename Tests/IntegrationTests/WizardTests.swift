@@ -133,12 +133,11 @@ struct WizardTests {
                 	op stop timeout=30s
                 	op promote timeout=90s
                 	op demote timeout=30s
-                	op notify timeout=30s
                 	op monitor interval=9s role=Promoted timeout=30s on-fail=demote
                 	op monitor interval=10s role=Unpromoted timeout=30s
 
                 clone mysql-mm-clone mysql-mm
-                	meta promotable=true promoted-max=1 promoted-node-max=1 clone-max=2 clone-node-max=1 notify=true
+                	meta promotable=true promoted-max=1 promoted-node-max=1 clone-max=2 clone-node-max=1
 
                 primitive mysql-mm-writer-vip ocf:tandem:vip
                 	params ip="198.18.0.60"

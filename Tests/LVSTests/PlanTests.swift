@@ -91,6 +91,30 @@ import Testing
         #expect(try store.file.read() == nil, "no overrides, no file")
     }
 
+    /// What a stopping checker holds: the servers it took out and the fallback standing in,
+    /// not the ones in slow start; the hold's end survives the file.
+    @Test func aStoppingCheckerHoldsWhatItTookOut() throws {
+        let spec = try ServiceSpec(parsing: "tcp:192.0.2.10:80")
+        let directory = "/tmp/tandem-lvstests-held-\(getpid())"
+        try StateDirectory(path: directory).create()
+        let store = HealthOverrides.Store(service: spec, namespace: nil, directory: directory)
+        let fallback = try RealServers.parse("127.0.0.1 masq 1", for: spec, allowLoopback: true)[0]
+        let (quiesced, removed, ramping) = (IPVSDestination.Key(address: IPAddress("10.0.0.1")!, port: 80),
+                                            IPVSDestination.Key(address: IPAddress("10.0.0.2")!, port: 80),
+                                            IPVSDestination.Key(address: IPAddress("10.0.0.3")!, port: 80))
+        let running = HealthOverrides([quiesced: .weight(0), removed: .removed, ramping: .weight(3), fallback.key: .fallback(fallback)])
+        let held = running.held(until: 1234)
+        #expect(held == HealthOverrides([quiesced: .weight(0), removed: .removed, fallback.key: .fallback(fallback)], heldUntil: 1234))
+        try store.save(held)
+        #expect(try store.load().0 == held)
+        #expect(held.holdExpired(now: 1235) && !held.holdExpired(now: 1234) && !running.holdExpired(now: .max))
+        #expect(HealthOverrides([ramping: .weight(3)]).held(until: 1234) == HealthOverrides(), "nothing out, nothing held")
+        // Out for maintenance is not held (the next checker reads the file again), and with a
+        // configured server serving after the stop the fallback goes.
+        let partly = running.held(until: 1234, failed: { $0 != removed }, configured: [quiesced, removed, ramping])
+        #expect(partly == HealthOverrides([quiesced: .weight(0)], heldUntil: 1234))
+    }
+
     /// One override file per service and namespace, and names that can never collide: every
     /// byte but letters, digits, dot and dash is escaped.
     @Test func onePairOfFilesPerServiceAndNamespace() throws {

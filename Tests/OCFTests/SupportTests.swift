@@ -120,6 +120,42 @@ import Testing
         #expect(identity.isDone)
         #expect(sleeper.wait(deadline: .now + .seconds(5)).status == 128 + SIGTERM)
     }
+
+    /// A frozen process (SIGSTOP) that ignores SIGTERM: SIGKILL, and then the wait for the kernel
+    /// to end it, within the deadline. Reading its state right after the SIGKILL found it still
+    /// there in some runs, and a stop that says so gets a node fenced.
+    @Test(arguments: 1...5) func aFrozenProcessIsKilledAndWaitedFor(_ run: Int) throws {
+        let stubborn = try Command(AgentRunner.path(of: "tandem-testtool"), ["ignore-term-and-hang"]).start()
+        defer { kill(stubborn.pid, SIGKILL); _ = stubborn.wait(deadline: .now + .seconds(5)) }
+        let identity = try #require(ProcessIdentity(pid: stubborn.pid))
+        #expect(waitUntil(deadline: .now + .seconds(10)) { Self.ignoresSIGTERM(stubborn.pid) }, "SIGTERM ignored")
+        kill(stubborn.pid, SIGSTOP)
+        let began = ContinuousClock.now
+        #expect(identity.terminate(patience: .milliseconds(100), by: .now + .seconds(3)), "run \(run): still there after SIGKILL")
+        #expect(identity.isDone)
+        #expect(began.duration(to: .now) < .seconds(3))
+    }
+
+    static func ignoresSIGTERM(_ pid: pid_t) -> Bool { signalMask("SigIgn", of: pid) & (1 << (UInt64(SIGTERM) - 1)) != 0 }
+    static func handlesSIGTERM(_ pid: pid_t) -> Bool { signalMask("SigCgt", of: pid) & (1 << (UInt64(SIGTERM) - 1)) != 0 }
+
+    /// A signal mask of /proc/<pid>/status (SigIgn, SigCgt).
+    static func signalMask(_ name: String, of pid: pid_t) -> UInt64 {
+        guard let line = readFile("/proc/\(pid)/status")?.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
+        return UInt64(line.dropFirst(name.count + 1).trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 16) ?? 0
+    }
+
+    /// A frozen process that ends cleanly on SIGTERM (a handler, as a daemon has) gets SIGCONT
+    /// with it: it ends by itself, never SIGKILLed.
+    @Test func aFrozenProcessIsWokenToEndOnSIGTERM() throws {
+        let daemon = try Command(AgentRunner.path(of: "tandem-testtool"), ["hang-until-term"]).start()
+        defer { kill(daemon.pid, SIGKILL); _ = daemon.wait(deadline: .now + .seconds(5)) }
+        let identity = try #require(ProcessIdentity(pid: daemon.pid))
+        #expect(waitUntil(deadline: .now + .seconds(10)) { Self.handlesSIGTERM(daemon.pid) }, "SIGTERM handled")
+        kill(daemon.pid, SIGSTOP)
+        #expect(identity.terminate(by: .now + .seconds(6)))
+        #expect(daemon.wait(deadline: .now + .seconds(5)).status == 0, "its handler ended it, not SIGKILL")
+    }
 }
 
 @Suite struct NodeAttributeTests {

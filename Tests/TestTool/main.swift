@@ -6,6 +6,9 @@
 //   tandem-testtool leave-child                   print "done" and exit, leaving a child that
 //                                                 holds stdout open for 20 s
 //   tandem-testtool close-and-hang                close stdout and stderr, then sleep 30 s
+//   tandem-testtool ignore-term-and-hang          ignore SIGTERM, sleep 60 s (only SIGKILL ends it)
+//   tandem-testtool hang-until-term               sleep 60 s; SIGTERM's handler exits 0 (a daemon
+//                                                 that ends cleanly when asked)
 //   tandem-testtool health-writer SERVICE RS DIR N
 //                                                 the health checker's side of the override
 //                                                 contract, N times: under the lock, weight
@@ -26,6 +29,15 @@
 //   tandem-testtool external-check SUFFIX         a healthcheck external program: passes when
 //                                                 TANDEM_RS_ADDRESS ends with SUFFIX (and
 //                                                 TANDEM_RS_PORT and TANDEM_SERVICE are set)
+//   tandem-testtool libvirt-close-freezer LISTEN TARGET
+//                                                 a unix socket at LISTEN that forwards each
+//                                                 connection to libvirtd's socket TARGET until the
+//                                                 client asks to close its connection
+//                                                 (REMOTE_PROC_CONNECT_CLOSE), then answers nothing
+//                                                 more: libvirtd frozen at that moment
+//   tandem-testtool external-hang PREFIX          a healthcheck external program: passes when
+//                                                 TANDEM_RS_ADDRESS starts with PREFIX, else hangs
+//                                                 for 60 s, ignoring SIGTERM
 import Addresses
 import CNetlink
 import Glibc
@@ -101,6 +113,13 @@ do {
             Log.writeStandardError("\(address) is not the one\n")
             exit(1)
         }
+    case ("libvirt-close-freezer", 3):
+        try CloseFreezer(listen: arguments[1], target: arguments[2]).serve()
+    case ("external-hang", 2):
+        let address = getenv("TANDEM_RS_ADDRESS").map { String(cString: $0) } ?? ""
+        guard !address.hasPrefix(arguments[1]) else { exit(0) }
+        signal(SIGTERM, SIG_IGN)
+        sleep(for: .seconds(60))
     case ("probe-http", let count) where count >= 3:
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let body = getenv("PROBE_BODY").map { String(cString: $0) }
@@ -117,6 +136,12 @@ do {
         close(STDOUT_FILENO)
         close(STDERR_FILENO)
         sleep(for: .seconds(30))
+    case ("ignore-term-and-hang", 1):
+        signal(SIGTERM, SIG_IGN)
+        sleep(for: .seconds(60))
+    case ("hang-until-term", 1):
+        signal(SIGTERM) { _ in _exit(0) }
+        sleep(for: .seconds(60))
     case ("leave-child", 1):
         if fork() == 0 {
             sleep(for: .seconds(20))
@@ -148,5 +173,97 @@ final class NIOLockedBox: @unchecked Sendable {
         var counts: [String: Int] = [:]
         for outcome in outcomes { counts[outcome == .pass ? "pass" : "\(outcome)", default: 0] += 1 }
         return counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+    }
+}
+
+/// A unix-socket forwarder to libvirtd that stops forwarding once the client sends
+/// REMOTE_PROC_CONNECT_CLOSE: libvirtd frozen right after the work was done.
+struct CloseFreezer {
+    let listen: String
+    let target: String
+
+    func serve() throws -> Never {
+        let server = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        unlink(listen)
+        guard server >= 0, Self.withAddress(listen, { bind(server, $0, $1) }) == 0, Glibc.listen(server, 16) == 0 else {
+            throw LabError("cannot listen on \(listen): \(String(cString: strerror(errno)))")
+        }
+        while true {
+            let client = accept(server, nil, nil)
+            guard client >= 0 else { continue }
+            let upstream = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            guard Self.withAddress(target, { connect(upstream, $0, $1) }) == 0 else {
+                close(client)
+                close(upstream)
+                continue
+            }
+            let frozen = FrozenFlag()
+            Self.pump(from: upstream, to: client, frozen: frozen, watch: false)
+            Self.pump(from: client, to: upstream, frozen: frozen, watch: true)
+        }
+    }
+
+    final class FrozenFlag: @unchecked Sendable {
+        private var mutex = pthread_mutex_t()
+        private var value = false
+        init() { pthread_mutex_init(&mutex, nil) }
+        var isSet: Bool {
+            pthread_mutex_lock(&mutex)
+            defer { pthread_mutex_unlock(&mutex) }
+            return value
+        }
+        func set() {
+            pthread_mutex_lock(&mutex)
+            value = true
+            pthread_mutex_unlock(&mutex)
+        }
+    }
+
+    /// Copies bytes on a thread; the client's side is read message by message (4-byte length,
+    /// then program, version, procedure) to spot the close.
+    static func pump(from source: Int32, to destination: Int32, frozen: FrozenFlag, watch: Bool) {
+        final class Body { let run: () -> Void; init(_ run: @escaping () -> Void) { self.run = run } }
+        let body = Body {
+            var pending: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
+                guard count > 0 else { return }
+                if frozen.isSet { continue }
+                guard watch else {
+                    _ = buffer.withUnsafeBytes { write(destination, $0.baseAddress, count) }
+                    continue
+                }
+                pending += buffer[..<count]
+                while pending.count >= 16 {
+                    let length = Int(pending[0..<4].reduce(0) { $0 << 8 | UInt32($1) })
+                    let program = pending[4..<8].reduce(0) { $0 << 8 | UInt32($1) }
+                    let procedure = pending[12..<16].reduce(0) { $0 << 8 | UInt32($1) }
+                    if program == 0x2000_8086 && procedure == 2 {
+                        frozen.set()
+                        pending = []
+                        break
+                    }
+                    guard length >= 16, pending.count >= length else { break }
+                    _ = pending.withUnsafeBytes { write(destination, $0.baseAddress, length) }
+                    pending.removeFirst(length)
+                }
+            }
+        }
+        var thread = pthread_t()
+        pthread_create(&thread, nil, { Unmanaged<Body>.fromOpaque($0!).takeRetainedValue().run(); return nil },
+                       Unmanaged.passRetained(body).toOpaque())
+        pthread_detach(thread)
+    }
+
+    static func withAddress(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        _ = withUnsafeMutableBytes(of: &address.sun_path) { bytes in
+            for (index, byte) in path.utf8.prefix(bytes.count - 1).enumerated() { bytes[index] = byte }
+        }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
     }
 }

@@ -149,3 +149,31 @@ struct HypervisorURI: OCFValue, Equatable {
         String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : Character($0) })
     }
 }
+
+/// The hypervisors a device asks: one URI, or several separated by spaces. A domain defined on
+/// several hosts (live migration with --persistent and without --undefinesource) is "off" on
+/// one while it runs on another: every one of them must agree it is off.
+struct HypervisorURIs: OCFValue, Equatable {
+    let all: [HypervisorURI]
+
+    init(ocfValue text: String) throws(ValueError) {
+        var uris: [HypervisorURI] = []
+        for part in text.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
+            let uri = try HypervisorURI(ocfValue: String(part))
+            if uris.contains(uri) { throw ValueError("'\(part)' is given twice") }
+            uris.append(uri)
+        }
+        guard !uris.isEmpty else { throw ValueError("no libvirt URI given") }
+        all = uris
+    }
+
+    init(_ uris: [HypervisorURI]) { all = uris }
+
+    static let localSystem = HypervisorURIs([.localSystem])
+
+    var ocfValue: String { all.map(\.text).joined(separator: " ") }
+    static var contentType: ContentType { .string }
+
+    /// How logs and errors name them.
+    var text: String { ocfValue }
+}

@@ -31,9 +31,11 @@ struct LibvirtFencing: FenceAgent {
         if let target, !LibvirtFencing.isDomainIdentifier(target) {
             throw FenceFailure("plug '\(HypervisorURI.printable(target))' is not a domain name or UUID (letters, digits and . _ + : @ -)")
         }
-        for name in ["keyfile", "known_hosts"] {
-            if let file = parameters.uri.parameter(name), access(file, R_OK) != 0 {
-                throw FenceFailure("uri: \(name) \(file) cannot be read (\(String(cString: strerror(errno))))")
+        for uri in parameters.uri.all {
+            for name in ["keyfile", "known_hosts"] {
+                if let file = uri.parameter(name), access(file, R_OK) != 0 {
+                    throw FenceFailure("uri: \(name) \(file) cannot be read (\(String(cString: strerror(errno))))")
+                }
             }
         }
         if let file = parameters.knownHosts, access(file, R_OK) != 0 {
@@ -41,24 +43,45 @@ struct LibvirtFencing: FenceAgent {
         }
     }
 
+    /// Runs the action over connections to every hypervisor, then closes them within
+    /// connect_timeout: a libvirtd that freezes after a verified off must not turn a done fence
+    /// into a timeout (the result is reported when the close hangs).
     func perform(_ action: FenceAction, target: String?) throws(FenceFailure) -> FenceResult {
+        let hypervisors = Hypervisors(fencing: self)
+        let outcome: Result<FenceResult, FenceFailure>
+        do throws(FenceFailure) {
+            outcome = .success(try run(action, target: target, on: hypervisors))
+        } catch {
+            outcome = .failure(error)
+        }
+        switch outcome {
+        case .success(let result): hypervisors.close(reporting: result)
+        case .failure(let failure):
+            log.error(failure.reason)
+            hypervisors.close(reporting: FenceResult(exitCode: 1, output: ""))
+        }
+        return try outcome.get()
+    }
+
+    private func run(_ action: FenceAction, target: String?, on hypervisors: Hypervisors) throws(FenceFailure) -> FenceResult {
         switch action {
         case .monitor:
-            let connection = try connect()
-            _ = try query("asking \(parameters.uri.text) for its version") { () throws(LibvirtError) in try connection.libraryVersion() }
+            for (uri, connection) in try hypervisors.all() {
+                _ = try query("asking \(uri.text) for its version") { () throws(LibvirtError) in try connection.libraryVersion() }
+            }
             return .success
         case .list, .listStatus:
-            return try list(withStatus: action == .listStatus)
+            return try list(withStatus: action == .listStatus, on: hypervisors)
         case .status:
-            return try status(of: target!)
+            return try status(of: target!, on: hypervisors)
         case .off:
             try pause(parameters.delay, "delay before fencing")
-            return try off(target!)
+            return try off(target!, on: hypervisors)
         case .on:
-            return try on(target!)
+            return try on(target!, on: hypervisors)
         case .reboot:
             try pause(parameters.delay, "delay before fencing")
-            return parameters.rebootMethod == .reset ? try reset(target!) : try reboot(target!)
+            return parameters.rebootMethod == .reset ? try reset(target!, on: hypervisors) : try reboot(target!, on: hypervisors)
         case .metadata, .manpage, .validateAll:
             return .success
         }
@@ -66,55 +89,77 @@ struct LibvirtFencing: FenceAgent {
 
     // MARK: Actions
 
-    func list(withStatus: Bool) throws(FenceFailure) -> FenceResult {
-        let connection = try connect()
-        let lines = try query("listing the domains of \(parameters.uri.text)") { () throws(LibvirtError) -> [String] in
-            try connection.allDomains().map { domain throws(LibvirtError) in
-                withStatus ? "\(domain.name),\(domain.uuid),\(try domain.isActive() ? "ON" : "OFF")" : "\(domain.name),\(domain.uuid)"
+    /// Every domain of every hypervisor, once (by name); ON when any hypervisor runs it.
+    func list(withStatus: Bool, on hypervisors: Hypervisors) throws(FenceFailure) -> FenceResult {
+        var order: [String] = []
+        var seen: [String: (uuid: String, active: Bool)] = [:]
+        for (uri, connection) in try hypervisors.all() {
+            let domains = try query("listing the domains of \(uri.text)") { () throws(LibvirtError) -> [(String, String, Bool)] in
+                try connection.allDomains().map { domain throws(LibvirtError) in (domain.name, domain.uuid, withStatus ? try domain.isActive() : false) }
             }
+            for (name, uuid, active) in domains {
+                if seen[name] == nil { order.append(name) }
+                seen[name] = (uuid, active || seen[name]?.active == true)
+            }
+        }
+        let lines = order.map { name in
+            let entry = seen[name]!
+            return withStatus ? "\(name),\(entry.uuid),\(entry.active ? "ON" : "OFF")" : "\(name),\(entry.uuid)"
         }
         return FenceResult(output: lines.map { $0 + "\n" }.joined())
     }
 
-    func status(of target: String) throws(FenceFailure) -> FenceResult {
-        let connection = try connect()
-        guard let domain = try find(target, on: connection) else {
+    /// ON when any hypervisor runs it; OFF when every one that defines it has it off.
+    func status(of target: String, on hypervisors: Hypervisors) throws(FenceFailure) -> FenceResult {
+        let found = try locate(target, on: hypervisors)
+        guard !found.isEmpty else {
             guard parameters.missingAsOff else { throw notFound(target) }
             return FenceResult(exitCode: 2, output: "Status: OFF\n")
         }
-        return try isActive(domain) ? FenceResult(output: "Status: ON\n") : FenceResult(exitCode: 2, output: "Status: OFF\n")
+        for (_, domain) in found where try isActive(domain) { return FenceResult(output: "Status: ON\n") }
+        return FenceResult(exitCode: 2, output: "Status: OFF\n")
     }
 
-    func off(_ target: String) throws(FenceFailure) -> FenceResult {
-        let connection = try connect()
-        guard let domain = try find(target, on: connection) else {
+    /// Off wherever it runs, verified on every hypervisor.
+    func off(_ target: String, on hypervisors: Hypervisors) throws(FenceFailure) -> FenceResult {
+        let found = try locate(target, on: hypervisors)
+        guard !found.isEmpty else {
             guard parameters.missingAsOff else { throw notFound(target) }
             log.info("domain \(target) does not exist: counted as off (missing_as_off)")
             return FenceResult(output: "Success: Already OFF\n")
         }
-        guard try isActive(domain) else { return FenceResult(output: "Success: Already OFF\n") }
-        try powerOff(domain)
-        return FenceResult(output: "Success: Powered OFF\n")
+        var powered = false
+        for (uri, domain) in found where try isActive(domain) {
+            try powerOff(domain, on: uri)
+            powered = true
+        }
+        return FenceResult(output: powered ? "Success: Powered OFF\n" : "Success: Already OFF\n")
     }
 
-    func on(_ target: String) throws(FenceFailure) -> FenceResult {
-        let connection = try connect()
-        guard let domain = try find(target, on: connection) else { throw notFound(target) }
-        guard try !isActive(domain) else { return FenceResult(output: "Success: Already ON\n") }
-        try powerOn(domain)
+    func on(_ target: String, on hypervisors: Hypervisors) throws(FenceFailure) -> FenceResult {
+        let found = try locate(target, on: hypervisors)
+        guard let first = found.first else { throw notFound(target) }
+        for (_, domain) in found where try isActive(domain) { return FenceResult(output: "Success: Already ON\n") }
+        try powerOn(first.domain, on: first.uri)
         return FenceResult(output: "Success: Powered ON\n")
     }
 
-    /// Off, verified, then on. The node is fenced once it is verified off: a failed start after
-    /// that is reported on stderr, and the reboot still succeeds (as fence-agents does).
-    func reboot(_ target: String) throws(FenceFailure) -> FenceResult {
-        let connection = try connect()
-        guard let domain = try find(target, on: connection) else { return try missingRebooted(target) }
-        if try isActive(domain) { try powerOff(domain) }
+    /// Off (everywhere), verified, then on where it ran (or on the first hypervisor that
+    /// defines it). The node is fenced once it is verified off: a failed start after that is
+    /// reported on stderr, and the reboot still succeeds (as fence-agents does).
+    func reboot(_ target: String, on hypervisors: Hypervisors) throws(FenceFailure) -> FenceResult {
+        let found = try locate(target, on: hypervisors)
+        guard !found.isEmpty else { return try missingRebooted(target) }
+        var ranOn: (uri: HypervisorURI, domain: Domain)?
+        for (uri, domain) in found where try isActive(domain) {
+            try powerOff(domain, on: uri)
+            if ranOn == nil { ranOn = (uri, domain) }
+        }
+        let restart = ranOn ?? found[0]
         try pause(parameters.powerWait, "power_wait")
         let offOnly = "Success: Rebooted (off; not started)\n"
         do throws(FenceFailure) {
-            try powerOn(domain, whenTimedOut: (0, offOnly))
+            try powerOn(restart.domain, on: restart.uri, whenTimedOut: (0, offOnly))
         } catch {
             log.error("\(target) is off, but starting it again failed: \(error.reason)")
             return FenceResult(output: offOnly)
@@ -122,34 +167,50 @@ struct LibvirtFencing: FenceAgent {
         return FenceResult(output: "Success: Rebooted\n")
     }
 
-    /// A reboot of a domain the hypervisor does not know: off with `missing_as_off`, and it cannot be started.
+    /// A reboot of a domain no hypervisor knows: off with `missing_as_off`, and it cannot be started.
     func missingRebooted(_ target: String) throws(FenceFailure) -> FenceResult {
         guard parameters.missingAsOff else { throw notFound(target) }
         log.error("domain \(target) does not exist: counted as off (missing_as_off), and it cannot be started")
         return FenceResult(output: "Success: Rebooted (off; not started)\n")
     }
 
-    /// A hardware reset of a running domain; one that is off is started.
-    func reset(_ target: String) throws(FenceFailure) -> FenceResult {
-        let connection = try connect()
-        guard let domain = try find(target, on: connection) else { return try missingRebooted(target) }
-        guard try isActive(domain) else {
-            try powerOn(domain)
+    /// A hardware reset wherever it runs; one that is off everywhere is started.
+    func reset(_ target: String, on hypervisors: Hypervisors) throws(FenceFailure) -> FenceResult {
+        let found = try locate(target, on: hypervisors)
+        guard !found.isEmpty else { return try missingRebooted(target) }
+        var reset = false
+        for (uri, domain) in found where try isActive(domain) {
+            try power("resetting \(target) on \(uri.text)") { () throws(FenceFailure) in
+                do throws(LibvirtError) { try domain.reset() } catch { throw FenceFailure("resetting \(target) failed: \(error.message)") }
+            }
+            reset = true
+        }
+        guard reset else {
+            try powerOn(found[0].domain, on: found[0].uri)
             return FenceResult(output: "Success: Rebooted (was off, started)\n")
         }
-        try power("resetting \(target)") { () throws(FenceFailure) in
-            do throws(LibvirtError) { try domain.reset() } catch { throw FenceFailure("resetting \(target) failed: \(error.message)") }
-        }
         return FenceResult(output: "Success: Rebooted (reset)\n")
+    }
+
+    /// The domain on each hypervisor that defines it, in the order of `uri`; every hypervisor
+    /// must answer (one that cannot be asked may run it).
+    func locate(_ target: String, on hypervisors: Hypervisors) throws(FenceFailure) -> [(uri: HypervisorURI, domain: Domain)] {
+        var found: [(uri: HypervisorURI, domain: Domain)] = []
+        for (uri, connection) in try hypervisors.all() {
+            if let domain = try query("looking up \(target) on \(uri.text)", { () throws(LibvirtError) in try connection.domain(target) }) {
+                found.append((uri, domain))
+            }
+        }
+        return found
     }
 
     // MARK: Power changes, verified
 
     /// Destroys the domain and waits until libvirt reports it inactive (or gone: a transient
     /// domain disappears when destroyed).
-    func powerOff(_ domain: Domain) throws(FenceFailure) {
+    func powerOff(_ domain: Domain, on uri: HypervisorURI) throws(FenceFailure) {
         let name = domain.name
-        try power("powering off \(name)") { () throws(FenceFailure) in
+        try power("powering off \(name) on \(uri.text)") { () throws(FenceFailure) in
             var failure: LibvirtError?
             do throws(LibvirtError) { try domain.destroy() } catch { failure = error }
             while true {
@@ -167,14 +228,14 @@ struct LibvirtFencing: FenceAgent {
                 sleep(for: .milliseconds(50))
             }
         }
-        log.info("\(name) is off")
+        log.info("\(name) is off on \(uri.text)")
     }
 
     /// Starts the domain and waits until libvirt reports it active.
     /// - Parameter whenTimedOut: the exit code and output if power_timeout passes (a failure by default).
-    func powerOn(_ domain: Domain, whenTimedOut: (Int32, String) = (1, "")) throws(FenceFailure) {
+    func powerOn(_ domain: Domain, on uri: HypervisorURI, whenTimedOut: (Int32, String) = (1, "")) throws(FenceFailure) {
         let name = domain.name
-        try power("powering on \(name)", whenTimedOut: whenTimedOut) { () throws(FenceFailure) in
+        try power("powering on \(name) on \(uri.text)", whenTimedOut: whenTimedOut) { () throws(FenceFailure) in
             do throws(LibvirtError) { try domain.create() } catch where error.isOperationInvalid {
                 // Already active (started meanwhile): verified below.
             } catch {
@@ -189,14 +250,14 @@ struct LibvirtFencing: FenceAgent {
                 sleep(for: .milliseconds(50))
             }
         }
-        log.info("\(name) is on")
+        log.info("\(name) is on on \(uri.text)")
     }
 
     // MARK: Connections and calls, each with a deadline
 
-    func connect() throws(FenceFailure) -> Connection {
-        let uri = parameters.uri
-        let session = SSHSession(parameters: parameters)
+    /// Opens a connection to one hypervisor within connect_timeout.
+    func connect(_ uri: HypervisorURI) throws(FenceFailure) -> Connection {
+        let session = SSHSession(parameters: parameters, uri: uri)
         try session.prepare()
         defer { session.finish() }
         return try Watchdog.within(.seconds(parameters.connectTimeout), "connecting to \(uri.text)", log: log) { () throws(FenceFailure) in
@@ -206,10 +267,6 @@ struct LibvirtFencing: FenceAgent {
                 throw FenceFailure("cannot connect to \(uri.text): \(error.message)")
             }
         }
-    }
-
-    func find(_ target: String, on connection: Connection) throws(FenceFailure) -> Domain? {
-        try query("looking up \(target) on \(parameters.uri.text)") { () throws(LibvirtError) in try connection.domain(target) }
     }
 
     func isActive(_ domain: Domain) throws(FenceFailure) -> Bool {
@@ -242,4 +299,34 @@ struct LibvirtFencing: FenceAgent {
     static func isDomainIdentifier(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.count <= 255 && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._+:@-".contains($0)) }
     }
+}
+
+/// The device's hypervisors, each connected on first use and closed at the end of the action.
+final class Hypervisors {
+    let fencing: LibvirtFencing
+    private var connections: [(uri: HypervisorURI, connection: Connection)] = []
+
+    init(fencing: LibvirtFencing) { self.fencing = fencing }
+
+    /// A connection to every hypervisor, in the order of `uri`.
+    func all() throws(FenceFailure) -> [(uri: HypervisorURI, connection: Connection)] {
+        for uri in fencing.parameters.uri.all where !connections.contains(where: { $0.uri == uri }) {
+            connections.append((uri, try fencing.connect(uri)))
+        }
+        return connections
+    }
+
+    /// Closes each connection within connect_timeout; if one hangs (its libvirtd froze after
+    /// the work was done), the process reports `result` and exits.
+    func close(reporting result: FenceResult) {
+        let limit = Duration.seconds(fencing.parameters.connectTimeout)
+        for (uri, connection) in connections {
+            Watchdog.within(limit, "closing the connection to \(uri.text)", log: fencing.log, exitCode: result.exitCode,
+                            output: result.output, warning: "the action was done already") {
+                connection.close()
+            }
+        }
+        connections = []
+    }
+
 }

@@ -10,10 +10,14 @@ enum RebootMethod: String, OCFEnumeration {
 
 /// fence_libvirt's options, named as on stdin (`uri=…`) and on the command line (`--uri=…`).
 struct FenceParameters: ParameterSet {
-    @Parameter("uri", short: "libvirt connection URI",
+    @Parameter("uri", short: "libvirt connection URI(s)",
                long: "The hypervisor's libvirt URI: qemu:///system on the host itself, qemu+ssh://root@kvm1/system?keyfile=/etc/cluster/fence_key "
-                   + "for a remote one (OpenSSH; its host key must be known: see known_hosts), or any other libvirt URI.")
-    var uri: HypervisorURI = .localSystem
+                   + "for a remote one (OpenSSH; its host key must be known: see known_hosts), or any other libvirt URI. Several URIs, "
+                   + "separated by spaces, when the domain may be defined on several hosts (live migration with --persistent and without "
+                   + "--undefinesource leaves it defined on both): off then powers it off wherever it runs and succeeds only when every "
+                   + "one of them is reached and says it is off; status is ON when any says it runs; on and reboot start it where it ran, "
+                   + "else on the first that defines it, and only when every one is reached.")
+    var uri: HypervisorURIs = .localSystem
 
     @Parameter("connect_timeout", short: "Seconds to connect and for each query",
                long: "Seconds to wait for the connection to the hypervisor, and for each query over it. A host that accepts the "
@@ -38,8 +42,10 @@ struct FenceParameters: ParameterSet {
     var rebootMethod: RebootMethod = .onoff
 
     @Parameter("missing_as_off", short: "A domain that does not exist counts as off",
-               long: "Count a domain the hypervisor does not know as off (a transient domain disappears when it is destroyed). "
-                   + "Without it, a missing domain is an error.")
+               long: "Count a domain the hypervisor(s) do not know as off (a transient domain disappears when it is destroyed). "
+                   + "Without it, a missing domain is an error. The risk: a domain that was migrated to, or defined on, a host this "
+                   + "device does not ask is missing here and counted as off while it runs there, and Pacemaker recovers its "
+                   + "resources elsewhere: two nodes run them. List every host the domain can run on in uri, or leave this off.")
     var missingAsOff: Bool = false
 
     @Parameter("known_hosts", short: "ssh known_hosts file",
@@ -57,15 +63,17 @@ struct FenceParameters: ParameterSet {
         var problems = ParameterProblems()
         if let knownHosts {
             if !knownHosts.hasPrefix("/") { problems.add("known_hosts", "'\(knownHosts)' is not an absolute path") }
-            if !(uri.usesOpenSSH || uri.usesLibSSH) {
-                problems.add("known_hosts", "applies to ssh URIs only (+ssh, +libssh, +libssh2), not \(uri.text)")
-            } else if uri.usesOpenSSH && uri.parameter("command") != nil {
-                problems.add("known_hosts", "cannot be applied with the URI's own command= ssh program")
-            } else if uri.usesLibSSH && uri.parameter("known_hosts") != nil {
-                problems.add("known_hosts", "the URI already names a known_hosts file")
+            for uri in uri.all {
+                if !(uri.usesOpenSSH || uri.usesLibSSH) {
+                    problems.add("known_hosts", "applies to ssh URIs only (+ssh, +libssh, +libssh2), not \(uri.text)")
+                } else if uri.usesOpenSSH && uri.parameter("command") != nil {
+                    problems.add("known_hosts", "cannot be applied with the URI's own command= ssh program")
+                } else if uri.usesLibSSH && uri.parameter("known_hosts") != nil {
+                    problems.add("known_hosts", "the URI already names a known_hosts file")
+                }
             }
         }
-        if sshPersist > 0 && !uri.usesOpenSSH { problems.add("ssh_persist", "applies to +ssh URIs only, not \(uri.text)") }
+        if sshPersist > 0 && !uri.all.contains(where: \.usesOpenSSH) { problems.add("ssh_persist", "applies to +ssh URIs only, not \(uri.text)") }
         guard problems.isEmpty else { throw problems }
     }
 }

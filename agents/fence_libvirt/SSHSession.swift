@@ -16,10 +16,11 @@ struct SSHSession {
     static func optionsFile(for pid: pid_t) -> String { "\(directory)/ssh-\(pid)" }
 
     let parameters: FenceParameters
+    /// The hypervisor this session reaches.
+    let uri: HypervisorURI
 
     /// The URI libvirt is given.
     var connectionURI: String {
-        let uri = parameters.uri
         if uri.usesOpenSSH, uri.parameter("command") == nil, let program = SSHSession.ownPath {
             var added = [("command", program)]
             if uri.parameter("no_tty") == nil { added.append(("no_tty", "1")) }
@@ -33,7 +34,7 @@ struct SSHSession {
     var sshOptions: [String] {
         var options = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=\(parameters.connectTimeout)"]
         // no_verify=1 is the URI's explicit choice to accept new host keys; otherwise strict.
-        if parameters.uri.parameter("no_verify") != "1" { options += ["-o", "StrictHostKeyChecking=yes"] }
+        if uri.parameter("no_verify") != "1" { options += ["-o", "StrictHostKeyChecking=yes"] }
         if let file = parameters.knownHosts { options += ["-o", "UserKnownHostsFile=\(file)"] }
         if parameters.sshPersist > 0 {
             // %C: a hash of local host, remote host, port and user; the directory is root's alone.
@@ -44,7 +45,7 @@ struct SSHSession {
     }
 
     /// Whether libvirt will run this executable as its ssh program.
-    var wrapsSSH: Bool { parameters.uri.usesOpenSSH && parameters.uri.parameter("command") == nil }
+    var wrapsSSH: Bool { uri.usesOpenSSH && uri.parameter("command") == nil }
 
     /// Puts the options where the wrapped run finds them (and removes files of agents that are
     /// gone: one killed at its deadline leaves its file).

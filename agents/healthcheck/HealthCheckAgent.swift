@@ -183,8 +183,8 @@ final class HealthCheckAgent: ResourceAgent {
     }
 
     /// Ends every daemon of this instance (the recorded one and any found by its command line),
-    /// then, with `restore`, gives every overridden real server its configured weight back,
-    /// removes the override files and the node attribute, and forgets the instance.
+    /// then, with `restore`, ends its overrides (the failed real servers stay out, held for its
+    /// next start), removes the node attribute, and forgets the instance.
     static func teardown(record: Record?, context: AgentContext, kernel: any Kernel, daemon executable: String,
                          restore: Bool) throws {
         let files = DaemonFiles(directory: context.state.path, instance: context.instance)
@@ -199,8 +199,15 @@ final class HealthCheckAgent: ResourceAgent {
         }
         guard restore else { return }
         if let record {
+            // The daemon's last verdicts say which servers are out for failing (not maintenance).
+            let status = try? DaemonStatus.load(from: files.status)
+            let rule = (try? HealthCheckParameters.load(from: context.environment)).map(TargetRule.init)
+            let failed: (IPVSDestination.Key) -> Bool = { key in
+                guard let status, let rule else { return true }
+                return status.targets[rule.target(of: key).description]?.health == .down
+            }
             for service in record.services.services {
-                try restoreWeights(of: service, namespace: record.netns, context: context, kernel: kernel)
+                try holdFailedServers(of: service, namespace: record.netns, failed: failed, context: context, kernel: kernel)
             }
             if let attribute = record.attribute {
                 do {
@@ -215,27 +222,38 @@ final class HealthCheckAgent: ResourceAgent {
         try context.stateFile(agent: name).remove()
     }
 
-    /// Under the contract's lock: the override file removed, the kernel's real servers back to
-    /// their configured state, fallback servers deleted. Nothing to do without IPVS or the service.
-    static func restoreWeights(of service: ServiceSpec, namespace: String?, context: AgentContext, kernel: any Kernel) throws {
+    /// Under the contract's lock: the real servers the checker took out stay out, held for
+    /// `HealthOverrides.holdAfterStop` (a restart must not send traffic to a server it found
+    /// dead; its next start takes them over, else the ipvs agent gives them back); every other
+    /// override ends (a server in slow start gets its configured weight). Nothing to change in
+    /// the kernel without IPVS or the service.
+    static func holdFailedServers(of service: ServiceSpec, namespace: String?, failed: (IPVSDestination.Key) -> Bool,
+                                  context: AgentContext, kernel: any Kernel) throws {
         let store = HealthOverrides.Store(service: service, namespace: namespace, directory: context.state.path)
         try store.withLock(deadline: context.deadline) {
             let (previous, _) = try store.load()
-            try store.save(HealthOverrides())
-            guard !previous.entries.isEmpty else { return }
+            let configured = (try? store.loadDesired()) ?? nil
+            let held = previous.holdExpired() ? HealthOverrides()
+                : previous.held(until: bootTimeMilliseconds() + HealthOverrides.holdAfterStop, failed: failed,
+                                configured: configured?.map(\.key))
+            try store.save(held)
+            if !held.entries.isEmpty {
+                let names = held.entries.keys.map(\.description).sorted().joined(separator: ", ")
+                context.log.info("\(names) of \(service) stay out for \(HealthOverrides.holdAfterStop / 1000) s (held for the checker's next start)")
+            }
+            guard previous.entries != held.entries else { return }
             let table: any IPVSTable
             switch try IPVSPresence.check(kernel, in: namespace.map { NamespaceReference(path: $0) }) {
             case .present(let opened): table = opened
             case .absent: return
             }
-            let configured = (try? store.loadDesired()) ?? nil
             let identity = service.identity
             guard try netlink("reading \(identity)", { () throws(NetlinkError) in try table.service(identity) }) != nil else { return }
             let actual = try netlink("reading the real servers of \(identity)") { () throws(NetlinkError) in
                 try table.destinations(of: identity)
             }
             // Without the ipvs agent's configuration, the overridden servers are left to its next start.
-            let operations = WeightSync.operations(service: identity, configured: configured ?? [], overrides: HealthOverrides(),
+            let operations = WeightSync.operations(service: identity, configured: configured ?? [], overrides: held,
                                                    previous: previous, actual: actual)
                 .filter { operation in
                     if configured != nil { return true }
@@ -248,7 +266,7 @@ final class HealthCheckAgent: ResourceAgent {
             if let failure = outcomes.compactMap({ $0 }).first {
                 throw OCFError.generic("restoring the weights of \(identity): \(failure.function): \(failure.message)")
             }
-            if !operations.isEmpty { context.log.info("gave the real servers of \(identity) their configured weights back") }
+            if !operations.isEmpty { context.log.info("gave the other real servers of \(identity) their configured weights back") }
         }
     }
 
@@ -273,6 +291,9 @@ final class HealthCheckAgent: ResourceAgent {
             throw OCFError.generic("the checker daemon (\(daemon.pid)) shows no heartbeat for \((DaemonStatus.now() - status.heartbeat) / 1000) s")
         }
         if let fatal = status.fatal { throw OCFError.generic("the checker daemon failed: \(fatal)") }
+        if let pending = status.pendingSince, DaemonStatus.now() - pending > DaemonStatus.pendingLimit {
+            throw OCFError.generic("verdicts not applied to the kernel for \((DaemonStatus.now() - pending) / 1000) s: \(status.syncProblem ?? "no reason given")")
+        }
         if context.checkLevel >= 10 && !context.isProbe {
             for service in record.services.services { try compareKernel(service, netns: record.netns) }
         }
@@ -289,12 +310,11 @@ final class HealthCheckAgent: ResourceAgent {
         return .running
     }
 
-    /// The daemon's status if its heartbeat is recent enough: twice the interval plus the
-    /// timeout, and at least 5 s (the daemon writes it every two seconds).
+    /// The daemon's status if its heartbeat is recent enough (`DaemonStatus.heartbeatLimit`,
+    /// whatever the check interval: the daemon writes it every two seconds, checks or not).
     func freshStatus(of daemon: ProcessIdentity) throws -> DaemonStatus? {
         guard let status = try DaemonStatus.load(from: files.status), status.daemon == daemon.description else { return nil }
-        let allowed = max(5000, 2 * parameters.interval.milliseconds + parameters.timeout.milliseconds)
-        return DaemonStatus.now() - status.heartbeat <= allowed ? status : nil
+        return DaemonStatus.now() - status.heartbeat <= DaemonStatus.heartbeatLimit ? status : nil
     }
 
     /// Depth 10: the kernel's real servers match the configuration with the checker's overrides.
@@ -329,6 +349,10 @@ final class HealthCheckAgent: ResourceAgent {
             throw OCFError.generic("services cannot change with a reload (restart the resource)")
         }
         record.generation += 1
+        if let old = record.attribute, old != parameters.attribute {
+            do { try NodeAttributes(deadline: context.deadline).delete(old) } catch { log.warning("removing node attribute \(old): \(error)") }
+        }
+        record.attribute = parameters.attribute
         let configuration = DaemonConfiguration(parameters: DaemonConfiguration.parameters(from: context.environment),
                                                 stateDirectory: context.state.path, instance: context.instance,
                                                 generation: record.generation)

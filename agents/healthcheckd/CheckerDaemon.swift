@@ -53,7 +53,14 @@ final class CheckerDaemon {
     var lastStatusWrite = ContinuousClock.now - .seconds(60)
     var lastRefresh = ContinuousClock.now - .seconds(60)
     var lastAttribute: String?
-    var attributeWarned = false
+    /// Publishes the node attribute off the control loop, retrying until attrd takes it.
+    var attributes: AttributePublisher?
+    /// The servers a stopped checker held out are taken over once, at the first refresh.
+    var tookOverHeld = false
+    /// Since when verdicts wait for the kernel, when it last took them all, and why not.
+    var pendingSince: ContinuousClock.Instant?
+    var lastSynced: ContinuousClock.Instant?
+    var syncProblem: String?
     /// Each target's services (indices into `services`), rebuilt when the real servers change.
     var servicesOfTarget: [Target: [Int]] = [:]
     /// A verdict, the configuration or the round count changed since the status was written.
@@ -100,6 +107,7 @@ final class CheckerDaemon {
             ServiceSlot(spec: spec, store: HealthOverrides.Store(service: spec, namespace: parameters.netns?.path, directory: directory))
         }
         fallback = CheckerDaemon.fallbacks(parameters)
+        attributes = parameters.attribute.map { AttributePublisher(name: $0, log: log) }
     }
 
     /// The daemon's log: the agent's environment (HA_LOGFACILITY, HA_debug) for its instance.
@@ -175,6 +183,7 @@ final class CheckerDaemon {
             }
             markRamping(now: received)
             sync()
+            notePending(now: .now)
             if appliedGeneration != configuration.generation && !services.contains(where: \.dirty) {
                 appliedGeneration = configuration.generation
                 statusDue = true
@@ -230,6 +239,7 @@ final class CheckerDaemon {
                 for destination in slot.configured ?? [] { servicesOfTarget[target(of: destination), default: []].append(index) }
             }
             engine.track(Set(servicesOfTarget.keys), now: now, spread: min(parameters.interval.duration, .seconds(5)))
+            if !tookOverHeld { takeOverHeld() }
             statusChanged = true
         }
         if let directory = parameters.maintenanceDirectory {
@@ -238,6 +248,25 @@ final class CheckerDaemon {
                 markDirty(target)
             }
         }
+    }
+
+    /// The real servers the override files have out when the daemon starts (held by the
+    /// stopped checker of a restart, or left by a killed one) stay out until a check passes.
+    func takeOverHeld() {
+        tookOverHeld = true
+        var held = Set<Target>()
+        for slot in services {
+            guard let (overrides, _) = try? slot.store.load(), !overrides.holdExpired() else { continue }
+            for destination in slot.configured ?? [] {
+                switch overrides.entries[destination.key] {
+                case .weight(0)?, .removed?: held.insert(target(of: destination))
+                default: break
+                }
+            }
+        }
+        guard !held.isEmpty else { return }
+        engine.seedDown(held, reason: "out before the checker started; back when a check passes")
+        log.info("\(held.count) real server(s) the previous checker had taken out stay out until a check passes")
     }
 
     /// The targets named by files in the maintenance directory: `ADDR` names every port of a
@@ -303,6 +332,7 @@ final class CheckerDaemon {
             for index in ordered { locks.append(try FileLock(path: services[index].store.lockPath, deadline: .now + .seconds(2))) }
         } catch {
             log.warning("the override lock is busy (\(error)); trying again")
+            syncProblem = "the override lock is busy: \(error)"
             return
         }
         defer { withExtendedLifetime(locks) {} }
@@ -351,6 +381,11 @@ final class CheckerDaemon {
                 guard let failure else { continue }
                 refused.insert(owners[position])
                 log.warning("\(operations[position]): \(failure.function): \(failure.message); reading the table again")
+                syncProblem = "\(operations[position]): \(failure.function): \(failure.message)"
+            }
+            if refused.isEmpty {
+                lastSynced = .now
+                syncProblem = nil
             }
             for index in ordered {
                 // A refused request means the kernel was not as assumed: the next apply reads it.
@@ -359,12 +394,27 @@ final class CheckerDaemon {
             }
         } catch let error as NetlinkError {
             log.warning("IPVS: \(error); trying again on a new socket")
+            syncProblem = "IPVS: \(error)"
             table = nil
             for index in services.indices { services[index].applied = nil }
         } catch {
             log.warning("applying the verdicts: \(error); trying again")
+            syncProblem = "\(error)"
         }
         updateAttribute()
+    }
+
+    /// Notes whether verdicts wait for the kernel (the status says since when: monitor fails
+    /// when they wait too long).
+    func notePending(now: ContinuousClock.Instant) {
+        let waiting = services.contains { $0.dirty }
+        if waiting && pendingSince == nil {
+            pendingSince = now
+            statusChanged = true
+        } else if !waiting && pendingSince != nil {
+            pendingSince = nil
+            statusChanged = true
+        }
     }
 
     /// Healthy and configured real servers of each service.
@@ -378,17 +428,14 @@ final class CheckerDaemon {
         return result
     }
 
+    /// The node attribute follows the fewest healthy servers of any service (published off
+    /// the loop, retried until attrd takes it).
     func updateAttribute() {
-        guard let name = parameters.attribute, engine.roundComplete else { return }
+        guard let attributes, engine.roundComplete else { return }
         let value = String(counts().values.map(\.healthy).min() ?? 0)
         guard value != lastAttribute else { return }
-        do {
-            try NodeAttributes(deadline: .now + .seconds(5)).update(name, to: value)
-            lastAttribute = value
-        } catch {
-            if !attributeWarned { log.warning("node attribute \(name): \(error)") }
-            attributeWarned = true
-        }
+        attributes.publish(value)
+        lastAttribute = value
     }
 
     // MARK: Reload, status, readiness
@@ -404,6 +451,11 @@ final class CheckerDaemon {
                 throw DaemonError("services and netns cannot change without a restart")
             }
             self.configuration = configuration
+            if parameters.attribute != self.parameters.attribute {
+                attributes?.retire()
+                attributes = parameters.attribute.map { AttributePublisher(name: $0, log: log) }
+                lastAttribute = nil
+            }
             self.parameters = parameters
             targetRule = TargetRule(parameters)
             checksExternally = parameters.check == .external
@@ -434,6 +486,11 @@ final class CheckerDaemon {
         var status = DaemonStatus(daemon: identity, heartbeat: 0, generation: appliedGeneration, rounds: rounds,
                                   services: counts())
         status.netns = parameters.netns?.path ?? ""
+        let boot = DaemonStatus.now()
+        func bootTime(_ instant: ContinuousClock.Instant) -> Int64 { boot - Int64(instant.duration(to: now) / .milliseconds(1)) }
+        status.synced = lastSynced.map(bootTime)
+        status.pendingSince = pendingSince.map(bootTime)
+        status.syncProblem = pendingSince == nil ? nil : syncProblem
         for (target, state) in engine.targets {
             status.targets[target.description] = TargetReport(
                 health: state.health, inMaintenance: state.inMaintenance,

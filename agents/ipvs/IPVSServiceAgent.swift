@@ -67,6 +67,7 @@ final class IPVSServiceAgent: ResourceAgent {
         // Recorded first: a stop after a failed start (even with a broken configuration) finds it.
         try Record(service: identity, namespace: parameters.netns?.path).save(to: recordFile)
         try overrides.withLock(deadline: context.deadline) {
+            try releaseExpiredHold(table)
             let (actual, destinations) = try read(table)
             let plan = desired.plan(actual: actual, actualDestinations: destinations, overrides: try loadOverrides())
             if actual != nil {
@@ -195,6 +196,7 @@ final class IPVSServiceAgent: ResourceAgent {
                 ? .notRunning : .running
         }
         return try overrides.withLock(deadline: context.deadline) {
+            try releaseExpiredHold(table)
             let (actual, destinations) = try read(table)
             guard actual != nil else {
                 // Started here and gone without a stop is a failure, not a clean stop.
@@ -228,6 +230,7 @@ final class IPVSServiceAgent: ResourceAgent {
     func reloadAgent() throws {
         let table = try openTable()
         try overrides.withLock(deadline: context.deadline) {
+            try releaseExpiredHold(table)
             let (actual, destinations) = try read(table)
             guard actual != nil else {
                 log.info("\(identity) is not running; the new parameters apply at its next start")
@@ -309,6 +312,24 @@ final class IPVSServiceAgent: ResourceAgent {
         let (loaded, ignored) = try overrides.load()
         for line in ignored { log.warning("ignoring an unreadable health-check override: \(line)") }
         return loaded
+    }
+
+    /// The real servers a stopped health checker held out, once no checker took them over in
+    /// time: back to their configured weights (the contract, not drift: also when monitor only
+    /// reports drift), and the file removed. Under the lock.
+    private func releaseExpiredHold(_ table: any IPVSTable) throws {
+        let (held, _) = try overrides.load()
+        guard held.holdExpired() else { return }
+        if try netlink("reading \(identity)", { () throws(NetlinkError) in try table.service(identity) }) != nil {
+            let destinations = try netlink("reading the real servers of \(identity)") { () throws(NetlinkError) in
+                try table.destinations(of: identity)
+            }
+            let operations = WeightSync.operations(service: identity, configured: desired.destinations, overrides: HealthOverrides(),
+                                                   previous: held, actual: destinations)
+            try apply(operations, to: table)
+        }
+        try overrides.file.remove()
+        log.info("no health checker took over the \(held.entries.count) real server(s) a stopped one held out of \(identity): they have their configured weights back")
     }
 }
 

@@ -29,9 +29,14 @@ final class MasterMasterAgent: ResourceAgent {
         score: the writer 1000, a caught-up replica 900, less with lag, a replica whose master is out of reach 800; \
         broken, diverged or lagging nodes have none and are never promoted. Promote refuses unless the node is a \
         healthy replica within max_lag, waits (catchup_timeout) until every received transaction is applied in every \
-        GTID domain, checks that the peer is read-only when it can be reached, then sets read_only OFF. Demote sets \
-        read_only ON and kills client connections. Stop sets read_only ON and removes the node's attributes; it \
-        succeeds when mysqld is down. Monitor answers 8 for a healthy writer, 191 for a writer whose replication \
+        GTID domain, and every one the peer published as its final position when it was demoted or stopped (a node \
+        attribute, through the cluster: it counts even when the peer's SQL port cannot be reached; attrd forgets it \
+        when the peer's node leaves the cluster or is fenced), checks that the peer is read-only when it can be \
+        reached, then sets read_only OFF. Demote sets read_only ON (super_read_only on MySQL), killing the sessions \
+        whose locks hold it back, and kills client connections. Stop sets read_only ON and removes the node's \
+        attributes; it succeeds when mysqld is proven down: nothing listening on its socket (even a removed one) or \
+        its TCP port and no mysqld in its data directory; a server still running is reached another way or the stop \
+        fails. Monitor answers 8 for a healthy writer, 191 for a writer whose replication \
         broke, 9 for a promoted node whose server is down, hung or read-only, 0 for a healthy replica, 190 for a \
         degraded one, 7 when mysqld is down on a node that is not the writer (or the instance stopped with read_only ON). Colocate the read-write VIP or \
         service with the Promoted role: colocation rw-with-writer inf: rw-vip mysql-mm-clone:Promoted.
@@ -43,7 +48,6 @@ final class MasterMasterAgent: ResourceAgent {
         ActionAdvertisement(.demote, timeout: 30),
         ActionAdvertisement(.monitor, timeout: 30, interval: 9, role: .promoted),
         ActionAdvertisement(.monitor, timeout: 30, interval: 10, role: .unpromoted),
-        ActionAdvertisement(.notify, timeout: 30),
         ActionAdvertisement(.reloadAgent, timeout: 30),
         ActionAdvertisement(.validateAll, timeout: 30),
         ActionAdvertisement(.metaData, timeout: 5),
@@ -52,6 +56,7 @@ final class MasterMasterAgent: ResourceAgent {
     let parameters: MasterMasterParameters
     let context: AgentContext
     let database: LiveDatabase
+    var server: LocalServer { LocalServer(database: database, context: context) }
 
     init(parameters: MasterMasterParameters, context: AgentContext, host: LiveDatabase) throws {
         self.parameters = parameters
@@ -80,19 +85,56 @@ final class MasterMasterAgent: ResourceAgent {
                 log.warning("credentials_file: \(file) is readable by every user: its password is not secret (chmod 600)")
             }
         }
+        if context.checkLevel >= 10 { try checkBarrier() }
+    }
+
+    /// Depth 10: read_only is the only barrier against a second writer, and accounts with
+    /// READ_ONLY ADMIN (or SUPER, which included it before MariaDB 10.11) write through it. Warns
+    /// about every such account but the agent's own and replication's.
+    private func checkBarrier() throws {
+        let connection = try sql("connecting") { () throws(MySQLError) in try database.connect(parameters.endpoint, login: login) }
+        let state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
+        guard state.flavor == .mariaDB else {
+            log.info("MySQL: super_read_only stops every account but replication; nothing to check")
+            return
+        }
+        let own = try sql("reading the agent's account") { () throws(MySQLError) in
+            try connection.query("SELECT CURRENT_USER() AS me").first?["me"].text ?? ""
+        }
+        let grantees = try sql("listing privileges") { () throws(MySQLError) in
+            try connection.query("SELECT DISTINCT GRANTEE FROM information_schema.USER_PRIVILEGES").compactMap { $0["GRANTEE"].text }
+        }
+        let at = own.lastIndex(of: "@") ?? own.endIndex
+        let mine = "'\(own[..<at])'@'\(own[at...].dropFirst())'"
+        guard grantees.contains(where: { $0 != mine }) else {
+            log.warning("cannot see which accounts write through read_only: the agent's account sees only its own privileges (grant it SELECT ON mysql.* to have them checked)")
+            return
+        }
+        let replication = state.replica.map { "'\($0.masterUser)'@" } ?? "\u{0}"
+        let rows = try sql("listing privileges") { () throws(MySQLError) in
+            try connection.query("SELECT DISTINCT GRANTEE FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('READ_ONLY ADMIN', 'SUPER')")
+        }
+        let writers = rows.compactMap { $0["GRANTEE"].text }.filter { $0 != mine && !$0.hasPrefix(replication) && !$0.hasPrefix("'mariadb.sys'@") }
+        if !writers.isEmpty {
+            log.warning("these accounts write even while read_only is ON (READ_ONLY ADMIN or SUPER): \(writers.sorted().joined(separator: ", ")): a second writer needs only one of them")
+        }
     }
 
     /// read_only ON and the replication threads running. Start changes nothing a stop would
-    /// undo, so it records once the server answers: a start refused before leaves no trace.
+    /// undo, so it records once the server answers: a start refused before leaves no trace. The
+    /// record keeps where the server keeps its data and listens, so that "down" can be proven.
     func start() throws {
         let connection = try waitForServer()
         try context.state.create()
         var record = configured
         if let old = try Record.load(from: recordFile) { record.promoted = old.promoted && old.endpoint == record.endpoint }
+        record.note(try sql("reading where the server lives") { () throws(MySQLError) in try ServerPlacement.read(connection) })
         try record.save(to: recordFile)
         let state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
         if !state.readOnly {
-            try sql("setting read_only ON") { () throws(MySQLError) in try connection.query("SET GLOBAL read_only = ON") }
+            try sql("setting read_only ON") { () throws(MySQLError) in
+                try server.makeReadOnly(connection, flavor: state.flavor) { () throws(MySQLError) in try database.connect(parameters.endpoint, login: login) }
+            }
             log.info("read_only was OFF: now ON (an instance starts unpromoted)")
             if parameters.killConnectionsOnDemote { try closeClients(connection) }
         }
@@ -101,7 +143,7 @@ final class MasterMasterAgent: ResourceAgent {
             try record.save(to: recordFile)
         }
         try ensureReplication(connection)
-        _ = try look(connection, record: record)
+        Publisher(context: context).publishFinal(try look(connection, record: record).state.binlog)
     }
 
     /// Starts replication threads that are stopped (START REPLICA starts only those).
@@ -142,45 +184,67 @@ final class MasterMasterAgent: ResourceAgent {
         try file.remove()
     }
 
-    /// read_only ON (or mysqld down: then nothing writes), then the node's attributes removed.
-    /// A refused login or a full server over the socket is retried as the OS user (root with
-    /// unix_socket authentication, which has a slot of its own): a broken credentials file or
-    /// a full server alone should not get the node fenced.
+    /// read_only ON (or mysqld proven down: then nothing writes), the final position published,
+    /// then the node's other attributes removed. A refused login or a full server over the
+    /// socket is retried as the OS user (root with unix_socket authentication, which has a slot
+    /// of its own): a broken credentials file or a full server alone should not get the node
+    /// fenced.
     static func stop(_ record: Record, context: AgentContext, database: LiveDatabase) throws {
+        let server = LocalServer(database: database, context: context)
         var login = record.login(timeouts: context)
-        do throws(MySQLError) {
-            let connection: MySQLConnection
-            do throws(MySQLError) {
-                connection = try database.connect(record.endpoint, login: login)
-            } catch {
-                guard error.isLoginRefused || error.isServerFull, login.defaultsFile != nil, case .socket = record.endpoint else { throw error }
+        let reach: LocalServer.Reach
+        do {
+            do {
+                reach = try server.reach(record.endpoint, login: login, record: record)
+            } catch let error as MySQLError where (error.isLoginRefused || error.isServerFull) && login.defaultsFile != nil {
+                guard case .socket = record.endpoint else { throw error }
                 context.log.warning("\(error): trying as the OS user over the socket")
                 login.defaultsFile = nil
-                connection = try database.connect(record.endpoint, login: login)
+                reach = try server.reach(record.endpoint, login: login, record: record)
             }
-            try connection.query("SET GLOBAL read_only = ON")
-            context.log.info("read_only is ON on \(record.endpoint)")
-        } catch where error.isNotListening {
-            context.log.info("\(record.endpoint): mysqld is not running, nothing can write")
         } catch {
             throw OCFError.generic("cannot make it read-only: \(error) (\(record.endpoint))")
         }
-        let attributes = Publisher(context: context)
-        attributes.remove(record)
+        let publisher = Publisher(context: context)
+        switch reach {
+        case .down(let proof):
+            context.log.info("mysqld is down (\(proof)): nothing can write")
+        case .answered(let connection, let otherwise):
+            let endpoint = otherwise ?? record.endpoint
+            do throws(MySQLError) {
+                let state = try ServerState.read(connection)
+                try server.makeReadOnly(connection, flavor: state.flavor) { () throws(MySQLError) in
+                    try database.connect(endpoint, login: login)
+                }
+                context.log.info("read_only is ON on \(endpoint)")
+                publisher.publishFinal(try ServerState.read(connection).binlog)
+            } catch {
+                throw OCFError.generic("cannot make it read-only: \(error) (\(endpoint))")
+            }
+        }
+        publisher.remove(record)
     }
 
     func monitor() throws -> MonitorResult {
         let record = try Record.load(from: recordFile)
         let connection: MySQLConnection
+        let otherwise: MySQLEndpoint?
         do {
-            connection = try database.connect(parameters.endpoint, login: login)
-        } catch where error.isNotListening {
-            if let record, !context.isProbe { Publisher(context: context).publish(notRunning: record) }
-            // The writer's server gone is a failed writer, not a clean stop.
-            if record?.promoted == true { return .failedPromoted("mysqld is down (\(parameters.endpoint))") }
-            return .notRunning
-        } catch {
+            switch try server.reach(parameters.endpoint, login: login, record: record) {
+            case .down(let proof):
+                if let record, !context.isProbe { Publisher(context: context).publish(notRunning: record) }
+                // The writer's server gone is a failed writer, not a clean stop.
+                if record?.promoted == true { return .failedPromoted("mysqld is down (\(proof))") }
+                return .notRunning
+            case .answered(let answered, let other):
+                (connection, otherwise) = (answered, other)
+            }
+        } catch let error as MySQLError {
             return try failure(error, record: record)
+        } catch let error as LocalServer.Unreachable {
+            if let record, !context.isProbe { Publisher(context: context).publish(notRunning: record) }
+            if record?.promoted == true { return .failedPromoted("\(error) (\(parameters.endpoint))") }
+            throw OCFError.generic("\(error) (\(parameters.endpoint))")
         }
         do {
             let state = try ServerState.read(connection, heartbeatTable: heartbeatTable)
@@ -189,9 +253,17 @@ final class MasterMasterAgent: ResourceAgent {
             if record == nil && state.readOnly { return .notRunning }
             let verdict = try judge(state, record: record)
             if !context.isProbe, let record { Publisher(context: context).publish(verdict, record: record) }
-            if context.isProbe || record == nil { return verdict.result }
-            log.debug("\(verdict.result), readable \(verdict.readable), score \(verdict.score.map(String.init) ?? "none")")
-            return verdict.result
+            if !context.isProbe && record != nil {
+                log.debug("\(verdict.result), readable \(verdict.readable), score \(verdict.score.map(String.init) ?? "none")")
+            }
+            guard let otherwise else { return verdict.result }
+            // Reached, but not the way it was configured: the admin must know.
+            let note = "\(parameters.endpoint) does not answer; reached mysqld over \(otherwise)"
+            switch verdict.result {
+            case .running: return .degraded(note)
+            case .runningPromoted: return .degradedPromoted(note)
+            default: return verdict.result
+            }
         } catch let error as MySQLError {
             return try failure(error, record: record)
         }
@@ -220,49 +292,68 @@ final class MasterMasterAgent: ResourceAgent {
         var state = try sql("reading the server's state") { () throws(MySQLError) in
             try ServerState.read(connection, heartbeatTable: heartbeatTable)
         }
+        let publisher = Publisher(context: context)
         if !state.readOnly {
             log.info("already the writer (read_only OFF)")
         } else {
             let verdict = try judge(state, record: record)
             guard verdict.score != nil else { throw OCFError.generic("not promotable: \(verdict.reason)") }
+            let finals: [String: GTIDPosition]
+            do {
+                finals = try publisher.peersFinal()
+            } catch let error as OCFError {
+                throw OCFError.generic("cannot learn the peer's final position from attrd: \(error.reason)")
+            }
             let peer = try checkPeer(state)
-            state = try catchUp(connection, state: state, peer: peer)
-            try sql("setting read_only OFF") { () throws(MySQLError) in try connection.query("SET GLOBAL read_only = OFF") }
+            state = try catchUp(connection, state: state, peer: peer, finals: finals)
+            try sql("setting read_only OFF") { () throws(MySQLError) in try server.makeWritable(connection) }
             let took = began.duration(to: .now)
-            log.info("promoted: read_only OFF after \(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000) ms, every received transaction applied (\(state.current?.description ?? "no GTID")), peer \(peer.description)")
+            log.info("promoted: read_only OFF after \(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000) ms, every received transaction applied (\(state.current?.description ?? "no GTID")), peer \(peer.description)"
+                     + (finals.isEmpty ? "" : ", final position of \(finals.keys.sorted().joined(separator: ", ")) applied"))
         }
         record.promoted = true
         try record.save(to: recordFile)
-        Publisher(context: context).publish(Verdict(state.with(readOnly: false), health: .notReplica, maxLag: parameters.maxLag, recordedPromoted: true), record: record)
+        publisher.removeFinal()
+        publisher.publish(Verdict(state.with(readOnly: false), health: .notReplica, maxLag: parameters.maxLag, recordedPromoted: true), record: record)
     }
 
-    /// read_only ON, then the clients' connections killed. Without a start recorded the
-    /// configured server is closed all the same: Pacemaker demotes what a probe found promoted
-    /// (a server opened outside the cluster).
+    /// read_only ON, then the clients' connections killed, then the final position published.
+    /// Without a start recorded the configured server is closed all the same: Pacemaker demotes
+    /// what a probe found promoted (a server opened outside the cluster).
     func demote() throws {
         let recorded = try Record.load(from: recordFile)
         var record = recorded ?? configured
+        let login = record.login(timeouts: context)
         let connection: MySQLConnection
+        let endpoint: MySQLEndpoint
         do {
-            connection = try database.connect(record.endpoint, login: record.login(timeouts: context))
-        } catch where error.isNotListening {
-            log.info("\(record.endpoint): mysqld is not running, nothing can write")
-            if record.promoted {
-                record.promoted = false
-                try record.save(to: recordFile)
+            switch try server.reach(record.endpoint, login: login, record: recorded) {
+            case .down(let proof):
+                log.info("mysqld is down (\(proof)): nothing can write")
+                if record.promoted {
+                    record.promoted = false
+                    try record.save(to: recordFile)
+                }
+                if recorded != nil { Publisher(context: context).publish(notRunning: record) }
+                return
+            case .answered(let answered, let otherwise):
+                (connection, endpoint) = (answered, otherwise ?? record.endpoint)
             }
-            if recorded != nil { Publisher(context: context).publish(notRunning: record) }
-            return
         } catch {
             throw OCFError.generic("cannot make it read-only: \(error) (\(record.endpoint))")
         }
         let state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
         if !state.readOnly {
-            try sql("setting read_only ON") { () throws(MySQLError) in try connection.query("SET GLOBAL read_only = ON") }
+            try sql("setting read_only ON") { () throws(MySQLError) in
+                try server.makeReadOnly(connection, flavor: state.flavor) { () throws(MySQLError) in try database.connect(endpoint, login: login) }
+            }
             log.info("read_only ON")
         }
         // Also when a demote is retried (read_only ON already, its clients maybe not killed).
         if parameters.killConnectionsOnDemote && (!state.readOnly || record.promoted) { try closeClients(connection) }
+        // Nothing writes any more: how far it got is final, for the peer's promote.
+        let final = try sql("reading the final position") { () throws(MySQLError) in try ServerState.read(connection).binlog }
+        Publisher(context: context).publishFinal(final)
         guard recorded != nil else { return }
         if record.promoted {
             record.promoted = false
@@ -271,8 +362,6 @@ final class MasterMasterAgent: ResourceAgent {
         _ = try? look(connection, record: record)
     }
 
-    func notify() throws {}
-
     /// The reloadable parameters are read by every action: they apply from the next look,
     /// which happens now (the attributes follow the new max_lag). Like start, it runs the
     /// replication threads that are stopped.
@@ -280,7 +369,7 @@ final class MasterMasterAgent: ResourceAgent {
         guard let record = try Record.load(from: recordFile) else { return }
         let connection = try sql("connecting") { () throws(MySQLError) in try database.connect(parameters.endpoint, login: login) }
         try ensureReplication(connection)
-        _ = try look(connection, record: record)
+        try look(connection, record: record)
     }
 
     // MARK: Looking
@@ -291,13 +380,14 @@ final class MasterMasterAgent: ResourceAgent {
     var heartbeatTable: String? { parameters.lagSource == .heartbeat ? parameters.heartbeatTable : nil }
 
     /// Reads the state, judges it and publishes the attributes (not in probes).
-    private func look(_ connection: MySQLConnection, record: Record) throws -> Verdict {
+    @discardableResult
+    private func look(_ connection: MySQLConnection, record: Record) throws -> (verdict: Verdict, state: ServerState) {
         let state = try sql("reading the server's state") { () throws(MySQLError) in
             try ServerState.read(connection, heartbeatTable: heartbeatTable)
         }
         let verdict = try judge(state, record: record)
         if !context.isProbe { Publisher(context: context).publish(verdict, record: record) }
-        return verdict
+        return (verdict, state)
     }
 
     private func judge(_ state: ServerState, record: Record?) throws -> Verdict {
@@ -371,25 +461,34 @@ final class MasterMasterAgent: ResourceAgent {
         }
     }
 
-    /// Waits until every transaction received, and every one in the reachable peer's binlog,
-    /// is applied here; within catchup_timeout and the operation's deadline.
-    private func catchUp(_ connection: MySQLConnection, state initial: ServerState, peer: Peer) throws -> ServerState {
+    /// Waits until every transaction received, every one in the reachable peer's binlog, and
+    /// every one the other nodes published as final is applied here; within catchup_timeout and
+    /// the operation's deadline.
+    private func catchUp(_ connection: MySQLConnection, state initial: ServerState, peer: Peer,
+                         finals: [String: GTIDPosition]) throws -> ServerState {
         let deadline = min(context.deadline, .now + parameters.catchupTimeout.duration)
+        let final = finals.values.reduce(GTIDPosition()) { $0.merging($1) }
         var state = initial
-        var target = GTIDPosition()
+        var target = final
         while true {
-            guard let replica = state.replica else { return state }
-            if case .sqlStopped = ReplicationHealth(replica, lag: .seconds(0)) {
+            if let replica = state.replica, case .sqlStopped = ReplicationHealth(replica, lag: .seconds(0)) {
                 throw OCFError.generic("not promotable: \(ReplicationHealth(replica, lag: .seconds(0)))")
             }
-            if let received = replica.received, let current = state.current {
-                target = target.merging(received).merging(peer.binlog ?? GTIDPosition())
+            if let current = state.current {
+                target = target.merging(state.replica?.received ?? GTIDPosition()).merging(peer.binlog ?? GTIDPosition())
                 if current.covers(target) { return state }
-            } else if replica.executedAllRead {
+            } else if state.replica?.executedAllRead != false && finals.isEmpty {
+                // No GTIDs (MySQL): the binlog coordinates read are all executed.
                 return state
             }
             guard ContinuousClock.now < deadline else {
-                let missing = state.current.map { $0.missing(from: target) } ?? [:]
+                let current = state.current ?? GTIDPosition()
+                let lacking = current.missing(from: final)
+                if !lacking.isEmpty {
+                    let nodes = finals.filter { !current.covers($0.value) }.keys.sorted().joined(separator: ", ")
+                    throw OCFError.generic("\(lacking.values.reduce(0, +)) transaction(s) of \(nodes)'s final position \(final) not applied here (\(current)) within \(parameters.catchupTimeout); peer \(peer.description): not promoting without them")
+                }
+                let missing = current.missing(from: target)
                 throw OCFError.generic("not caught up within \(parameters.catchupTimeout): \(missing.values.reduce(0, +)) transaction(s) received but not applied (domains \(missing.keys.sorted()))")
             }
             sleep(for: .milliseconds(5))
@@ -430,28 +529,8 @@ final class MasterMasterAgent: ResourceAgent {
     }
 
     private func closeClients(_ connection: MySQLConnection) throws {
-        let killed = try sql("killing client connections") { () throws(MySQLError) in try killClients(connection) }
-        log.info("killed \(killed) client connection(s)")
-    }
-
-    /// Kills the clients' connections: not this one, not replication (the peer's binlog dump,
-    /// this server's replica threads), not the server's own threads.
-    private func killClients(_ connection: MySQLConnection) throws(MySQLError) -> Int {
-        let rows = try connection.query("""
-            SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
-            AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker', 'Connect') \
-            AND USER NOT IN ('system user', 'event_scheduler')
-            """)
-        var killed = 0
-        for id in rows.compactMap({ $0["ID"].integer }) {
-            do {
-                try connection.query("KILL CONNECTION \(id)")
-                killed += 1
-            } catch where error.errno == 1094 {
-                // Gone already.
-            }
-        }
-        return killed
+        let killed = try sql("killing client connections") { () throws(MySQLError) in try LocalServer.killClients(connection) }
+        log.info("killed \(killed.count) client connection(s)")
     }
 
     /// A statement's failure as the action's error.

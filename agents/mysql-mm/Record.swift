@@ -1,3 +1,4 @@
+import Glibc
 import MySQLClient
 import MySQLReplication
 import OCF
@@ -11,6 +12,22 @@ struct Record: Equatable {
     var readerAttribute: String
     var writerAttribute: String?
     var promoted: Bool
+    /// Where the server said it keeps its data and listens, once it answered a start: what
+    /// proves it down, or reaches it, when `endpoint` stops answering.
+    var dataDirectory: String? = nil
+    var seenSocket: String? = nil
+    var seenTCP: MySQLEndpoint? = nil
+
+    mutating func note(_ placement: ServerPlacement) {
+        dataDirectory = placement.dataDirectory.isEmpty ? nil : placement.dataDirectory
+        seenSocket = placement.socket
+        seenTCP = placement.tcp
+    }
+
+    /// The ways the server was seen to listen, other than `endpoint`.
+    func otherEndpoints(than endpoint: MySQLEndpoint) -> [MySQLEndpoint] {
+        [seenSocket.map(MySQLEndpoint.socket), seenTCP].compactMap { $0 }.filter { $0 != endpoint }
+    }
 
     func login(timeouts context: AgentContext) -> MySQLLogin {
         MySQLLogin(defaultsFile: credentialsFile, connectTimeout: .seconds(5), readTimeout: .seconds(10)).bounded(by: context)
@@ -30,8 +47,16 @@ struct Record: Equatable {
         guard let reader = values["reader_attribute"], MasterMasterParameters.isAttributeName(reader) else { return nil }
         let writer = values["writer_attribute"].flatMap { MasterMasterParameters.isAttributeName($0) ? $0 : nil }
         let credentials = values["credentials_file"].flatMap { $0.hasPrefix("/") ? $0 : nil }
-        return Record(endpoint: endpoint, credentialsFile: credentials, readerAttribute: reader, writerAttribute: writer,
-                      promoted: values["promoted"] == "yes")
+        var record = Record(endpoint: endpoint, credentialsFile: credentials, readerAttribute: reader, writerAttribute: writer,
+                            promoted: values["promoted"] == "yes")
+        record.dataDirectory = values["datadir"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+        record.seenSocket = values["seen_socket"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+        if let text = values["seen_tcp"], let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) {
+            var host = String(text[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            if MasterMasterParameters.isHostName(host) { record.seenTCP = .tcp(host: host, port: port) }
+        }
+        return record
     }
 
     func save(to file: StateFile) throws {
@@ -41,7 +66,8 @@ struct Record: Equatable {
         case .tcp(let host, let port): values = [("host", host), ("port", String(port))]
         }
         values += [("credentials_file", credentialsFile ?? ""), ("reader_attribute", readerAttribute),
-                   ("writer_attribute", writerAttribute ?? ""), ("promoted", promoted ? "yes" : "no")]
+                   ("writer_attribute", writerAttribute ?? ""), ("promoted", promoted ? "yes" : "no"),
+                   ("datadir", dataDirectory ?? ""), ("seen_socket", seenSocket ?? ""), ("seen_tcp", seenTCP?.description ?? "")]
         try file.write(values)
     }
 }
@@ -104,6 +130,47 @@ struct Publisher {
         attempt("removing \(record.readerAttribute)") { try attributes.delete(record.readerAttribute) }
         if let writer = record.writerAttribute { attempt("removing \(writer)") { try attributes.delete(writer) } }
         attempt("removing the promotion score") { try attributes.removePromotionScore() }
+    }
+
+    // MARK: The final position
+
+    /// The node attribute with this node's final GTID position (`gtid:1-1-42,2-2-7`), the same
+    /// name on every node of the clone. It travels through attrd (corosync), not the SQL port:
+    /// a peer that cannot reach this server still learns what it must have before it takes
+    /// the writes. attrd forgets it when this node leaves the cluster (crashed, fenced).
+    var finalAttribute: String {
+        String(context.instance.split(separator: ":").first ?? Substring(context.instance)) + "-final-gtid"
+    }
+
+    /// The server is read-only and its binlog final (start, demote, stop): says how far it got.
+    func publishFinal(_ position: GTIDPosition?) {
+        guard inPromotableClone, let position else { return }
+        attempt("publishing the final position") { try attributes.update(finalAttribute, to: "gtid:" + position.description) }
+    }
+
+    /// This node takes writes: its position is no longer final.
+    func removeFinal() {
+        guard inPromotableClone else { return }
+        attempt("removing the final position") { try attributes.delete(finalAttribute) }
+    }
+
+    /// The final positions the other nodes published (a promote must have applied them).
+    /// - Throws: when attrd cannot be asked: then nobody can say what the peer wrote.
+    func peersFinal() throws -> [String: GTIDPosition] {
+        guard inPromotableClone else { return [:] }
+        let me = context.environment.meta("on_node") ?? Self.nodeName()
+        var positions: [String: GTIDPosition] = [:]
+        for (node, value) in try attributes.values(of: finalAttribute) where node != me && value.hasPrefix("gtid:") {
+            if let position = GTIDPosition(String(value.dropFirst(5))) { positions[node] = position }
+        }
+        return positions
+    }
+
+    /// uname's node name (Pacemaker names nodes so unless told otherwise).
+    static func nodeName() -> String {
+        var names = utsname()
+        uname(&names)
+        return withUnsafeBytes(of: names.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
     @discardableResult

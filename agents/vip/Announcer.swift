@@ -15,7 +15,8 @@ protocol Announcements {
     /// it exits when the caller does. `nil` when there is nothing more to send.
     func start(_ address: IPAddress, on link: Link, mode: ARPMode, rounds: Int, interval: Duration,
                log: Log) throws -> PendingAnnouncer?
-    /// Stops a recorded announcer: when this returns `true`, it can send nothing more.
+    /// Stops a recorded announcer (SIGKILL after two seconds, before `deadline`): when this
+    /// returns `true`, it can send nothing more.
     func terminate(_ announcer: ProcessIdentity, by deadline: ContinuousClock.Instant) -> Bool
 }
 

@@ -230,7 +230,7 @@ final class VirtualIP: ResourceAgent {
         guard !parameters.lvsDRRealServer, parameters.arpCount > 0, let network = placement.networkLink else { return }
         // One announcer per address: the one an earlier start left goes first.
         if let earlier = record.announcer {
-            guard host.announcements.terminate(earlier, by: min(context.deadline, .now + .seconds(2))) else {
+            guard host.announcements.terminate(earlier, by: context.deadline) else {
                 throw OCFError.generic("the announcer of \(ip) an earlier start left (pid \(earlier.pid)) does not stop")
             }
             record.announcer = nil
@@ -331,7 +331,7 @@ final class VirtualIP: ResourceAgent {
     /// Removes exactly what a start recorded: the announcer, the address, the sysctls, the record.
     static func undo(_ record: Record, routes: any AddressTable, context: AgentContext, host: VIPHost) throws {
         // Silence first: once stop returns, no announcement of this address may leave this node.
-        if let announcer = record.announcer, !host.announcements.terminate(announcer, by: min(context.deadline, .now + .seconds(2))) {
+        if let announcer = record.announcer, !host.announcements.terminate(announcer, by: context.deadline) {
             throw OCFError.generic("the announcer of \(record.address) (pid \(announcer.pid)) does not stop")
         }
         let addresses = try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() }

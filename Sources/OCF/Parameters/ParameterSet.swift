@@ -71,8 +71,29 @@ extension ParameterSet {
             }
         }
         guard problems.isEmpty else { throw problems }
-        try set.validate()
+        do {
+            try set.validate()
+        } catch {
+            throw redactingSecrets(error, declarations: parameters.map(\.declaration), environment: environment)
+        }
         return (set, unknownNames(in: environment, known: Set(parameters.map(\.declaration.name))))
+    }
+
+    /// The problems with no secret value in them: a problem of a secret parameter names the
+    /// parameter only, and no message quotes a secret value (an exit reason, a log line and a
+    /// trace would carry it).
+    static func redactingSecrets(_ problems: ParameterProblems, declarations: [ParameterDeclaration],
+                                 environment: Environment) -> ParameterProblems {
+        let secrets = declarations.filter(\.isSecret).map(\.name)
+        guard !secrets.isEmpty else { return problems }
+        let values = secrets.compactMap { environment.parameter($0) }.filter { !$0.isEmpty }
+        return ParameterProblems(problems.problems.map { problem in
+            if secrets.contains(problem.parameter) { return ParameterProblem(problem.parameter, "has an invalid value (not shown: it is secret)") }
+            if values.contains(where: { problem.reason.contains($0) }) {
+                return ParameterProblem(problem.parameter, "conflicts with a secret parameter's value (not shown)")
+            }
+            return problem
+        })
     }
 
     /// Configured parameters this agent does not declare, sorted: a leftover of an older

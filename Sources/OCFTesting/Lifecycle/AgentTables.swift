@@ -29,7 +29,8 @@ extension LifecycleTable {
     /// held by another = read_only switched OFF by an admin, facility missing = mysqld cleanly
     /// stopped.
     public static var mysqlMM: LifecycleTable {
-        var table = LifecycleTable.ocf(promotable: true, reloadable: true)
+        // No notify: the peer's final position travels as a node attribute, not in notifications.
+        var table = LifecycleTable.ocf(promotable: true, reloadable: true, notifies: false)
         table.expect(.drifted, .monitor, [.degraded], after: .unchanged,
                      because: "a stopped replication thread degrades the replica: it stays, neither readable nor promotable")
         table.expect(.drifted, .probe, [.degraded], after: .unchanged, because: "as monitor; a probe starts nothing")

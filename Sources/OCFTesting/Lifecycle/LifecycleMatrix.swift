@@ -93,9 +93,12 @@ public struct LifecycleTable: Sendable {
     /// OCF's answers. A non-promotable agent must refuse promote, demote and notify with 3
     /// (they are not in its list at all), and an agent without reloadable parameters
     /// refuses reload-agent with 3.
-    /// - Parameter facilityMissing: the code for a missing facility: 5 for software or a
-    ///   kernel module, 2 for a configured interface that is not on this node.
-    public static func ocf(promotable: Bool, reloadable: Bool, facilityMissing: ExitCode = .notInstalled) -> LifecycleTable {
+    /// - Parameters:
+    ///   - facilityMissing: the code for a missing facility: 5 for software or a kernel module,
+    ///     2 for a configured interface that is not on this node.
+    ///   - notifies: a promotable agent that advertises notify (else notify is refused with 3).
+    public static func ocf(promotable: Bool, reloadable: Bool, facilityMissing: ExitCode = .notInstalled,
+                           notifies: Bool = true) -> LifecycleTable {
         var table = LifecycleTable(states: [.stopped, .running] + (promotable ? [.promoted] : []) + [.drifted, .heldByOther, .facilityMissing],
                                    actions: [.start, .stop, .monitor, .probe, .validateAll, .reloadAgent]
                                        + (promotable ? [.promote, .demote, .notify] : []))
@@ -130,6 +133,9 @@ public struct LifecycleTable: Sendable {
                                (.notify, [.success], .unchanged)])
         if !reloadable {
             for state in LifecycleState.allCases { table[state, .reloadAgent] = Expectation([.unimplemented], after: .unchanged) }
+        }
+        if promotable && !notifies {
+            for state in LifecycleState.allCases { table[state, .notify] = Expectation([.unimplemented], after: .unchanged) }
         }
         return table
     }

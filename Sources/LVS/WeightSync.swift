@@ -1,4 +1,3 @@
-import LVS
 import Netlink
 
 /// Brings a service's real servers in the kernel to what the checker decided: the configured

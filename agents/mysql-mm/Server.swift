@@ -1,0 +1,197 @@
+import Glibc
+import MySQLClient
+import MySQLReplication
+import OCF
+
+/// The local server: reaching it, proving it down, and switching it read-only. A stop or
+/// demote that calls a writable server "down" makes a second writer as soon as the peer is
+/// promoted; one that cannot make it read-only must fail (the node is fenced).
+struct LocalServer {
+    let database: LiveDatabase
+    let context: AgentContext
+    var log: Log { context.log }
+
+    /// What trying to reach the server found.
+    enum Reach {
+        /// It answered; `otherwise` names the way it answered when the configured one did not.
+        case answered(MySQLConnection, otherwise: MySQLEndpoint?)
+        /// Nothing of it runs: proven (see `reach`).
+        case down(String)
+    }
+
+    /// A server that runs but answers no way the agent knows.
+    struct Unreachable: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Reaches the server at `endpoint`. When nothing listens there and a start recorded how the
+    /// server was placed, "down" must be proven: no listener on the socket path (its file may be
+    /// gone while mysqld still listens), no mysqld working in the recorded data directory, and
+    /// every other way the server listened (its TCP port, or its socket for a TCP endpoint)
+    /// refusing. A way that answers with the same data directory is used instead.
+    /// - Throws: `MySQLError` when the server does not answer well (frozen, login refused);
+    ///   `Unreachable` when it runs but answers no known way.
+    func reach(_ endpoint: MySQLEndpoint, login: MySQLLogin, record: Record?) throws -> Reach {
+        let refusal: MySQLError
+        switch connect(endpoint, login: login) {
+        case .success(let connection): return .answered(connection, otherwise: nil)
+        case .failure(let error) where error.isNotListening: refusal = error
+        case .failure(let error): throw error
+        }
+        guard let record, let directory = record.dataDirectory else {
+            // Never started here (or recorded before placements were): what was configured is all there is.
+            return .down("nothing listens on \(endpoint): \(refusal.message)")
+        }
+        var alive: [String] = []
+        if case .socket(let path) = endpoint, UnixSockets.isListening(at: path) {
+            alive.append("a server still listens on \(path) (its file is gone)")
+        }
+        let processes = MySQLProcesses.working(in: directory)
+        if !processes.isEmpty {
+            alive.append("mysqld (pid \(processes.map(String.init).joined(separator: ", "))) runs in \(directory)")
+        }
+        let others = record.otherEndpoints(than: endpoint)
+        for other in others {
+            switch connect(other, login: login) {
+            case .success(let connection):
+                switch Result(catching: { () throws(MySQLError) in try ServerPlacement.read(connection) }) {
+                case .success(let placement) where placement.dataDirectory == directory:
+                    log.warning("\(endpoint) does not answer; reached the server over \(other)")
+                    return .answered(connection, otherwise: other)
+                case .success(let placement):
+                    log.info("\(other) is another server (data in \(placement.dataDirectory))")
+                case .failure(let error):
+                    alive.append("\(other): \(error)")
+                }
+            case .failure(let error) where error.isNotListening:
+                continue
+            case .failure(let error):
+                alive.append("\(other): \(error)")
+            }
+        }
+        guard alive.isEmpty else {
+            throw Unreachable(description: "mysqld is not down but cannot be reached: \(alive.joined(separator: "; "))")
+        }
+        let ways = ([endpoint] + others).map(\.description).joined(separator: " or ")
+        return .down("nothing listens on \(ways), no mysqld runs in \(directory)")
+    }
+
+    private func connect(_ endpoint: MySQLEndpoint, login: MySQLLogin) -> Result<MySQLConnection, MySQLError> {
+        Result(catching: { () throws(MySQLError) in try database.connect(endpoint, login: login) })
+    }
+
+    // MARK: read_only
+
+    /// read_only ON (and super_read_only on MySQL, which read_only alone lets SUPER write
+    /// through), within the action's deadline. The statement waits for table locks and running
+    /// writes; the session's lock_wait_timeout bounds each wait (the server's default is a day),
+    /// and the sessions holding it back are killed from a second connection before the next try
+    /// (as MHA does): a backup's LOCK TABLES must not get a demote to fail and the node fenced.
+    /// - Parameter open: a new connection to the same server, for the killing.
+    func makeReadOnly(_ connection: MySQLConnection, flavor: ServerState.Flavor,
+                      open: () throws(MySQLError) -> MySQLConnection) throws(MySQLError) {
+        let statement = flavor == .mySQL ? "SET GLOBAL super_read_only = ON" : "SET GLOBAL read_only = ON"
+        var current = connection
+        // Below the client's read timeout (at least 1 s), so the server answers "lock wait timeout" first.
+        let wait = max(1, min(5, Int(context.remaining / .seconds(8))))
+        while true {
+            do {
+                try current.query("SET SESSION lock_wait_timeout = \(wait)")
+                try current.query(statement)
+                return
+            } catch where error.errno == 1205 || error.isNoAnswer {
+                guard ContinuousClock.now + .seconds(wait) < context.deadline else { throw error }
+                // No answer: the client gave up first; the statement may still wait at the server.
+                let lost = error.isNoAnswer
+                let killer = try open()
+                let own = lost ? nil : try current.query("SELECT CONNECTION_ID() AS id").first?["id"].integer
+                let killed = try Self.killClients(killer, sparing: own.map { [$0] } ?? [])
+                log.warning("read_only waited for a lock (\(error)): killed \(killed.count) client session(s) \(killed) and trying again")
+                if lost { current = killer }
+            }
+        }
+    }
+
+    /// read_only OFF: this server takes writes (on MySQL, super_read_only goes with it).
+    func makeWritable(_ connection: MySQLConnection) throws(MySQLError) {
+        try connection.query("SET GLOBAL read_only = OFF")
+    }
+
+    /// Kills the clients' sessions: not `sparing` nor the killing one, not replication (the
+    /// peer's binlog dump, this server's replica threads), not the server's own threads.
+    /// - Returns: the ids killed.
+    @discardableResult
+    static func killClients(_ connection: MySQLConnection, sparing: [Int64] = []) throws(MySQLError) -> [Int64] {
+        let rows = try connection.query("""
+            SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
+            AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker', 'Connect') \
+            AND USER NOT IN ('system user', 'event_scheduler')
+            """)
+        var killed: [Int64] = []
+        for id in rows.compactMap({ $0["ID"].integer }) where !sparing.contains(id) {
+            do {
+                try connection.query("KILL CONNECTION \(id)")
+                killed.append(id)
+            } catch where error.errno == 1094 {
+                // Gone already.
+            }
+        }
+        return killed
+    }
+}
+
+/// Unix sockets of this network namespace, as /proc/net/unix lists them: a listening socket
+/// keeps the path it was bound to even after its file is removed.
+enum UnixSockets {
+    /// Whether a socket bound to `path` listens (__SO_ACCEPTCON in its flags).
+    static func isListening(at path: String) -> Bool {
+        guard let text = readText("/proc/net/unix") else { return false }
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            // Num RefCount Protocol Flags Type St Inode Path
+            guard fields.count >= 8, String(fields[7...].joined(separator: " ")) == path,
+                  let flags = UInt32(fields[3], radix: 16) else { continue }
+            if flags & 0x10000 != 0 { return true }
+        }
+        return false
+    }
+}
+
+/// mysqld processes, found by the directory they work in (mysqld changes into its data
+/// directory at start-up): a server restarted with another socket is still found.
+enum MySQLProcesses {
+    static let names: Set<String> = ["mysqld", "mariadbd"]
+
+    static func working(in directory: String) -> [pid_t] {
+        guard let stream = opendir("/proc") else { return [] }
+        defer { closedir(stream) }
+        var found: [pid_t] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = pid_t(name), let command = readText("/proc/\(pid)/comm"),
+                  names.contains(String(command.prefix { $0 != "\n" })) else { continue }
+            var buffer = [CChar](repeating: 0, count: 4096)
+            let count = readlink("/proc/\(pid)/cwd", &buffer, buffer.count - 1)
+            guard count > 0 else { continue }
+            let cwd = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if cwd == directory { found.append(pid) }
+        }
+        return found.sorted()
+    }
+}
+
+/// A small file of /proc, whole; `nil` when it cannot be read.
+func readText(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 16384)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        guard count > 0 else { break }
+        bytes += buffer[..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
