@@ -161,7 +161,7 @@ let package = Package(
         // executables (meta-data golden copies and schemas, validate-all tables).
         .testTarget(
             name: "AgentTests",
-            dependencies: ["OCFTesting", "OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck", "MySQLReplication", "vip", "ipvs", "ipvs-sync", "healthcheck", "mysql-mm",
+            dependencies: ["OCFTesting", "OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck", "MySQLReplication", "MySQLClient", "vip", "ipvs", "ipvs-sync", "healthcheck", "mysql-mm",
                            "FenceAgent", "fence_libvirt", "tandem"],
             exclude: ["Snapshots"]),
         // In a kernel with IPVS (the qemu guest of .ci/vm): ipvs and ipvs-sync for real.

@@ -1,4 +1,5 @@
 import Addresses
+import Glibc
 
 /// The kernel tables Tandem's agents read and change, reached per network namespace: the
 /// seam where tests put fakes (OCFTesting's `FakeKernel`). Agents see only these protocols;
@@ -13,6 +14,13 @@ public protocol Kernel: Sendable {
     /// - Throws: `NetlinkError` of kind `.noNamespace` when the namespace is not there, of
     ///   kind `.notFound` naming `genl_ctrl_resolve(IPVS)` when the kernel has no IPVS.
     func ipvs(in namespace: String?) throws(NetlinkError) -> any IPVSTable
+    /// Whether IPVS is in the kernel now (a module loaded, or built in). Opening the table loads
+    /// the module when it is not; a probe asks first, and changes nothing.
+    var isIPVSLoaded: Bool { get }
+}
+
+extension Kernel {
+    public var isIPVSLoaded: Bool { true }
 }
 
 /// Addresses, links and routes: what `vip` needs of rtnetlink.
@@ -64,4 +72,7 @@ public struct LiveKernel: Kernel {
     public func ipvs(in namespace: String?) throws(NetlinkError) -> any IPVSTable {
         try IPVSSocket(in: try namespace.map { path throws(NetlinkError) in try NetworkNamespace(path: path) }, deadline: deadline)
     }
+
+    /// /sys/module/ip_vs exists while the module is loaded (or IPVS is built in).
+    public var isIPVSLoaded: Bool { access("/sys/module/ip_vs", F_OK) == 0 }
 }

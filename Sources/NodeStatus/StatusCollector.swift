@@ -164,6 +164,11 @@ public struct StatusCollector {
                 server.latencyMicroseconds = report?.latencyMicroseconds
             }
             if case .fallback? = overrides.entries[key] { server.health = "fallback" }
+            // Out since a checker stopped, until the next one checks it (or the hold ends).
+            if checker == nil, let until = overrides.heldUntil, !overrides.holdExpired(), overrides.entries[key] != nil {
+                server.health = "held"
+                server.reason = "kept out by a stopped checker for \(max(0, until - bootTimeMilliseconds()) / 1000) s more"
+            }
             servers.append(server)
         }
         status.services.append(ServiceStatus(

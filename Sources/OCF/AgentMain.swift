@@ -118,9 +118,23 @@ public enum AgentMain {
         return .success
     }
 
-    static func instanceLock<Agent: ResourceAgent>(_ agent: Agent.Type, context: AgentContext) throws -> FileLock {
-        try context.state.create()
-        return try FileLock(path: context.stateFile(agent: Agent.name, suffix: ".lock").path, deadline: context.deadline)
+    /// The instance lock; `nil` for a stop when the state directory cannot hold a lock file
+    /// (full or read-only and no lock file yet): Pacemaker never runs two operations of one
+    /// resource at once, and a stop that fails for a lock file gets the node fenced.
+    static func instanceLock<Agent: ResourceAgent>(_ agent: Agent.Type, context: AgentContext) throws -> FileLock? {
+        let taken = Result { () throws(StateError) -> FileLock in
+            try context.state.create()
+            return try FileLock(path: context.stateFile(agent: Agent.name, suffix: ".lock").path, deadline: context.deadline)
+        }
+        switch taken {
+        case .success(let lock):
+            return lock
+        case .failure(let error) where context.action == .stop && [ENOSPC, EROFS, EDQUOT].contains(error.errno):
+            context.log.warning("stopping without the instance lock: \(error)")
+            return nil
+        case .failure(let error):
+            throw error
+        }
     }
 
     static func exitCode(of result: MonitorResult, context: AgentContext) -> ExitCode {

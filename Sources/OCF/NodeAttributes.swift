@@ -48,6 +48,7 @@ public struct NodeAttributes: Sendable {
         } catch {
             throw OCFError.notInstalled("\(error)")
         }
+        if result.timedOut { throw OCFError.generic("\(attrdUpdater) -Q -A -n \(name) timed out: attrd does not answer") }
         guard result.status == 0 else {
             if result.errorOutput.contains("does not exist") { return [:] }
             let detail = result.errorOutput.split(separator: "\n").last.map(String.init) ?? "exit status \(result.status)"
@@ -112,15 +113,31 @@ public struct NodeAttributes: Sendable {
     }
 
     private func run(_ program: String, _ arguments: [String]) throws(OCFError) {
+        guard ContinuousClock.now < deadline else {
+            throw OCFError.generic("\(program) \(arguments.joined(separator: " ")): no time left (attrd did not answer)")
+        }
         let result: Command.Result
         do {
             result = try Command(program, arguments).run(deadline: deadline)
         } catch {
             throw OCFError.notInstalled("\(error)")
         }
+        if result.timedOut {
+            throw OCFError.generic("\(program) \(arguments.joined(separator: " ")) timed out: attrd does not answer")
+        }
         guard result.status == 0 else {
             let detail = result.errorOutput.split(separator: "\n").last.map(String.init) ?? "exit status \(result.status)"
             throw OCFError.generic("\(program) \(arguments.joined(separator: " ")) failed: \(detail)")
         }
     }
+}
+
+extension AgentContext {
+    /// How long an action gives Pacemaker's attribute tools, at most: a frozen attrd must cost
+    /// an action a few seconds, never its whole timeout (a stop that times out gets the node fenced).
+    public static let attributeBudget = Duration.seconds(5)
+
+    /// Node attributes within `attributeBudget` from now (and the action's deadline): every call
+    /// made through one value shares that budget.
+    public var nodeAttributes: NodeAttributes { NodeAttributes(deadline: min(deadline, .now + Self.attributeBudget)) }
 }

@@ -141,4 +141,15 @@ public struct AgentContext: Sendable {
     public func stateFile(agent: String, suffix: String = "") -> StateFile {
         state.file(agent: agent, instance: instance, suffix: suffix)
     }
+
+    /// Removes a state file at the end of a stop. A file that cannot be removed (the state
+    /// directory went read-only) is said, never a failed stop: what stop must prove is that
+    /// nothing runs, and a failed stop gets the node fenced. The next start writes it anew.
+    public func forget(_ file: StateFile) {
+        do {
+            try file.remove()
+        } catch {
+            log.warning("cannot remove it (\(error)): nothing of it runs; the next start replaces it")
+        }
+    }
 }

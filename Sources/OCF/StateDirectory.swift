@@ -13,6 +13,16 @@ public struct StateDirectory: Sendable {
         path = configured.isEmpty ? "/run/resource-agents" : configured
     }
 
+    /// What keeps the directory from taking writes: "full" or "read-only" (statvfs); `nil`
+    /// when it takes them. For exit reasons: a heartbeat that stopped may be a file system's fault.
+    public var writeProblem: String? {
+        var information = statvfs()
+        guard statvfs(path, &information) == 0 else { return nil }
+        if information.f_flag & UInt(ST_RDONLY) != 0 { return "\(path) is read-only" }
+        if information.f_bavail == 0 || information.f_favail == 0 { return "\(path) is full" }
+        return nil
+    }
+
     /// Creates the directory (mode 0755, as resource-agents' tmpfiles.d does) when missing.
     /// - Throws: `StateError` naming `mkdir`.
     public func create() throws(StateError) {

@@ -80,6 +80,8 @@ public enum IPVSPresence {
     /// where nothing can run; a recurring monitor there fails with `OCF_ERR_INSTALLED`.
     public static func tableForMonitor(_ kernel: any Kernel, in namespace: NamespaceReference?,
                                        isProbe: Bool) throws(OCFError) -> (any IPVSTable)? {
+        // Opening the table would load ip_vs: a probe where it is not loaded finds nothing, loads nothing.
+        if isProbe && !kernel.isIPVSLoaded { return nil }
         switch try check(kernel, in: namespace) {
         case .present(let table):
             return table

@@ -27,6 +27,12 @@ struct TracedKernel: Kernel {
             try base.ipvs(in: namespace)
         }, trace: trace)
     }
+
+    var isIPVSLoaded: Bool {
+        let loaded = base.isIPVSLoaded
+        trace.write("kernel: IPVS \(loaded ? "loaded" : "not loaded")")
+        return loaded
+    }
 }
 
 /// Writes `request`, runs it, writes the answer.

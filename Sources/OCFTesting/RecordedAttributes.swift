@@ -42,6 +42,15 @@ public struct RecordedAttributes {
 
     public func clear() { unlink(file) }
 
+    /// How the stand-in attrd behaves: answering, frozen (every call hangs, as attrd_updater
+    /// does when attrd is SIGSTOPped) or gone (every call fails at once, as with attrd killed).
+    public enum Behaviour: String, Sendable { case answering, frozen, gone }
+
+    public var behaviour: Behaviour {
+        get { readFile(directory + "/behaviour").flatMap(Behaviour.init(rawValue:)) ?? .answering }
+        nonmutating set { try? writeFile(directory + "/behaviour", newValue.rawValue) }
+    }
+
     /// Forgets one attribute, as attrd does with a node that left the cluster.
     public func remove(_ name: String) {
         guard var values = try? StateFile(path: file).read() else { return }
@@ -71,6 +80,17 @@ public struct RecordedAttributes {
             name = given
         } else {
             throw LabError("\(program) \(arguments): no attribute name")
+        }
+        let directory = String(path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
+        switch readFile(directory + "/behaviour") {
+        case "frozen":
+            sleep(for: .seconds(120))
+            return 1
+        case "gone":
+            Log.writeStandardError("Could not connect to the CIB manager: Transport endpoint is not connected\n")
+            return 102
+        default:
+            break
         }
         let lock = try FileLock(path: path + ".lock", deadline: .now + .seconds(10))
         defer { _ = lock }

@@ -5,12 +5,20 @@ public struct StateError: Error, Sendable, CustomStringConvertible {
     public let operation: String
     public let path: String
     public let errno: Int32
-    public init(operation: String, path: String, errno: Int32) {
+    /// For a lock that did not come: the process that holds it, when known.
+    public let holder: pid_t?
+    public init(operation: String, path: String, errno: Int32, holder: pid_t? = nil) {
         self.operation = operation
         self.path = path
         self.errno = errno
+        self.holder = holder
     }
-    public var description: String { "\(operation) \(path): \(String(cString: strerror(errno)))" }
+    /// A lock that stayed held until the deadline.
+    public var isLockHeld: Bool { operation == "flock" && errno == EWOULDBLOCK }
+    public var description: String {
+        if isLockHeld { return "\(path) stayed locked" + (holder.map { " by pid \($0)" } ?? "") }
+        return "\(operation) \(path): \(String(cString: strerror(errno)))"
+    }
 }
 
 /// A small `key=value` file, written atomically with mode 0600.
@@ -129,8 +137,14 @@ public final class FileLock {
     /// Takes the lock, waiting until `deadline` at most.
     /// - Throws: `StateError` naming `open` or `flock` (`EWOULDBLOCK` when the deadline passed).
     public init(path: String, deadline: ContinuousClock.Instant) throws(StateError) {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw StateError(operation: "open", path: path, errno: errno) }
+        var fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        var code = errno
+        // A read-only file system: an existing lock file still locks (flock needs no write access).
+        if fd < 0 && code == EROFS {
+            fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            if fd < 0 && errno != ENOENT { code = errno }
+        }
+        guard fd >= 0 else { throw StateError(operation: "open", path: path, errno: code) }
         self.descriptor = fd
         self.path = path
         // flock(2) has no timeout: try, then wait a little longer each time, until the deadline.
@@ -143,8 +157,9 @@ public final class FileLock {
             }
             let remaining = ContinuousClock.now.duration(to: deadline)
             guard remaining > .zero else {
+                let holder = FileLock.holder(of: fd)
                 close(fd)
-                throw StateError(operation: "flock", path: path, errno: EWOULDBLOCK)
+                throw StateError(operation: "flock", path: path, errno: EWOULDBLOCK, holder: holder)
             }
             sleep(for: min(pause, remaining))
             pause = min(pause * 2, .milliseconds(50))
@@ -152,6 +167,73 @@ public final class FileLock {
     }
 
     deinit { close(descriptor) }  // closing the last descriptor releases the lock
+
+    /// The process holding a flock on the file open at `fd`, from /proc/locks (which names
+    /// each lock's file by device and inode); `nil` when none is listed.
+    static func holder(of fd: Int32) -> pid_t? {
+        lockListHolder(of: fd) ?? descriptorHolder(of: fd)
+    }
+
+    /// From /proc/locks, by device and inode (those of an overlay file system are not the ones
+    /// it lists: then `descriptorHolder`).
+    private static func lockListHolder(of fd: Int32) -> pid_t? {
+        var information = stat()
+        guard fstat(fd, &information) == 0, let file = fopen("/proc/locks", "r") else { return nil }
+        defer { fclose(file) }
+        let device = "\(String(major(information.st_dev), radix: 16, uppercase: false).leftPadded(2)):"
+            + "\(String(minor(information.st_dev), radix: 16, uppercase: false).leftPadded(2)):\(information.st_ino)"
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        while getline(&line, &capacity, file) > 0, let line {
+            // "1: FLOCK  ADVISORY  WRITE 1234 00:17:4071 0 EOF"
+            let fields = String(cString: line).split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count >= 6, fields[1] == "FLOCK", fields[5] == device[...] { return pid_t(fields[4]) }
+        }
+        return nil
+    }
+}
+
+extension FileLock {
+    /// The process with a descriptor on the same file that holds a lock on it (its fdinfo has a
+    /// `lock:` line), found through /proc/<pid>/fd: slower, for when /proc/locks does not name it.
+    fileprivate static func descriptorHolder(of fd: Int32) -> pid_t? {
+        let path = link("/proc/self/fd/\(fd)")
+        guard let path, let processes = opendir("/proc") else { return nil }
+        defer { closedir(processes) }
+        while let entry = readdir(processes) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = pid_t(name), pid != getpid(), let descriptors = opendir("/proc/\(pid)/fd") else { continue }
+            defer { closedir(descriptors) }
+            while let descriptor = readdir(descriptors) {
+                let number = withUnsafeBytes(of: descriptor.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                guard Int32(number) != nil, link("/proc/\(pid)/fd/\(number)") == path,
+                      let info = fopen("/proc/\(pid)/fdinfo/\(number)", "r") else { continue }
+                defer { fclose(info) }
+                var line: UnsafeMutablePointer<CChar>?
+                var capacity = 0
+                defer { free(line) }
+                while getline(&line, &capacity, info) > 0, let line {
+                    if String(cString: line).hasPrefix("lock:") { return pid }
+                }
+            }
+        }
+        return nil
+    }
+
+    private static func link(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink(path, &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+private func major(_ device: dev_t) -> UInt32 { UInt32((device >> 8) & 0xfff) | UInt32((device >> 32) & ~0xfff) }
+private func minor(_ device: dev_t) -> UInt32 { UInt32(device & 0xff) | UInt32((device >> 12) & ~0xff) }
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }
 
 /// Sleeps the calling thread (agents are single-threaded command-line processes).

@@ -286,7 +286,12 @@ struct HealthCheckTests {
         #expect(gaps.count >= 2)
         #expect((gaps.max() ?? 0) < 0.5 + 0.4, "\(gaps)")
         #expect(world.log.contains("timed out"), "\(world.log)")
-        #expect(try world.checker.run("stop", parameters).exitCode == .success)
+        let stop = try world.checker.run("stop", parameters)
+        #expect(stop.exitCode == .success)
+        FaultTable.record("healthcheck", "a real server accepts and never answers (nginx SIGSTOPped)",
+                          expected: "quiesced after its timeouts; the other checked at its pace; stop 0",
+                          observed: "quiesced after \(Int(window / .milliseconds(1))) ms; the other's longest gap \(gaps.max() ?? 0) s; stop \(stop.status)",
+                          holds: (gaps.max() ?? 0) < 0.9 && stop.exitCode == .success)
         _ = try world.ipvs.run("stop", ipvsParameters)
     }
 
@@ -337,7 +342,12 @@ struct HealthCheckTests {
         #expect(try world.weights(identity) == [rs1: 0, rs2: 3], "the dead server stays out through the stop")
         #expect(try world.checker.run("start", checkParameters).exitCode == .success)
         #expect(try world.weights(identity) == [rs1: 0, rs2: 3], "and through the start")
-        #expect(watcher.finish()[rs1] == [0], "never any weight but 0 for the dead server during the restart")
+        let seen = watcher.finish()[rs1] ?? []
+        #expect(seen == [0], "never any weight but 0 for the dead server during the restart")
+        FaultTable.record("healthcheck", "its daemon killed (SIGKILL)",
+                          expected: "monitor 1; stop 0 and start 0 with the dead server out throughout",
+                          observed: "monitor failed: \(failed); the dead server's weights through stop and start: \(seen)",
+                          holds: failed && seen == [0])
         try world.servers[0].start()
         #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[rs1] == 2 } != nil, "back after its first passing check")
         #expect(try world.checker.run("stop", checkParameters).exitCode == .success)
@@ -370,8 +380,14 @@ struct HealthCheckTests {
         #expect(detected < .seconds(20) && monitor.exitReason?.contains("no heartbeat") == true, "\(monitor)")
         let stop = try world.checker.run("stop", parameters)
         #expect(stop.exitCode == .success, "\(stop)")
-        #expect(daemons.allSatisfy { $0.isDone })
-        #expect(try world.weights(identity) == [rs1: 0, rs2: 3])
+        let ended = daemons.allSatisfy { $0.isDone }
+        #expect(ended)
+        let weights = try world.weights(identity)
+        #expect(weights == [rs1: 0, rs2: 3])
+        FaultTable.record("healthcheck", "its daemon frozen (SIGSTOP), interval 60 s",
+                          expected: "monitor 1 within the heartbeat bound (10 s); stop 0, daemon ended, the dead server still out",
+                          observed: "\(FaultTable.outcome("monitor", monitor)) after \(Int(detected / .milliseconds(1))) ms; stop \(stop.status), daemon \(ended ? "ended" : "LEFT"), dead server weight \(weights[rs1].map(String.init) ?? "-")",
+                          holds: detected < .seconds(20) && stop.exitCode == .success && ended && weights[rs1] == 0)
         _ = try world.ipvs.run("stop", ipvsParameters)
     }
 
@@ -392,6 +408,9 @@ struct HealthCheckTests {
         }, "\(monitor)")
         #expect(monitor.exitReason?.contains("not applied") == true && monitor.exitReason?.contains("lock") == true, "\(monitor)")
         #expect(try world.weights(identity)[rs1] == 2, "the lock kept the verdict out of the kernel")
+        FaultTable.record("healthcheck", "verdicts cannot reach the kernel (the override lock held elsewhere)",
+                          expected: "monitor 1 naming it once they wait past 10 s; applied once the lock is free",
+                          observed: FaultTable.outcome("monitor", monitor), holds: monitor.exitCode == .genericError)
         lock = nil
         _ = lock
         #expect(try world.waitForWeights(identity, within: .seconds(15)) { $0[rs1] == 0 } != nil)
@@ -786,4 +805,115 @@ extension HealthCheckTests {
         kill(servers[0].pid, SIGCONT)
         _ = try world.ipvs.run("stop", service)
     }
+
+    // MARK: Faults
+
+    /// The state directory full or read-only under a running checker: the daemon cannot write
+    /// its heartbeat, so monitor fails within the bound and says why; stop ends the daemon and
+    /// succeeds (what it cannot write is said, not fatal).
+    @Test(arguments: ["full", "read-only"]) func aBrokenStateDirectory(_ fault: String) throws {
+        let world = try World(name: "state-\(fault == "full" ? "full" : "ro")")
+        let directory = try FaultyDirectory(world.directory + "/faulty")
+        var ipvs = world.ipvs
+        ipvs.stateDirectory = directory.path
+        var checker = world.checker
+        checker.stateDirectory = directory.path
+        #expect(try ipvs.run("start", ipvsParameters).exitCode == .success)
+        try #require(try checker.run("start", checkParameters).exitCode == .success)
+        if fault == "full" { try directory.fill() } else { try directory.makeReadOnly() }
+        let broken = ContinuousClock.now
+        var monitor = try checker.run("monitor", checkParameters)
+        let failed = waitUntil(deadline: .now + .seconds(40)) {
+            monitor = (try? checker.run("monitor", checkParameters)) ?? monitor
+            return monitor.exitCode == .genericError
+        }
+        let detected = broken.duration(to: .now)
+        let stop = try checker.run("stop", checkParameters)
+        let daemons = Background.processes(running: AgentRunner.agentDirectory + "/healthcheckd",
+                                           withArgument: DaemonFiles(directory: directory.path, instance: "web-check").configuration.path)
+        try? directory.repair()
+        _ = try ipvs.run("stop", ipvsParameters)
+        let named = (monitor.exitReason ?? "").contains(fault == "full" ? "full" : "read-only")
+        let holds = failed && named && stop.exitCode == .success && daemons.isEmpty
+        FaultTable.record("healthcheck", "state directory \(fault) under the running checker",
+                          expected: "monitor 1 within the heartbeat bound, naming the directory; stop 0, daemon ended",
+                          observed: "\(FaultTable.outcome("monitor", monitor)) after \(Int(detected / .milliseconds(1))) ms; stop \(stop.status), \(daemons.count) daemon(s) left",
+                          holds: holds)
+        #expect(holds, "\(monitor)\n\(stop)\n\(world.log)")
+    }
+
+    /// A low descriptor limit (64, soft and hard) with 60 real servers, 58 of them addresses
+    /// nobody has: checks take turns within the limit, and the two healthy servers are never
+    /// failed for a socket they could not get.
+    @Test func aLowDescriptorLimitNeverFailsAHealthyServer() throws {
+        let world = try World(name: "fds")
+        let ghosts = (10..<68).map { "192.168.100.\($0):80 masq 1" }
+        let parameters = ["service": "tcp:203.0.113.10:80", "scheduler": "rr",
+                          "realservers": (["192.168.100.2:80 masq 2", "192.168.100.3:80 masq 3"] + ghosts).joined(separator: ", ")]
+        #expect(try world.ipvs.run("start", parameters).exitCode == .success)
+        let check = checkParameters.merging(["check": "tcp", "interval": "1s", "timeout": "1s"]) { $1 }
+        let start = try world.checker.run("start", check, descriptorLimit: 64, timeout: .seconds(60))
+        let watcher = try WeightWatcher(world: world, identity: identity)
+        // A few rounds of checks under the limit.
+        sleep(for: .seconds(6))
+        let seen = watcher.finish()
+        let monitor = try world.checker.run("monitor", check)
+        let stop = try world.checker.run("stop", check)
+        _ = try world.ipvs.run("stop", parameters)
+        let healthyKept = seen[rs1] == [2] && seen[rs2] == [3]
+        let turns = world.log.contains("checks at once")
+        let holds = start.exitCode == .success && healthyKept && turns && monitor.exitCode == .success && stop.exitCode == .success
+        FaultTable.record("healthcheck", "descriptor limit 64 with 60 real servers (58 unreachable)",
+                          expected: "start 0; checks in turn within the limit; the healthy servers never failed",
+                          observed: "start \(start.status); \(turns ? "checks in turn" : "NO LIMIT SEEN"); healthy servers' weights \(seen[rs1] ?? []) and \(seen[rs2] ?? []); monitor \(monitor.status), stop \(stop.status)",
+                          holds: holds)
+        #expect(holds, "\(start)\n\(seen)\n\(world.log)")
+    }
+
+    /// The wall clock stepped an hour forward and back under every agent running (the VIP,
+    /// the service, the checker, a sync daemon): nothing in Tandem counts on the wall clock, so
+    /// every monitor stays 0 and no verdict changes.
+    @Test func aClockStepChangesNothing() throws {
+        let world = try World(name: "clock")
+        #expect(try world.ipvs.run("start", ipvsParameters).exitCode == .success)
+        try #require(try world.checker.run("start", checkParameters).exitCode == .success)
+        let vip = AgentRunner(agent: "vip", namespace: world.lab.director, instance: "clock-vip", stateDirectory: world.directory + "/state")
+        let sync = AgentRunner(agent: "ipvs-sync", namespace: world.lab.director, instance: "clock-sync", stateDirectory: world.directory + "/state")
+        let vipParameters = ["ip": "192.168.100.77", "nic": "lan", "cidr_netmask": "24", "arp_count": "1"]
+        let syncParameters = ["interface": "sync0", "syncid": "21"]
+        #expect(try vip.run("start", vipParameters).exitCode == .success)
+        #expect(try sync.run("start", syncParameters).exitCode == .success)
+        let watcher = try WeightWatcher(world: world, identity: identity)
+        func monitors() throws -> [Int32] {
+            try [world.checker.run("monitor", checkParameters), world.ipvs.run("monitor", ipvsParameters),
+                 vip.run("monitor", vipParameters), sync.run("monitor", syncParameters)].map(\.status)
+        }
+        let before = try monitors()
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let step = { (seconds: Int) in
+            _ = try? Command("/bin/date", ["-s", "@\(now.tv_sec + seconds)"]).run(deadline: .now + .seconds(10))
+        }
+        step(3600)
+        sleep(for: .seconds(3))
+        let forward = try monitors()
+        clock_gettime(CLOCK_REALTIME, &now)
+        step(-3600)
+        sleep(for: .seconds(3))
+        let back = try monitors()
+        let seen = watcher.finish()
+        for (runner, parameters) in [(sync, syncParameters), (vip, vipParameters)] { _ = try runner.run("stop", parameters) }
+        _ = try world.checker.run("stop", checkParameters)
+        _ = try world.ipvs.run("stop", ipvsParameters)
+        let steady = seen[rs1] == [2] && seen[rs2] == [3]
+        let holds = before == [0, 0, 0, 0] && forward == before && back == before && steady
+        for agent in ["vip", "ipvs", "ipvs-sync", "healthcheck"] {
+            FaultTable.record(agent, "wall clock stepped +1 h, then back",
+                              expected: "every monitor 0 before, after the step and after the step back; no verdict changes",
+                              observed: "monitors \(before), \(forward), \(back) (healthcheck, ipvs, vip, ipvs-sync); weights \(steady ? "unchanged" : "CHANGED: \(seen)")",
+                              holds: holds)
+        }
+        #expect(holds, "\(before) \(forward) \(back) \(seen)\n\(world.log)")
+    }
+
 }

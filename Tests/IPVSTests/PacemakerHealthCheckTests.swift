@@ -31,14 +31,35 @@ struct PacemakerHealthCheckTests {
         #expect(try lab.exec("node1", ["crm_resource", "--wait", "--timeout=180"], timeout: .seconds(200)).status == 0)
         #expect(try waitUntil(deadline: .now + .seconds(60)) { try attribute(lab) == "2" }, "\(shown(lab))")
 
+        let identity = IPVSService.Identity.address(.tcp, IPAddress("198.18.0.50")!, port: 80)
         // A real server goes: quiesced in the kernel, one healthy server left.
         servers[1] = nil
         #expect(try waitUntil(deadline: .now + .seconds(30)) { try attribute(lab) == "1" }, "\(shown(lab))")
-        let identity = IPVSService.Identity.address(.tcp, IPAddress("198.18.0.50")!, port: 80)
         let weights = try IPVSSocket(in: node).destinations(of: identity).map { ($0.port, $0.weight) }
         #expect(weights.contains { $0 == (9002, 0) } && weights.contains { $0 == (9001, 1) }, "\(weights)")
 
         // It comes back.
+        servers[1] = try TCPResponder(in: node, address: address, port: 9002, name: "rs-9002")
+        #expect(try waitUntil(deadline: .now + .seconds(30)) { try attribute(lab) == "2" }, "\(shown(lab))")
+
+        // attrd frozen: the verdict still reaches the kernel at once and the checker's monitor
+        // stays 0 (attributes are published off the checks' way); once attrd answers again the
+        // attribute catches up (retried until it succeeds).
+        let attrd = try lab.exec("node1", ["pidof", "pacemaker-attrd"]).output.split(whereSeparator: { $0 == " " || $0 == "\n" }).first.map(String.init) ?? ""
+        try #require(!attrd.isEmpty)
+        #expect(try lab.exec("node1", ["kill", "-STOP", attrd]).status == 0)
+        servers[1] = nil
+        let quiesced = try waitUntil(deadline: .now + .seconds(30)) {
+            try IPVSSocket(in: node).destinations(of: identity).contains { $0.port == 9002 && $0.weight == 0 }
+        }
+        let monitor = try lab.exec("node1", ["crm_resource", "--force-check", "-r", "web-check"], timeout: .seconds(60))
+        #expect(try lab.exec("node1", ["kill", "-CONT", attrd]).status == 0)
+        let caughtUp = try waitUntil(deadline: .now + .seconds(60)) { try attribute(lab) == "1" }
+        #expect(quiesced && monitor.status == 0 && caughtUp, "\(monitor.output)\(monitor.errorOutput) \(shown(lab))")
+        FaultTable.record("healthcheck", "pacemaker-attrd frozen (SIGSTOP), a real server dies meanwhile",
+                          expected: "the server quiesced at once; monitor 0; the attribute 1 once attrd answers again",
+                          observed: "quiesced: \(quiesced); monitor \(monitor.status); attribute \(caughtUp ? "1 after SIGCONT" : shown(lab))",
+                          holds: quiesced && monitor.status == 0 && caughtUp)
         servers[1] = try TCPResponder(in: node, address: address, port: 9002, name: "rs-9002")
         #expect(try waitUntil(deadline: .now + .seconds(30)) { try attribute(lab) == "2" }, "\(shown(lab))")
 

@@ -172,8 +172,13 @@ struct FenceLibvirtTests {
             #expect(result.status == 1 && !result.timedOut, "\(result)")
             #expect(result.reason.contains("timed out"), "Pacemaker reads a timeout from 'timed out': \(result)")
             #expect(result.elapsed < .seconds(4), "gave up after \(result.elapsed), connect_timeout=2")
-            #expect(waitUntil(deadline: .now + .seconds(5)) { processes(withArgumentContaining: "\(hole.port)").isEmpty },
-                    "an ssh client to the black hole was left running")
+            let clean = waitUntil(deadline: .now + .seconds(5)) { processes(withArgumentContaining: "\(hole.port)").isEmpty }
+            #expect(clean, "an ssh client to the black hole was left running")
+            let transport = uri.hasPrefix("qemu+ssh") ? "ssh" : "libssh2"
+            FaultTable.record("fence_libvirt", "hypervisor accepts and never answers (\(transport))",
+                              expected: "status 1 'timed out' within connect_timeout (2 s), no ssh left",
+                              observed: "status \(result.status) after \(Int(result.elapsed / .milliseconds(1))) ms: \(result.reason)\(clean ? "" : ", SSH LEFT")",
+                              holds: result.status == 1 && result.reason.contains("timed out") && result.elapsed < .seconds(4) && clean)
         }
     }
 
@@ -186,6 +191,11 @@ struct FenceLibvirtTests {
             let result = try Self.agent.run(Self.options(action, action == "monitor" ? nil : guest.name, [("connect_timeout", "2")]),
                                             timeout: .seconds(30))
             #expect(result.status == 1 && result.reason.contains("timed out") && result.elapsed < .seconds(4), "\(action): \(result)")
+            if action == "off" {
+                FaultTable.record("fence_libvirt", "libvirtd frozen (SIGSTOP)", expected: "off 1 'timed out' within connect_timeout (2 s)",
+                                  observed: "off \(result.status) after \(Int(result.elapsed / .milliseconds(1))) ms: \(result.reason)",
+                                  holds: result.status == 1 && result.reason.contains("timed out") && result.elapsed < .seconds(4))
+            }
         }
         lab.thaw()
         #expect(lab.state(guest) == "running", "the domain was touched")
@@ -214,6 +224,66 @@ struct FenceLibvirtTests {
         #expect(off.errorOutput.contains("closing the connection") && off.errorOutput.contains("the action was done already"), "\(off)")
         #expect(took < .seconds(15))
         #expect(lab.state(guest) == "shut off")
+        FaultTable.record("fence_libvirt", "libvirtd frozen at the close, after a verified off",
+                          expected: "off 0 'Powered OFF' within connect_timeout (3 s) of the close, a warning",
+                          observed: "off \(off.status) '\(off.output.split(separator: "\n").first ?? "")' after \(Int(took / .milliseconds(1))) ms",
+                          holds: off.status == 0 && off.output == "Success: Powered OFF\n" && took < .seconds(15))
+    }
+
+    /// libvirtd killed: every action fails at once with the reason (nothing listens), and
+    /// nothing is assumed off.
+    @Test func aKilledLibvirtdFailsAtOnce() throws {
+        let lab = try LibvirtLab(name: "killed")
+        let guest = try lab.addGuest("n1")
+        let daemon = try #require(lab.libvirtd)
+        kill(daemon.pid, SIGKILL)
+        #expect(waitUntil(deadline: .now + .seconds(10)) { daemon.isDone })
+        let off = try Self.agent.run(Self.options("off", guest.name, [("connect_timeout", "5")]), timeout: .seconds(30))
+        let status = try Self.agent.run(Self.options("status", guest.name, [("connect_timeout", "5")]), timeout: .seconds(30))
+        let holds = off.status == 1 && off.reason.contains("cannot connect") && off.elapsed < .seconds(3) && status.status == 1
+        FaultTable.record("fence_libvirt", "libvirtd killed", expected: "off and status 1 at once: cannot connect (never 'off')",
+                          observed: "off \(off.status) after \(Int(off.elapsed / .milliseconds(1))) ms: \(off.reason); status \(status.status)",
+                          holds: holds)
+        #expect(holds, "\(off)\n\(status)")
+    }
+
+    /// The ssh options directory (/run/tandem/fence_libvirt) full or read-only: a +ssh action
+    /// fails with the reason before it connects; a local URI does not need it.
+    @Test(arguments: ["full", "read-only"]) func aBrokenRunDirectoryFailsSSHActionsClearly(_ fault: String) throws {
+        let lab = try LibvirtLab(name: "rundir")
+        let guest = try lab.addGuest("n1")
+        let sshd = try SSHServer(directory: lab.directory + "/sshd")
+        mkdir("/run/tandem", 0o700)
+        let directory = try FaultyDirectory("/run/tandem/fence_libvirt")
+        if fault == "full" { try directory.fill() } else { try directory.makeReadOnly() }
+        let uri = "qemu+ssh://root@127.0.0.1:\(sshd.port)/system?keyfile=\(sshd.clientKey)"
+        let over = try Self.agent.run(Self.options("status", guest.name, uri: uri, [("known_hosts", sshd.knownHosts)]))
+        let local = try Self.agent.run(Self.options("status", guest.name))
+        try? directory.repair()
+        let holds = over.status == 1 && over.reason.contains(fault == "full" ? "No space left" : "Read-only") && local.status == 0
+        FaultTable.record("fence_libvirt", "its run directory \(fault) (+ssh)",
+                          expected: "status over ssh 1 naming the error; over the local socket 0",
+                          observed: "ssh: status \(over.status): \(over.reason); local: status \(local.status)", holds: holds)
+        #expect(holds, "\(over)\n\(local)")
+    }
+
+    /// A low descriptor limit (32: libvirt's client opens a socket, an event pipe and a few
+    /// more): status and off as usual.
+    @Test func aLowDescriptorLimit() throws {
+        let lab = try LibvirtLab(name: "fds")
+        let guest = try lab.addGuest("n1")
+        func limited(_ action: String) throws -> Command.Result {
+            let options = Self.options(action, guest.name).map { "\($0.0)=\($0.1)\n" }.joined()
+            return try Command("/usr/bin/prlimit", ["--nofile=32:32", "--", AgentRunner.path(of: "fence_libvirt")],
+                               input: Array(options.utf8)).run(deadline: .now + .seconds(30))
+        }
+        let status = try limited("status")
+        let off = try limited("off")
+        let holds = status.status == 0 && status.output == "Status: ON\n" && off.status == 0 && lab.state(guest) == "shut off"
+        FaultTable.record("fence_libvirt", "descriptor limit 32", expected: "status 0 'ON', off 0 (verified)",
+                          observed: "status \(status.status) '\(status.output.split(separator: "\n").first ?? "")', off \(off.status)\(off.errorOutput.isEmpty ? "" : " (\(off.errorOutput.split(separator: "\n").last ?? ""))")",
+                          holds: holds)
+        #expect(holds, "\(status.errorOutput)\(off.errorOutput)")
     }
 
     @Test func badInputIsRefusedAndTouchesNothing() throws {

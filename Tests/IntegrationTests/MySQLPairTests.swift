@@ -183,6 +183,12 @@ struct MySQLPairTests {
         #expect(promote.status == 0, "\(promote)")
         #expect(world.pair.readOnly(1) == false)
         #expect(try world.pair.rowCount(1) == 50)
+        let demoted = try world.run(0, "demote")
+        let rows = try world.pair.rowCount(1)
+        FaultTable.record("mysql-mm", "mysqld killed (SIGKILL) on the writer",
+                          expected: "its monitor 9; demote 0 (proven down); the replica 190, score 800, promoted with every row",
+                          observed: "monitor \(down.status), demote \(demoted.status); replica \(row.status), score 800, promote \(promote.status), \(rows) of 50 rows",
+                          holds: down.status == 9 && demoted.status == 0 && row.status == 190 && promote.status == 0 && rows == 50)
         #expect(try world.monitor(1).status == 8)
         // The crashed writer returns read-only (my.cnf) and stopped as far as the agent is concerned.
         try world.pair.servers[0].start()
@@ -206,10 +212,15 @@ struct MySQLPairTests {
         let began = ContinuousClock.now
         let writer = try observe(world, 0, "writer's mysqld frozen (SIGSTOP, \(transport))")
         #expect(writer.status == 9 && writer.exitReason?.contains("does not answer") == true, "\(writer)")
-        #expect(began.duration(to: .now) < .seconds(10), "bounded by the timeouts")
+        let detected = began.duration(to: .now)
+        #expect(detected < .seconds(10), "bounded by the timeouts")
         // Pacemaker demotes it first: that cannot be proven, so it fails (the node is fenced).
         let demote = try world.run(0, "demote")
         #expect(demote.status == 1, "\(demote)")
+        FaultTable.record("mysql-mm", "mysqld frozen (SIGSTOP: accepts, never answers; \(transport))",
+                          expected: "monitor 9 within the timeouts (2 s); demote 1 (read-only cannot be proven: fenced)",
+                          observed: "monitor \(writer.status) after \(Int(detected / .milliseconds(1))) ms; \(FaultTable.outcome("demote", demote))",
+                          holds: writer.status == 9 && detected < .seconds(10) && demote.status == 1)
         var replica = try world.monitor(1)
         #expect(waitUntil(deadline: .now + .seconds(30)) {
             replica = (try? world.monitor(1)) ?? replica
@@ -397,6 +408,10 @@ struct MySQLPairTests {
         #expect(world.pair.readOnly(1) == false, "one writer")
         let stop = try world.run(0, "stop")
         #expect(stop.status == 0, "\(stop)")
+        FaultTable.record("mysql-mm", "the writer's socket file removed, mysqld running",
+                          expected: "monitor 191 'reached over TCP'; demote 0 with read_only ON (over TCP); stop 0",
+                          observed: "\(FaultTable.outcome("monitor", monitor)); demote \(demote.status), read_only \(world.readOnlyOverTCP(0) == true ? "ON" : "OFF"); stop \(stop.status)",
+                          holds: monitor.status == 191 && demote.status == 0 && world.readOnlyOverTCP(0) == true && stop.status == 0)
     }
 
     /// Not proven down is not down: the socket gone and the TCP port refusing (a firewall rule)
@@ -423,6 +438,10 @@ struct MySQLPairTests {
             stopped = (try? world.run(0, "stop")) ?? stopped
             return stopped.status == 0
         }, "\(stopped)")
+        FaultTable.record("mysql-mm", "socket removed and TCP port refusing, mysqld running",
+                          expected: "monitor 9; demote 1 and stop 1 naming it (not proven down: fenced); stop 0 once it is gone",
+                          observed: "monitor \(monitor.status); \(FaultTable.outcome("demote", demote)); stop \(stop.status); after SIGKILL stop \(stopped.status)",
+                          holds: monitor.status == 9 && demote.status == 1 && stop.status == 1 && stopped.status == 0)
         #expect(stopped.errorOutput.contains("no mysqld runs in"), "\(stopped)")
     }
 
@@ -440,8 +459,13 @@ struct MySQLPairTests {
         #expect(demote.status == 0, "\(demote)")
         #expect(world.pair.readOnly(0) == true)
         #expect(demote.errorOutput.contains("waited for a lock"), "\(demote.errorOutput)")
-        #expect(holder.wait(deadline: .now + .seconds(10)).status != 0, "the lock holder's session was killed")
+        let killed = holder.wait(deadline: .now + .seconds(10)).status != 0
+        #expect(killed, "the lock holder's session was killed")
         #expect(took < .seconds(15))
+        FaultTable.record("mysql-mm", "a session holds LOCK TABLES … WRITE on the writer (the lock that never comes)",
+                          expected: "demote 0 within seconds, read_only ON, the holder's session killed",
+                          observed: "demote \(demote.status) after \(Int(took / .milliseconds(1))) ms, read_only \(world.pair.readOnly(0) == true ? "ON" : "OFF"), holder \(killed ? "killed" : "LEFT")",
+                          holds: demote.status == 0 && world.pair.readOnly(0) == true && killed && took < .seconds(15))
         try #require(try world.run(0, "promote").status == 0)
         let second = try world.holdTableLock(0)
         let stop = try world.run(0, "stop", timeout: .seconds(20))
@@ -480,6 +504,10 @@ struct MySQLPairTests {
         #expect(refused.exitReason?.contains("final position") == true, "\(refused)")
         #expect(world.readOnly == [true, true], "no writer without the peer's last rows")
         #expect(try world.pair.rowCount(1) == 5)
+        FaultTable.record("mysql-mm", "the peer's SQL port rejected after a clean demote (3 rows not replicated)",
+                          expected: "promote 1 naming the peer's final position; both read-only",
+                          observed: "\(FaultTable.outcome("promote", refused)); read_only \(world.readOnly.map { $0 == true ? "ON" : "OFF" })",
+                          holds: refused.status == 1 && world.readOnly == [true, true])
         // The port open again: the rows arrive, promote goes through with all of them.
         try world.iptables(0, ["-D"] + blockReplica)
         try world.pair.waitUntilReplicating()

@@ -265,8 +265,15 @@ struct VIPIntegrationTests {
         #expect(stop.exitCode == .success, "run \(run): \(stop)")
         #expect(announcer.isDone, "the announcer is gone")
         let stopped = realTimeNanoseconds()
-        #expect(try capture.collect(of: vip, count: 5, deadline: .now + .milliseconds(1500)).filter { $0.receivedAt > stopped }.isEmpty)
-        #expect(try !lab.localAddresses().contains { $0.address == vip })
+        let silent = try capture.collect(of: vip, count: 5, deadline: .now + .milliseconds(1500)).filter { $0.receivedAt > stopped }.isEmpty
+        #expect(silent)
+        let gone = try !lab.localAddresses().contains { $0.address == vip }
+        #expect(gone)
+        if run == 1 {
+            FaultTable.record("vip", "announcer frozen (SIGSTOP)", expected: "stop 0: the announcer ended, silent, address gone (5 runs)",
+                              observed: "\(FaultTable.outcome("stop", stop)); announcer \(announcer.isDone ? "ended" : "LEFT"), \(silent ? "silent" : "ANNOUNCING"), address \(gone ? "gone" : "LEFT")",
+                              holds: stop.exitCode == .success && announcer.isDone && silent && gone)
+        }
     }
 
     @Test func startFirstAnnouncementIsImmediate() throws {

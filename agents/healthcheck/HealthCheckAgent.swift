@@ -30,8 +30,10 @@ final class HealthCheckAgent: ResourceAgent {
         over slow_start; a fallback server stands in while all have failed. A real server several services share is \
         checked once. The daemon changes weights through the same override files and lock the ipvs agent reads, so \
         a drift repair never undoes a verdict. start returns once the first round of checks is applied; stop ends \
-        the daemon and gives every real server its configured weight back; monitor checks the daemon's heartbeat \
-        (and at depth 10 that the kernel matches its verdicts).
+        the daemon and gives every real server its configured weight back except the ones it found dead, which stay \
+        out for its next start (a restart never sends them traffic; if no checker starts within 60 s, the ipvs agent \
+        gives them back); monitor fails when the daemon's heartbeat is more than 10 s old or verdicts wait more \
+        than 10 s for the kernel (and at depth 10 when the kernel differs from its verdicts).
         """
     static let actions = [
         ActionAdvertisement(.start, timeout: 30),
@@ -206,20 +208,27 @@ final class HealthCheckAgent: ResourceAgent {
                 guard let status, let rule else { return true }
                 return status.targets[rule.target(of: key).description]?.health == .down
             }
+            // The daemon is gone: that is what stop must prove. Weights are the ipvs agent's
+            // service; one that cannot be set now is left as it is (and said so), never a failed
+            // stop (that would get the node fenced).
             for service in record.services.services {
-                try holdFailedServers(of: service, namespace: record.netns, failed: failed, context: context, kernel: kernel)
+                do {
+                    try holdFailedServers(of: service, namespace: record.netns, failed: failed, context: context, kernel: kernel)
+                } catch {
+                    context.log.warning("the overrides of \(service) stay as they are: \((error as? OCFError)?.reason ?? "\(error)")")
+                }
             }
             if let attribute = record.attribute {
                 do {
-                    try NodeAttributes(deadline: context.deadline).delete(attribute)
+                    try context.nodeAttributes.delete(attribute)
                 } catch {
                     context.log.warning("removing node attribute \(attribute): \(error)")
                 }
             }
         }
-        try files.status.remove()
-        try files.configuration.remove()
-        try context.stateFile(agent: name).remove()
+        context.forget(files.status)
+        context.forget(files.configuration)
+        context.forget(context.stateFile(agent: name))
     }
 
     /// Under the contract's lock: the real servers the checker took out stay out, held for
@@ -230,7 +239,7 @@ final class HealthCheckAgent: ResourceAgent {
     static func holdFailedServers(of service: ServiceSpec, namespace: String?, failed: (IPVSDestination.Key) -> Bool,
                                   context: AgentContext, kernel: any Kernel) throws {
         let store = HealthOverrides.Store(service: service, namespace: namespace, directory: context.state.path)
-        try store.withLock(deadline: context.deadline) {
+        try store.withLock(deadline: min(context.deadline, .now + .seconds(5))) {
             let (previous, _) = try store.load()
             let configured = (try? store.loadDesired()) ?? nil
             let held = previous.holdExpired() ? HealthOverrides()
@@ -288,7 +297,8 @@ final class HealthCheckAgent: ResourceAgent {
             throw OCFError.generic("the checker daemon (\(daemon.pid)) has not finished its first round of checks")
         }
         guard try freshStatus(of: daemon) != nil else {
-            throw OCFError.generic("the checker daemon (\(daemon.pid)) shows no heartbeat for \((DaemonStatus.now() - status.heartbeat) / 1000) s")
+            let cause = context.state.writeProblem.map { " (\($0))" } ?? ""
+            throw OCFError.generic("the checker daemon (\(daemon.pid)) shows no heartbeat for \((DaemonStatus.now() - status.heartbeat) / 1000) s\(cause)")
         }
         if let fatal = status.fatal { throw OCFError.generic("the checker daemon failed: \(fatal)") }
         if let pending = status.pendingSince, DaemonStatus.now() - pending > DaemonStatus.pendingLimit {
@@ -350,7 +360,7 @@ final class HealthCheckAgent: ResourceAgent {
         }
         record.generation += 1
         if let old = record.attribute, old != parameters.attribute {
-            do { try NodeAttributes(deadline: context.deadline).delete(old) } catch { log.warning("removing node attribute \(old): \(error)") }
+            do { try context.nodeAttributes.delete(old) } catch { log.warning("removing node attribute \(old): \(error)") }
         }
         record.attribute = parameters.attribute
         let configuration = DaemonConfiguration(parameters: DaemonConfiguration.parameters(from: context.environment),

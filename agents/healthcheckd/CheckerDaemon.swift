@@ -81,6 +81,12 @@ final class CheckerDaemon {
     /// Checks running at once, at most: a bound on sockets and on what one burst can ask of
     /// the network (the descriptor limit is raised to match).
     static let maximumInFlight = 1024
+    /// Descriptors kept for the daemon itself (files, netlink, the event loops, threads).
+    static let reservedDescriptors = 48
+    /// The checks this daemon runs at once: `maximumInFlight`, fewer when the descriptor limit
+    /// cannot take that many (a check that cannot open its socket would fail a healthy server:
+    /// checks wait their turn instead).
+    let inFlightLimit: Int
     var lastSync = ContinuousClock.now - .seconds(1)
 
     init(configurationPath: String, ready: Int32?) throws {
@@ -107,7 +113,16 @@ final class CheckerDaemon {
             ServiceSlot(spec: spec, store: HealthOverrides.Store(service: spec, namespace: parameters.netns?.path, directory: directory))
         }
         fallback = CheckerDaemon.fallbacks(parameters)
+        let log = self.log
         attributes = parameters.attribute.map { AttributePublisher(name: $0, log: log) }
+        var limit = rlimit()
+        let descriptors = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int(min(limit.rlim_cur, 1 << 20)) : 1024
+        // An external program takes two pipes; every other check one socket.
+        let perCheck = parameters.check == .external ? 2 : 1
+        inFlightLimit = max(1, min(CheckerDaemon.maximumInFlight, (descriptors - CheckerDaemon.reservedDescriptors) / perCheck))
+        if inFlightLimit < CheckerDaemon.maximumInFlight {
+            log.info("the descriptor limit (\(descriptors)) allows \(inFlightLimit) checks at once; more real servers are checked in turn")
+        }
     }
 
     /// The daemon's log: the agent's environment (HA_LOGFACILITY, HA_debug) for its instance.
@@ -153,7 +168,7 @@ final class CheckerDaemon {
             let now = ContinuousClock.now
             lastPass = now
             refresh(now: now)
-            for target in engine.startDue(now: now, limit: CheckerDaemon.maximumInFlight - engine.inFlight) {
+            for target in engine.startDue(now: now, limit: inFlightLimit - engine.inFlight) {
                 let started = now
                 let mailbox = self.mailbox
                 // Only an external program is told its service (formatting it for every check costs).
@@ -498,13 +513,20 @@ final class CheckerDaemon {
                 reason: state.health == .down || state.isChanging ? state.reason : "")
         }
         status.heartbeat = DaemonStatus.now()
+        // A failed write is tried again at the next heartbeat, not at every pass, and said once.
+        lastStatusWrite = now
         do {
             try status.save(to: files.status)
-            lastStatusWrite = now
+            if statusProblem != nil { log.info("\(files.status.path) is written again") }
+            statusProblem = nil
         } catch {
-            log.error("writing \(files.status.path): \(error)")
+            if statusProblem != "\(error)" { log.error("writing \(files.status.path): \(error); monitor fails once the heartbeat is 10 s old") }
+            statusProblem = "\(error)"
         }
     }
+
+    /// Why the status file could not be written last time; `nil` when it was.
+    var statusProblem: String?
 
     /// Tells the starting agent how the start went, once.
     func signalReady(_ message: String) {

@@ -91,7 +91,7 @@ final class SyncDaemonAgent: ResourceAgent {
 
     func stop() throws {
         try Self.stopDaemons(of: [configured, try Record.load(from: recordFile)].compactMap { $0 }, context: context, kernel: kernel)
-        try recordFile.remove()
+        context.forget(recordFile)
         removePromotionScore()
     }
 
@@ -100,11 +100,11 @@ final class SyncDaemonAgent: ResourceAgent {
         let file = context.stateFile(agent: name)
         guard let record = try Record.load(from: file) else {
             context.log.info("no sync daemon was recorded as started: nothing to stop")
-            try file.remove()
+            context.forget(file)
             return
         }
         try stopDaemons(of: [record], context: context, kernel: context.traced(host))
-        try file.remove()
+        context.forget(file)
     }
 
     /// Stops every daemon that matches one of `records`; success when IPVS or the namespace
@@ -252,7 +252,7 @@ final class SyncDaemonAgent: ResourceAgent {
     private func setPromotionScore() {
         guard inPromotableClone else { return }
         do {
-            try NodeAttributes(deadline: context.deadline).setPromotionScore(Self.promotionScore)
+            try context.nodeAttributes.setPromotionScore(Self.promotionScore)
         } catch {
             log.warning("cannot set the promotion score: \(error.reason)")
         }
@@ -261,7 +261,7 @@ final class SyncDaemonAgent: ResourceAgent {
     private func removePromotionScore() {
         guard inPromotableClone else { return }
         do {
-            try NodeAttributes(deadline: context.deadline).removePromotionScore()
+            try context.nodeAttributes.removePromotionScore()
         } catch {
             log.warning("cannot remove the promotion score: \(error.reason)")
         }

@@ -89,7 +89,7 @@ final class IPVSServiceAgent: ResourceAgent {
         if let record, record.service != identity {
             try Self.remove(record.service, namespace: record.namespace, drainFor: 0, desired: nil, context: context, kernel: kernel)
         }
-        try recordFile.remove()
+        context.forget(recordFile)
     }
 
     /// With a configuration that does not parse, the recorded service is still removed.
@@ -97,12 +97,12 @@ final class IPVSServiceAgent: ResourceAgent {
         let file = context.stateFile(agent: name)
         guard let record = try Record.load(from: file) else {
             context.log.info("no service was recorded as started: nothing to stop")
-            try file.remove()
+            context.forget(file)
             return
         }
         try remove(record.service, namespace: record.namespace, drainFor: 0, desired: nil, context: context,
                    kernel: context.traced(host))
-        try file.remove()
+        context.forget(file)
     }
 
     /// Deletes the service, after draining it when asked; success when it (or IPVS) is absent.
@@ -112,8 +112,8 @@ final class IPVSServiceAgent: ResourceAgent {
     static func remove(_ identity: IPVSService.Identity, namespace: String?, drainFor seconds: Int, desired: DesiredService?,
                        context: AgentContext, kernel: any Kernel) throws {
         // The health checker stops checking a service no ipvs resource runs here.
-        try HealthOverrides.Store(service: ServiceSpec(identity: identity), namespace: namespace, directory: context.state.path)
-            .desiredFile.remove()
+        context.forget(HealthOverrides.Store(service: ServiceSpec(identity: identity), namespace: namespace, directory: context.state.path)
+            .desiredFile)
         let table: any IPVSTable
         switch try IPVSPresence.check(kernel, in: namespace.map { NamespaceReference(path: $0) }) {
         case .present(let opened):
@@ -195,29 +195,46 @@ final class IPVSServiceAgent: ResourceAgent {
             return try netlink("reading \(identity)", { () throws(NetlinkError) in try table.service(identity) }) == nil
                 ? .notRunning : .running
         }
-        return try overrides.withLock(deadline: context.deadline) {
-            try releaseExpiredHold(table)
-            let (actual, destinations) = try read(table)
-            guard actual != nil else {
-                // Started here and gone without a stop is a failure, not a clean stop.
-                if try Record.load(from: recordFile) != nil {
-                    throw OCFError.generic("\(identity) disappeared from the IPVS table")
-                }
+        // The health checker holds the lock for a sync (milliseconds); one that holds it for
+        // seconds is frozen, and that is its monitor's business: this service is judged without
+        // a repair, never failed (a restart would drop its connections).
+        let lockDeadline = min(context.deadline, .now + Self.lockPatience)
+        do {
+            return try overrides.withLock(deadline: lockDeadline) { try monitorUnderLock(table) }
+        } catch let error as StateError where error.isLockHeld {
+            guard try netlink("reading \(identity)", { () throws(NetlinkError) in try table.service(identity) }) != nil else {
+                if try Record.load(from: recordFile) != nil { throw OCFError.generic("\(identity) disappeared from the IPVS table") }
                 return .notRunning
             }
-            let plan = desired.plan(actual: actual, actualDestinations: destinations, overrides: try loadOverrides())
-            guard !plan.isEmpty else { return .running }
-            let summary = plan.differences.joined(separator: "; ")
-            switch parameters.onDrift {
-            case .repair:
-                for difference in plan.differences { log.warning("drift in \(identity): \(difference); repairing") }
-                try apply(plan.operations, to: table)
-                return .running
-            case .report:
-                return .degraded("drift in \(identity): \(summary)")
-            case .fail:
-                throw OCFError.generic("drift in \(identity): \(summary)")
+            return .degraded("drift not checked: \(error) (the health checker's lock of \(identity))")
+        }
+    }
+
+    /// How long monitor waits for the override lock before it judges without it.
+    static let lockPatience = Duration.seconds(5)
+
+    private func monitorUnderLock(_ table: any IPVSTable) throws -> MonitorResult {
+        try releaseExpiredHold(table)
+        let (actual, destinations) = try read(table)
+        guard actual != nil else {
+            // Started here and gone without a stop is a failure, not a clean stop.
+            if try Record.load(from: recordFile) != nil {
+                throw OCFError.generic("\(identity) disappeared from the IPVS table")
             }
+            return .notRunning
+        }
+        let plan = desired.plan(actual: actual, actualDestinations: destinations, overrides: try loadOverrides())
+        guard !plan.isEmpty else { return .running }
+        let summary = plan.differences.joined(separator: "; ")
+        switch parameters.onDrift {
+        case .repair:
+            for difference in plan.differences { log.warning("drift in \(identity): \(difference); repairing") }
+            try apply(plan.operations, to: table)
+            return .running
+        case .report:
+            return .degraded("drift in \(identity): \(summary)")
+        case .fail:
+            throw OCFError.generic("drift in \(identity): \(summary)")
         }
     }
 

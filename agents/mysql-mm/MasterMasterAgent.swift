@@ -169,8 +169,8 @@ final class MasterMasterAgent: ResourceAgent {
     func stop() throws {
         let record = try Record.load(from: recordFile)
         try Self.stop(record ?? configured, context: context, database: database)
-        try lagFile.remove()
-        try recordFile.remove()
+        context.forget(lagFile)
+        context.forget(recordFile)
     }
 
     static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: LiveDatabase) throws {
@@ -180,8 +180,8 @@ final class MasterMasterAgent: ResourceAgent {
             return
         }
         try stop(record, context: context, database: host)
-        try context.stateFile(agent: name, suffix: "-lag").remove()
-        try file.remove()
+        context.forget(context.stateFile(agent: name, suffix: "-lag"))
+        context.forget(file)
     }
 
     /// read_only ON (or mysqld proven down: then nothing writes), the final position published,

@@ -88,7 +88,14 @@ struct Publisher {
         context.environment.meta("promoted_max") != nil || context.environment.meta("master_max") != nil
     }
 
-    private var attributes: NodeAttributes { NodeAttributes(deadline: context.deadline) }
+    /// Every call of one publisher shares one budget (`AgentContext.attributeBudget`): a frozen
+    /// attrd costs a monitor seconds, not its timeout.
+    private let attributes: NodeAttributes
+
+    init(context: AgentContext) {
+        self.context = context
+        attributes = context.nodeAttributes
+    }
     private var cache: StateFile { context.stateFile(agent: MasterMasterAgent.name, suffix: "-published") }
 
     func publish(_ verdict: Verdict, record: Record) {

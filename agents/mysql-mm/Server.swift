@@ -90,7 +90,7 @@ struct LocalServer {
     /// - Parameter open: a new connection to the same server, for the killing.
     func makeReadOnly(_ connection: MySQLConnection, flavor: ServerState.Flavor,
                       open: () throws(MySQLError) -> MySQLConnection) throws(MySQLError) {
-        let statement = flavor == .mySQL ? "SET GLOBAL super_read_only = ON" : "SET GLOBAL read_only = ON"
+        let statement = Self.readOnlyStatement(flavor)
         var current = connection
         // Below the client's read timeout (at least 1 s), so the server answers "lock wait timeout" first.
         let wait = max(1, min(5, Int(context.remaining / .seconds(8))))
@@ -110,6 +110,14 @@ struct LocalServer {
                 if lost { current = killer }
             }
         }
+    }
+
+    /// What makes a server read-only for every client: on MySQL read_only lets SUPER and
+    /// CONNECTION_ADMIN write, super_read_only (which sets read_only too) stops them; MariaDB has
+    /// no super_read_only, and READ_ONLY ADMIN is what writes through (depth-10 validate names
+    /// the accounts that hold it).
+    static func readOnlyStatement(_ flavor: ServerState.Flavor) -> String {
+        flavor == .mySQL ? "SET GLOBAL super_read_only = ON" : "SET GLOBAL read_only = ON"
     }
 
     /// read_only OFF: this server takes writes (on MySQL, super_read_only goes with it).

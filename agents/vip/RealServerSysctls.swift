@@ -69,7 +69,9 @@ struct RealServerSysctls {
     /// Releases what `instance` holds; restores each sysctl no other instance needs, before
     /// the registry forgets it.
     func release(instance: String, log: Log) throws {
-        try withRegistry { registry in
+        // A registry that cannot be written any more (the state directory went read-only or
+        // full) must not fail the stop: the values are put back already.
+        try withRegistry(unwritable: { log.warning("cannot update the real-server sysctl registry (\($0)); the sysctls are restored") }) { registry in
             for (name, var entry) in registry where entry.holders.contains(instance) {
                 entry.holders.remove(instance)
                 guard entry.holders.isEmpty else {
@@ -94,7 +96,8 @@ struct RealServerSysctls {
 
     /// Runs `body` on the registry under the agent-wide lock, writes it back, then runs
     /// `after` still under the lock.
-    private func withRegistry(_ body: (inout [String: Entry]) throws -> Void, thenWhileLocked after: () throws -> Void = {}) throws {
+    private func withRegistry(unwritable: ((StateError) -> Void)? = nil, _ body: (inout [String: Entry]) throws -> Void,
+                              thenWhileLocked after: () throws -> Void = {}) throws {
         try state.create()
         let lock = try FileLock(path: state.path + "/vip-realserver.lock", deadline: deadline)
         defer { withExtendedLifetime(lock) {} }
@@ -107,14 +110,19 @@ struct RealServerSysctls {
             registry[name] = Entry(original: original, holders: Set(parts[1].split(separator: " ").map(String.init)))
         }
         try body(&registry)
-        if registry.isEmpty {
-            try file.remove()
-        } else {
-            var pairs: [(String, String)] = []
-            for (name, entry) in registry.sorted(by: { $0.key < $1.key }) {
-                pairs.append((name, "\(entry.original)|" + entry.holders.sorted().joined(separator: " ")))
+        do throws(StateError) {
+            if registry.isEmpty {
+                try file.remove()
+            } else {
+                var pairs: [(String, String)] = []
+                for (name, entry) in registry.sorted(by: { $0.key < $1.key }) {
+                    pairs.append((name, "\(entry.original)|" + entry.holders.sorted().joined(separator: " ")))
+                }
+                try file.write(pairs)
             }
-            try file.write(pairs)
+        } catch {
+            guard let unwritable else { throw error }
+            unwritable(error)
         }
         try after()
     }

@@ -315,14 +315,14 @@ final class VirtualIP: ResourceAgent {
             log.info("removed \(ip)/\(held.prefixLength) (interface \(held.interfaceIndex))")
         }
         // A start killed while writing its first record leaves only the temporary file.
-        try stateFile.remove()
+        context.forget(stateFile)
     }
 
     /// With a configuration that does not parse, a recorded start is still undone.
     static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: VIPHost) throws {
         guard let record = try Record.load(from: context.stateFile(agent: name)) else {
             context.log.info("no address was recorded as started: nothing to stop")
-            try context.stateFile(agent: name).remove()
+            context.forget(context.stateFile(agent: name))
             return
         }
         try undo(record, routes: try context.traced(host.kernel).routeTable(in: nil), context: context, host: host)
@@ -349,7 +349,7 @@ final class VirtualIP: ResourceAgent {
             try RealServerSysctls(state: context.state, store: context.traced(host.sysctls), deadline: context.deadline)
                 .release(instance: context.instance, log: context.log)
         }
-        try context.stateFile(agent: name).remove()
+        context.forget(context.stateFile(agent: name))
     }
 
     private func delete(_ address: IPAddress, prefixLength: Int, interfaceIndex: Int32) throws {
