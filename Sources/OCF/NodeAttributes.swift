@@ -50,7 +50,7 @@ public struct NodeAttributes: Sendable {
         }
         if result.timedOut { throw OCFError.generic("\(attrdUpdater) -Q -A -n \(name) timed out: attrd does not answer") }
         guard result.status == 0 else {
-            if result.errorOutput.contains("does not exist") { return [:] }
+            if result.errorOutput.includes("does not exist") { return [:] }
             let detail = result.errorOutput.split(separator: "\n").last.map(String.init) ?? "exit status \(result.status)"
             throw OCFError.generic("\(attrdUpdater) -Q -A -n \(name) failed: \(detail)")
         }
@@ -67,7 +67,7 @@ public struct NodeAttributes: Sendable {
         var fields: [String: String] = [:]
         var rest = Substring(line)
         while let equals = rest.firstIndex(of: "=") {
-            let key = rest[..<equals].trimmingPrefix(while: { $0 == " " })
+            let key = rest[..<equals].drop(while: { $0 == " " })
             let afterEquals = rest[rest.index(after: equals)...]
             guard afterEquals.first == "\"" else { break }
             let valueStart = afterEquals.index(after: afterEquals.startIndex)

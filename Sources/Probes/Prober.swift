@@ -197,7 +197,6 @@ public final class Prober: @unchecked Sendable {
     private func blocking(_ target: Target, once: Once, _ body: @escaping @Sendable (ContinuousClock.Instant) -> CheckOutcome) {
         guard let workers else { return }
         guard workers.claim(target) else {
-            deadlines.append((NIODeadline.now(), once))
             once.finish(.fail("its previous check has not ended (it hangs past the timeout)"))
             return
         }
@@ -213,7 +212,6 @@ public final class Prober: @unchecked Sendable {
         }
         if !started {
             workers.release(target)
-            deadlines.append((NIODeadline.now(), once))
             once.finish(.fail("no thread could be started for the check"))
         }
     }

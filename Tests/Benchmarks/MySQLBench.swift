@@ -37,7 +37,7 @@ struct MySQLBench {
                     let started = ContinuousClock.now
                     let (result, cpu) = try childCPUTime {
                         agent == "heartbeat:mysql"
-                            ? try heartbeatMonitor(pair, index, role: role, attributes: attributes[index])
+                            ? try heartbeat("monitor", pair, index, role: role, attributes: attributes[index])
                             : try (agent == "mysql-mm" ? tandem : alone)[index].command("monitor", pair.parameters(index))
                                 .run(in: pair.namespaces[index], deadline: .now + .seconds(30))
                     }
@@ -87,17 +87,26 @@ struct MySQLBench {
         print("\n(mysql-mm alone: outside a clone, publishing nothing; both agents otherwise run the same attribute stand-ins, two calls per monitor)")
         let promote = median(promotes)
         print("\nmysql-mm promote when caught up (the agent's process, peer check included): median \(format(promote)) ms, max \(format(promotes.max() ?? .nan)) ms over \(rounds) switch-overs")
+        // Back to db1 as the writer for the faults.
+        if writer != 0 {
+            _ = try tandem[writer].run("demote", pair.parameters(writer))
+            try pair.waitInSync()
+            guard try tandem[0].run("promote", pair.parameters(0)).status == 0 else { throw LabError("promote db1") }
+        }
+        let faultTargets = try faults(pair, tandem: tandem, attributes: attributes)
         let targets: [(String, Bool)] = [
             ("mysql-mm monitor CPU at most 1/10 of ocf:heartbeat:mysql's", ratios.allSatisfy { $0 >= 10 }),
             ("promote under 100 ms when caught up", promote < 100),
-        ]
+        ] + faultTargets
         print("")
         for (target, met) in targets { print("\(met ? "met" : "MISSED"): \(target)") }
         return targets.allSatisfy(\.1) ? 0 : 1
     }
 
-    /// resource-agents' mysql monitor as Pacemaker runs it for a promotable clone instance.
-    func heartbeatMonitor(_ pair: MariaDBPair, _ index: Int, role: String, attributes: RecordedAttributes) throws -> Command.Result {
+    /// An action of resource-agents' mysql as Pacemaker runs it for a promotable clone instance
+    /// (its 30 s timeout: a hung action is killed then, as Pacemaker would).
+    func heartbeat(_ action: String, _ pair: MariaDBPair, _ index: Int, role: String, attributes: RecordedAttributes,
+                   extra: [String: String] = [:]) throws -> Command.Result {
         let directory = pair.servers[index].directory
         var environment = [
             "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT": "/usr/lib/ocf", "OCF_RA_VERSION_MAJOR": "1", "OCF_RA_VERSION_MINOR": "1",
@@ -106,8 +115,8 @@ struct MySQLBench {
             // crm_attribute by absolute path from HA_SBIN_DIR: the stand-in.
             "HA_SBIN_DIR": attributes.directory, "TANDEM_RECORDED_ATTRIBUTES": attributes.file,
         ]
-        let meta = ["crm_feature_set": "3.16.1", "CRM_meta_interval": role == "writer" ? "9000" : "10000", "CRM_meta_timeout": "30000",
-                    "CRM_meta_role": role == "writer" ? "Promoted" : "Unpromoted", "CRM_meta_name": "monitor",
+        var meta = ["crm_feature_set": "3.16.1", "CRM_meta_timeout": "30000",
+                    "CRM_meta_role": role == "writer" ? "Promoted" : "Unpromoted", "CRM_meta_name": action,
                     "CRM_meta_clone": String(index), "CRM_meta_clone_max": "2", "CRM_meta_clone_node_max": "1",
                     "CRM_meta_globally_unique": "false", "CRM_meta_notify": "true", "CRM_meta_promotable": "true",
                     "CRM_meta_promoted_max": "1", "CRM_meta_promoted_node_max": "1", "CRM_meta_master_max": "1", "CRM_meta_master_node_max": "1",
@@ -116,8 +125,10 @@ struct MySQLBench {
                     "log": directory + "/error.log", "user": "root", "group": "root", "test_user": "hbtest", "test_passwd": pair.password,
                     "test_table": "lab.t", "replication_user": "agent", "replication_passwd": pair.password, "max_slave_lag": "60",
                     "evict_outdated_slaves": "false", "reader_attribute": "readable"]
+        if action == "monitor" { meta["CRM_meta_interval"] = role == "writer" ? "9000" : "10000" }
+        meta.merge(extra) { $1 }
         for (name, value) in meta { environment["OCF_RESKEY_" + name] = value }
-        return try Command("/usr/lib/ocf/resource.d/heartbeat/mysql", ["monitor"], environment: environment)
+        return try Command("/usr/lib/ocf/resource.d/heartbeat/mysql", [action], environment: environment)
             .run(in: pair.namespaces[index], deadline: .now + .seconds(30))
     }
 

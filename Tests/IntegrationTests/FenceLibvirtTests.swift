@@ -430,6 +430,11 @@ struct FenceLibvirtTests {
         #expect(libvirt.containerID(domain(crashed)) == crashedID, "\(crashed) was powered off although the hypervisor did not answer")
         let failed = try lab.exec(survivor, ["stonith_admin", "--history", crashed, "--verbose"])
         #expect(failed.output.contains("failed") || failed.output.contains("pending"), "no failed fencing of \(crashed): \(failed.output)")
+        let untouched = libvirt.containerID(domain(crashed)) == crashedID
+        FaultTable.record("fence_libvirt", "the ssh to the hypervisor frozen (its sshd SIGSTOPped), under Pacemaker",
+                          expected: "fencing fails (timed out), nothing powered off, the group does not move; once sshd answers the node is fenced, then the group moves",
+                          observed: "fencing \(failed.output.contains("failed") ? "failed" : "pending"), domain \(untouched ? "untouched" : "POWERED OFF"), group \(movedWhileUnfenced ? "MOVED" : "stayed")",
+                          holds: !movedWhileUnfenced && untouched)
 
         // The hypervisor answers again: the next attempt powers the node's domain off (and on:
         // the default action is reboot) before the group starts on the survivor.

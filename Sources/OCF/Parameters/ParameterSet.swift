@@ -89,7 +89,7 @@ extension ParameterSet {
         let values = secrets.compactMap { environment.parameter($0) }.filter { !$0.isEmpty }
         return ParameterProblems(problems.problems.map { problem in
             if secrets.contains(problem.parameter) { return ParameterProblem(problem.parameter, "has an invalid value (not shown: it is secret)") }
-            if values.contains(where: { problem.reason.contains($0) }) {
+            if values.contains(where: { problem.reason.includes($0) }) {
                 return ParameterProblem(problem.parameter, "conflicts with a secret parameter's value (not shown)")
             }
             return problem
