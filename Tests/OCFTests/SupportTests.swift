@@ -173,3 +173,13 @@ import Testing
         #expect { try attributes.delete("rs_ok") } throws: { ($0 as? OCFError)?.exitCode == .genericError }
     }
 }
+
+@Suite struct TextTests {
+    @Test func includesFindsBytesAnywhere() {
+        #expect("Could not connect: attribute does not exist".includes("does not exist"))
+        #expect("abc".includes("abc") && "abc".includes("c") && "abc".includes(""))
+        #expect(!"abc".includes("abcd") && !"abc".includes("bd") && !"".includes("a"))
+        #expect("aaab".includes("aab"), "a partial match before the real one")
+        #expect("Authorization: Bearer s3cr3t"[...].includes("s3cr3t"))
+    }
+}
