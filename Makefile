@@ -59,7 +59,7 @@ VM_PACKAGES := qemu-system-x86 busybox-static kmod xz-utils ipvsadm
 BENCH_PACKAGES := keepalived ldirectord
 PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES) $(VM_PACKAGES)
 
-.PHONY: all deps build test unit integration ipvs-test e2e bench demo install uninstall \
+.PHONY: all deps build lint test unit integration ipvs-test e2e bench demo install uninstall \
 	deb deb-test record-metadata check-metadata clean
 
 all: build
@@ -89,7 +89,13 @@ build:
 # The README's test command: unit tests, then the tests with real parts (root).
 test: deps build unit integration ipvs-test e2e deb-test
 
-unit:
+# Imports match Package.swift's dependencies and its header's layers; docs/architecture.md
+# shows those layers.
+lint:
+	.ci/lint/imports
+	.ci/lint/architecture
+
+unit: lint
 	$(SWIFT) build --build-tests
 	TANDEM_AGENT_DIR=$(RELEASE_BIN) $(SWIFT) test --skip-build --skip IntegrationTests --skip IPVSTests
 

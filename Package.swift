@@ -2,20 +2,25 @@
 //
 // Tandem: Pacemaker/OCF resource agents for LVS director pairs.
 //
-// Layering (each layer imports only the ones before it):
-//   C modules (CNetlink, CPacket)
-//   -> value types and wrappers (Addresses, StateFiles, Netlink, LinkLayer)
-//   -> the LVS domain (LVS: service syntax, plans, the health checker's contract)
-//   -> the OCF contract (OCF, OCFNetlink); MariaDB/MySQL replication (MySQLReplication) and
-//      its client (MySQLClient, libmariadb: the daemon and mysql-mm only)
-//   -> health checking (HealthCheck: parameters, the rise/fall engine, files shared with the daemon;
-//      Probes: the checks on a SwiftNIO event loop, for the daemon only)
-//   -> fencing: libvirt (Libvirt, over CLibvirt) and the fence-agents contract (FenceAgent, on
-//      OCF's parameter declarations)
-//   -> the node's view (NodeStatus: the agents' records and the kernel, for `tandem status`)
-//   -> agents/<name>, one executable each, and the health checker's daemon (agents/healthcheckd);
-//      agents/tandem, the administrator's command.
-// OCFTesting, the test support library, may use every layer; nothing in production uses it.
+// Layers, each using only the ones before it (`.ci/lint/imports` checks this and that every
+// import is a declared dependency). Each line: what the layer is, then its targets.
+//    1. C libraries, through pkg-config or libc's headers: CNetlink, CPacket, CEvents, CMariaDB,
+//       CAres, CLibvirt
+//    2. system calls and plain values (errno, addresses, GTID positions): POSIX, Addresses, MySQLReplication
+//    3. the kernel, files and servers, typed: StateFiles, Netlink, LinkLayer, MySQLClient, Libvirt
+//    4. the LVS domain (service syntax, plans, the health checker's contract): LVS
+//    5. the OCF contract (parameters, actions, exit codes, meta-data, logs, traces, state): OCF
+//    6. the OCF contract for netlink failures and for fence agents: OCFNetlink, FenceAgent
+//    7. health checking (parameters, the rise/fall engine, the files shared with the daemon), the
+//       records the kernel agents keep in $HA_RSCTMP: HealthCheck, AgentRecords
+//    8. the checks on a SwiftNIO event loop (the daemon only), the node's view: Probes, NodeStatus
+//    9. the agents, the checker's daemon, the administrator's command: vip, ipvs, ipvs-sync,
+//       healthcheck, mysql-mm, fence_libvirt, healthcheckd, tandem
+// Test support, which nothing in production uses:
+//   10. test doubles (agent runners, fakes, the lifecycle matrix, the fuzzer): OCFTesting
+//   11. labs with real parts (namespaces, servers, libvirtd, clusters): Labs
+//   12. the benchmarks, the demo, the tests' fixtures (and every test target): tandem-bench,
+//       tandem-demo, tandem-testtool
 import PackageDescription
 
 // Release builds of the agents and tools are fully static: nothing from the Swift toolchain or
@@ -58,33 +63,39 @@ let package = Package(
         // epoll and eventfd headers (part of libc) for the plain-socket prober.
         .systemLibrary(name: "CEvents", path: "Sources/CEvents"),
 
+        // The system-call layer: errno values with their messages, calls retried on EINTR,
+        // whole writes, reads to the end or until a deadline on a file descriptor.
+        .target(name: "POSIX"),
         // Value types shared by every layer: addresses, prefixes, interface names, socket addresses.
         .target(name: "Addresses"),
         // Files agents keep: atomic key=value state files and flock(2) locks.
-        .target(name: "StateFiles"),
+        .target(name: "StateFiles", dependencies: ["POSIX"]),
         // Typed Swift over libnl-3: addresses, links, route lookups, namespaces, IPVS; the
-        // Kernel protocols agents talk to.
-        .target(name: "Netlink", dependencies: ["CNetlink", "Addresses"]),
+        // Kernel protocols agents talk to; veth pairs, bridges and routes for the labs.
+        .target(name: "Netlink", dependencies: ["CNetlink", "Addresses", "POSIX"]),
         // Frames on the wire: gratuitous ARP, unsolicited neighbour advertisements.
-        .target(name: "LinkLayer", dependencies: ["CPacket", "Addresses"]),
+        .target(name: "LinkLayer", dependencies: ["CPacket", "Addresses", "POSIX"]),
         // Linux Virtual Server: service and real-server syntax, plans, the health-checker contract.
         .target(name: "LVS", dependencies: ["Netlink", "StateFiles", "Addresses"]),
         // The OCF contract: parameters, actions, exit codes, meta-data, logging, tracing, state.
-        .target(name: "OCF", dependencies: ["Addresses", "StateFiles"]),
+        .target(name: "OCF", dependencies: ["Addresses", "StateFiles", "POSIX"]),
         // What MariaDB/MySQL replication looks like: typed values (NULL kept apart from empty),
         // GTID positions, replica status by column name, lag and replication health.
-        .target(name: "MySQLReplication", dependencies: ["OCF"]),
+        .target(name: "MySQLReplication"),
         // MariaDB/MySQL through libmariadb: connections with deadlines, reading a server's state.
         .target(name: "MySQLClient", dependencies: ["CMariaDB", "MySQLReplication"]),
         // libvirt: connections, domains and their power, errors as values (fence_libvirt only).
         .target(name: "Libvirt", dependencies: ["CLibvirt"]),
         // The fence-agents contract: requests from stdin or the command line, fence-agents
         // metadata and man page from OCF parameter declarations, exit codes, call deadlines.
-        .target(name: "FenceAgent", dependencies: ["OCF"]),
+        .target(name: "FenceAgent", dependencies: ["OCF", "POSIX"]),
+        // The records vip, ipvs and ipvs-sync keep in $HA_RSCTMP, one typed codec each: the agents
+        // write them and `tandem status` reads them.
+        .target(name: "AgentRecords", dependencies: ["OCF", "OCFNetlink", "Netlink", "LVS", "Addresses"]),
         // What Tandem runs on the node, read from the state directory and the kernel (`tandem status`).
-        .target(name: "NodeStatus", dependencies: ["OCF", "Netlink", "LVS", "HealthCheck", "Addresses"]),
+        .target(name: "NodeStatus", dependencies: ["AgentRecords", "OCF", "Netlink", "LVS", "HealthCheck", "Addresses"]),
         // OCF exit codes for netlink failures, namespace parameters, traced kernel requests.
-        .target(name: "OCFNetlink", dependencies: ["OCF", "Netlink"]),
+        .target(name: "OCFNetlink", dependencies: ["OCF", "Netlink", "Addresses"]),
         // Health checking: parameters, check specifications, the rise/fall engine, the files the
         // agent and its daemon share, weight synchronisation.
         .target(name: "HealthCheck", dependencies: ["OCF", "OCFNetlink", "LVS", "Netlink", "Addresses", "MySQLReplication"]),
@@ -92,35 +103,41 @@ let package = Package(
         .target(
             name: "Probes",
             dependencies: [
-                "HealthCheck", "OCF", "Addresses", "LinkLayer", "MySQLClient", "MySQLReplication", "CAres", "CEvents",
+                "HealthCheck", "OCF", "Addresses", "LinkLayer", "MySQLClient", "MySQLReplication", "CAres", "CEvents", "POSIX",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
-        // Test support: running agents, fake kernels, the lifecycle matrix, throw-away
-        // namespaces and test networks, the malformed-input harness, CPU accounting.
+        // Test doubles: running agents and fence agents, fake kernels and sysctls, recorded node
+        // attributes, the lifecycle matrix, the parameter fuzzer, the malformed-input harness,
+        // schema checks. No root, no lab.
+        .target(name: "OCFTesting", dependencies: ["OCF", "Addresses", "Netlink", "StateFiles", "POSIX"]),
+        // Labs, with real parts and as root: network namespaces and veth test networks, web
+        // servers, MariaDB servers and pairs, libvirtd with LXC guests, sshd, corosync + Pacemaker
+        // clusters, director pairs, the fault table. For the root and guest suites, the benchmarks
+        // and the demo only.
         .target(
-            name: "OCFTesting",
-            dependencies: ["OCF", "OCFNetlink", "Addresses", "Netlink", "LinkLayer", "LVS", "CNetlink", "StateFiles", "MySQLClient", "MySQLReplication"]),
+            name: "Labs",
+            dependencies: ["OCFTesting", "OCF", "Addresses", "Netlink", "LinkLayer", "MySQLClient", "MySQLReplication", "POSIX"]),
 
         // Agents.
         .executableTarget(
-            name: "vip", dependencies: ["OCF", "OCFNetlink", "Netlink", "LinkLayer", "Addresses"],
+            name: "vip", dependencies: ["AgentRecords", "OCF", "OCFNetlink", "Netlink", "LinkLayer", "Addresses", "POSIX"],
             path: "agents/vip", linkerSettings: staticExecutable),
         .executableTarget(
-            name: "ipvs", dependencies: ["OCF", "OCFNetlink", "Netlink", "LVS", "Addresses"],
+            name: "ipvs", dependencies: ["AgentRecords", "OCF", "OCFNetlink", "Netlink", "LVS", "Addresses"],
             path: "agents/ipvs", linkerSettings: staticExecutable),
         .executableTarget(
-            name: "ipvs-sync", dependencies: ["OCF", "OCFNetlink", "Netlink", "Addresses"],
+            name: "ipvs-sync", dependencies: ["AgentRecords", "OCF", "OCFNetlink", "Netlink", "Addresses"],
             path: "agents/ipvs-sync", linkerSettings: staticExecutable),
         .executableTarget(
-            name: "healthcheck", dependencies: ["OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck"],
+            name: "healthcheck", dependencies: ["OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck", "POSIX"],
             path: "agents/healthcheck", linkerSettings: staticExecutable),
         .executableTarget(
-            name: "mysql-mm", dependencies: ["OCF", "MySQLClient", "MySQLReplication"], path: "agents/mysql-mm",
+            name: "mysql-mm", dependencies: ["OCF", "MySQLClient", "MySQLReplication", "POSIX"], path: "agents/mysql-mm",
             linkerSettings: staticExecutable),
         .executableTarget(
-            name: "fence_libvirt", dependencies: ["FenceAgent", "Libvirt", "OCF", "StateFiles"], path: "agents/fence_libvirt",
+            name: "fence_libvirt", dependencies: ["FenceAgent", "Libvirt", "OCF", "POSIX"], path: "agents/fence_libvirt",
             linkerSettings: staticSwiftRuntime),
         // The health checker's daemon, installed in /usr/libexec/tandem.
         .executableTarget(
@@ -135,24 +152,24 @@ let package = Package(
 
         // Benchmarks (`make bench`): agents side by side with the scripts they replace.
         .executableTarget(
-            name: "tandem-bench", dependencies: ["OCFTesting", "OCF", "StateFiles", "Netlink", "LinkLayer", "LVS", "HealthCheck", "Addresses"],
+            name: "tandem-bench", dependencies: ["Labs", "OCFTesting", "OCF", "StateFiles", "Netlink", "LVS", "HealthCheck", "Addresses", "MySQLClient", "MySQLReplication"],
             path: "Tests/Benchmarks", linkerSettings: staticExecutable),
 
         // The demo (`make demo`): seed 002's director pair failing over, in the IPVS guest.
-        .executableTarget(name: "tandem-demo", dependencies: ["OCFTesting"], path: "Tests/Demo", linkerSettings: staticExecutable),
+        .executableTarget(name: "tandem-demo", dependencies: ["Labs", "OCFTesting"], path: "Tests/Demo", linkerSettings: staticExecutable),
 
         // Small fixtures for tests (node attributes against a real attrd, the health checker's
         // side of the override contract), so no test needs a shell.
         .executableTarget(
             name: "tandem-testtool",
-            dependencies: ["OCF", "OCFTesting", "LVS", "Netlink", "CNetlink", "HealthCheck", "Probes", .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: ["OCF", "OCFTesting", "Labs", "LVS", "Netlink", "CNetlink", "HealthCheck", "Probes", "Addresses", "POSIX", .product(name: "NIOPosix", package: "swift-nio")],
             path: "Tests/TestTool", linkerSettings: staticExecutable),
 
         // Unit tests: pure logic, no root needed.
         .testTarget(name: "AddressesTests", dependencies: ["Addresses"]),
         .testTarget(name: "LinkLayerTests", dependencies: ["LinkLayer", "Addresses"]),
-        .testTarget(name: "OCFTests", dependencies: ["OCF", "OCFTesting"]),
-        .testTarget(name: "LVSTests", dependencies: ["LVS", "Netlink", "OCF", "OCFTesting", "Addresses"]),
+        .testTarget(name: "OCFTests", dependencies: ["OCF", "OCFTesting", "Addresses"]),
+        .testTarget(name: "LVSTests", dependencies: ["LVS", "Netlink", "OCF", "Addresses"]),
         .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "Probes", "LVS", "Netlink", "OCF", "OCFTesting", "Addresses", "StateFiles",
                                                           .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "NodeStatusTests", dependencies: ["NodeStatus", "HealthCheck", "LVS", "Netlink", "OCF", "OCFTesting", "Addresses"]),
@@ -161,16 +178,16 @@ let package = Package(
         // executables (meta-data golden copies and schemas, validate-all tables).
         .testTarget(
             name: "AgentTests",
-            dependencies: ["OCFTesting", "OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck", "MySQLReplication", "MySQLClient", "vip", "ipvs", "ipvs-sync", "healthcheck", "mysql-mm",
+            dependencies: ["OCFTesting", "OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck", "MySQLReplication", "MySQLClient", "Addresses", "vip", "ipvs", "ipvs-sync", "healthcheck", "mysql-mm",
                            "FenceAgent", "fence_libvirt", "tandem"],
             exclude: ["Snapshots"]),
         // In a kernel with IPVS (the qemu guest of .ci/vm): ipvs and ipvs-sync for real.
         .testTarget(
             name: "IPVSTests",
-            dependencies: ["OCFTesting", "OCF", "Netlink", "LVS", "Addresses", "HealthCheck", "ipvs", "ipvs-sync", "healthcheck", "healthcheckd", "tandem"]),
+            dependencies: ["Labs", "OCFTesting", "OCF", "Netlink", "LVS", "Addresses", "HealthCheck", "ipvs", "ipvs-sync", "healthcheck", "healthcheckd", "tandem"]),
         // Real parts, as root: netlink in network namespaces, frames on a veth, ocf-tester, crm_resource.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["OCFTesting", "OCF", "Netlink", "LinkLayer", "Addresses", "MySQLClient", "MySQLReplication", "vip", "ipvs", "ipvs-sync", "mysql-mm", "tandem"]),
+            dependencies: ["Labs", "OCFTesting", "OCF", "Netlink", "Addresses", "MySQLClient", "MySQLReplication", "vip", "ipvs", "ipvs-sync", "mysql-mm", "tandem"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Glibc
 import OCF
+import POSIX
 
 /// Runs a fence agent the way pacemaker-fenced and people call it, and decides its exit code:
 /// 0 success, 1 failure (with one reason line on stderr), 2 for `status` of a target that is off.
@@ -82,15 +83,8 @@ public enum FenceMain {
         Set(Agent.Parameters.declarations.filter { ($0.contentType == .boolean) == boolean }.map(\.name))
     }
 
+    /// Standard input to its end; empty when it cannot be read.
     static func readStandardInput() -> String {
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            bytes += buffer[..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        String(decoding: (try? FileDescriptor.standardInput.readToEnd()) ?? [], as: UTF8.self)
     }
 }

@@ -21,6 +21,10 @@ public struct DNSCheck: Sendable {
     public let expect: String?
 }
 
+/// mysql_lag_source's values. (The conformance lives with the parameters that use it, so the
+/// replication types stay below the OCF contract.)
+extension LagSource: OCFEnumeration {}
+
 public enum DNSType: String, OCFEnumeration {
     case A, AAAA, CNAME, MX, NS, PTR, SOA, TXT
 

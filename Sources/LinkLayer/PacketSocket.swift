@@ -1,12 +1,13 @@
 internal import CPacket
 import Addresses
 import Glibc
+import POSIX
 
 /// A failed system call on a packet socket.
 public struct PacketSocketError: Error, Sendable, CustomStringConvertible {
     public let function: String
     public let errno: Int32
-    public var description: String { "\(function): \(String(cString: strerror(errno)))" }
+    public var description: String { "\(function): \(Errno(errno))" }
 }
 
 /// An AF_PACKET socket on one interface: whole Ethernet frames out and, optionally, in.

@@ -38,13 +38,14 @@ public enum ReplicationHealth: Sendable, Equatable, CustomStringConvertible {
             self = .notReplica
             return
         }
-        if replica.sqlRunning != "Yes" {
+        switch (replica.sqlRunning, replica.ioRunning) {
+        case (.stopped, _), (.connecting, _), (.other, _):
             self = .sqlStopped(errno: replica.lastSQLErrno, message: replica.lastSQLError)
-        } else if replica.ioRunning == "Yes" {
+        case (.running, .running):
             self = .replicating(lag)
-        } else if replica.ioRunning == "Connecting" || replica.ioRunning == "Preparing" {
+        case (.running, .connecting):
             self = .ioReconnecting(errno: replica.lastIOErrno, message: replica.lastIOError)
-        } else {
+        case (.running, .stopped), (.running, .other):
             self = .ioStopped(errno: replica.lastIOErrno, message: replica.lastIOError)
         }
     }

@@ -1,7 +1,5 @@
-import OCF
-
 /// How replication lag is measured.
-public enum LagSource: String, OCFEnumeration {
+public enum LagSource: String, CaseIterable, Sendable {
     /// How long transactions have been received but not applied (Gtid_IO_Pos against
     /// @@gtid_slave_pos, every domain; MariaDB), and never less than Seconds_Behind_Master.
     case gtid

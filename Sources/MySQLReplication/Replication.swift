@@ -44,13 +44,42 @@ public struct GTIDPosition: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// A replication thread (IO or SQL) as `SHOW REPLICA STATUS` reports it.
+public enum ThreadState: Sendable, Equatable, CustomStringConvertible {
+    /// `Yes`.
+    case running
+    /// `No`: stopped by an admin or by an error.
+    case stopped
+    /// `Connecting` (the IO thread retries its master), or MySQL's `Preparing`.
+    case connecting(String)
+    /// Anything else, as the server said it.
+    case other(String)
+
+    public init(_ text: String) {
+        switch text {
+        case "Yes": self = .running
+        case "No": self = .stopped
+        case "Connecting", "Preparing": self = .connecting(text)
+        default: self = .other(text)
+        }
+    }
+
+    /// The server's own word.
+    public var description: String {
+        switch self {
+        case .running: "Yes"
+        case .stopped: "No"
+        case .connecting(let text), .other(let text): text
+        }
+    }
+}
+
 /// A replica's state as `SHOW REPLICA STATUS` (or `SHOW SLAVE STATUS`) reports it, read by
 /// column name under MariaDB's and MySQL 8's names alike. SQL NULL stays NULL: a NULL
 /// Seconds_Behind_Master means "unknown", never "no lag".
 public struct ReplicaStatus: Sendable, Equatable {
-    /// `Yes`, `No` or `Connecting` (and `Preparing` on MySQL).
-    public var ioRunning: String
-    public var sqlRunning: String
+    public var ioRunning: ThreadState
+    public var sqlRunning: ThreadState
     public var lastIOErrno: Int
     public var lastIOError: String
     public var lastSQLErrno: Int
@@ -69,8 +98,8 @@ public struct ReplicaStatus: Sendable, Equatable {
     public var executedPosition: Int64
 
     public init(_ row: SQLRow) {
-        ioRunning = row["Slave_IO_Running", "Replica_IO_Running"].text ?? ""
-        sqlRunning = row["Slave_SQL_Running", "Replica_SQL_Running"].text ?? ""
+        ioRunning = ThreadState(row["Slave_IO_Running", "Replica_IO_Running"].text ?? "")
+        sqlRunning = ThreadState(row["Slave_SQL_Running", "Replica_SQL_Running"].text ?? "")
         lastIOErrno = Int(row["Last_IO_Errno"].integer ?? 0)
         lastIOError = row["Last_IO_Error"].text ?? ""
         lastSQLErrno = Int(row["Last_SQL_Errno"].integer ?? 0)

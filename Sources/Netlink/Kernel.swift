@@ -66,11 +66,11 @@ public struct LiveKernel: Kernel {
     public init(deadline: ContinuousClock.Instant? = nil) { self.deadline = deadline }
 
     public func routes(in namespace: String?) throws(NetlinkError) -> any AddressTable {
-        try RouteSocket(in: try namespace.map { path throws(NetlinkError) in try NetworkNamespace(path: path) }, deadline: deadline)
+        try RouteSocket(in: try namespace.map(NetworkNamespace.init(path:)), deadline: deadline)
     }
 
     public func ipvs(in namespace: String?) throws(NetlinkError) -> any IPVSTable {
-        try IPVSSocket(in: try namespace.map { path throws(NetlinkError) in try NetworkNamespace(path: path) }, deadline: deadline)
+        try IPVSSocket(in: try namespace.map(NetworkNamespace.init(path:)), deadline: deadline)
     }
 
     /// /sys/module/ip_vs exists while the module is loaded (or IPVS is built in).

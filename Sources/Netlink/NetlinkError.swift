@@ -1,5 +1,6 @@
 internal import CNetlink
 import Glibc
+import POSIX
 
 /// A failed libnl or kernel call, captured where it happened.
 ///
@@ -37,7 +38,7 @@ public struct NetlinkError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Builds an error from a negative libnl return value.
-    package init(function: String, libnlCode code: Int32) {
+    init(function: String, libnlCode code: Int32) {
         self.function = function
         let positive = code < 0 ? -code : code
         self.message = String(cString: nl_geterror(code))
@@ -56,7 +57,7 @@ public struct NetlinkError: Error, Sendable, CustomStringConvertible {
     /// Builds an error from errno after a failed system call (or what the kernel answered).
     public init(function: String, errno code: Int32) {
         self.function = function
-        self.message = String(cString: strerror(code))
+        self.message = Errno(code).message
         switch code {
         case EEXIST: kind = .exists
         case ENOENT, ENODEV, EADDRNOTAVAIL, ESRCH: kind = .notFound
@@ -80,6 +81,6 @@ public struct NetlinkError: Error, Sendable, CustomStringConvertible {
 
 /// Calls a libnl function that returns a negative code on failure.
 @inline(__always)
-package func check(_ function: String, _ code: Int32) throws(NetlinkError) {
+func check(_ function: String, _ code: Int32) throws(NetlinkError) {
     if code < 0 { throw NetlinkError(function: function, libnlCode: code) }
 }

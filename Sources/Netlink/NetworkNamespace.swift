@@ -1,5 +1,6 @@
 internal import CNetlink
 import Glibc
+import POSIX
 
 /// A network namespace, held open by a file descriptor.
 ///
@@ -9,7 +10,7 @@ import Glibc
 /// peer namespace and how agents act in a namespace other than their own. Network namespaces
 /// are per thread (`setns(2)`), so other threads are never affected.
 public final class NetworkNamespace: Sendable {
-    package let descriptor: Int32
+    let descriptor: Int32
     public let path: String
 
     /// Opens `/run/netns/<name>`, as `ip netns add` creates it.
@@ -23,7 +24,7 @@ public final class NetworkNamespace: Sendable {
     public init(path: String) throws(NetlinkError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else {
-            throw NetlinkError(function: "open(\(path))", kind: .noNamespace, message: String(cString: strerror(errno)))
+            throw NetlinkError(function: "open(\(path))", kind: .noNamespace, message: Errno.current.message)
         }
         guard tandem_namespace_type(fd) == TANDEM_CLONE_NEWNET else {
             close(fd)

@@ -1,4 +1,5 @@
 import Addresses
+import AgentRecords
 import Glibc
 import HealthCheck
 import LVS
@@ -8,10 +9,8 @@ import OCF
 /// Reads the state directory and the kernel, and changes nothing: no lock is taken, no file
 /// written, so it is safe beside any action.
 ///
-/// The record formats are the agents' (`vip`'s and `ipvs-sync`'s `Record`, the ipvs agent's
-/// record and its health-check contract in `LVS.HealthOverrides`, the checker's `DaemonFiles`).
-/// The vip and ipvs-sync records live in their executables, so the keys read here are named
-/// once more; the status tests run the real agents, which keeps both sides in step.
+/// The records are read with the agents' own codecs (`AgentRecords`, the health-check contract
+/// in `LVS.HealthOverrides`, the checker's `DaemonFiles`).
 public struct StatusCollector {
     let directory: String
     let kernel: any Kernel
@@ -34,35 +33,37 @@ public struct StatusCollector {
             if error.errno != ENOENT { status.problems.append("\(error)") }
             return
         }
-        var addressRecords: [(String, [String: String])] = []
-        var serviceRecords: [(String, [String: String])] = []
-        var syncRecords: [(String, [String: String])] = []
+        var addressRecords: [(String, AddressRecord?)] = []
+        var serviceRecords: [(String, ServiceRecord?)] = []
+        var syncRecords: [(String, SyncDaemonRecord?)] = []
         var checkers: [Checker] = []
         for name in names where !name.hasSuffix(".lock") {
             if name.hasPrefix("healthcheck-") && name.hasSuffix(".conf") {
                 if let checker = loadChecker(configuration: name) { checkers.append(checker) }
                 continue
             }
-            guard name.hasPrefix("vip-") || (name.hasPrefix("ipvs-") && !name.hasPrefix("ipvs-health-") && !name.hasPrefix("ipvs-desired-")),
+            guard name.hasPrefix(AddressRecord.prefix)
+                    || (name.hasPrefix(ServiceRecord.prefix) && !name.hasPrefix("ipvs-health-") && !name.hasPrefix("ipvs-desired-")),
                   let values = read(name)
             else { continue }
             // The keys tell the records apart: an ipvs resource may well be named `sync-…`.
-            if name.hasPrefix("vip-"), values["address"] != nil {
-                addressRecords.append((String(name.dropFirst(4)), values))
-            } else if name.hasPrefix("ipvs-sync-"), values["syncid"] != nil {
-                syncRecords.append((String(name.dropFirst(10)), values))
-            } else if name.hasPrefix("ipvs-"), values["service"] != nil {
-                serviceRecords.append((String(name.dropFirst(5)), values))
+            // A record of the right kind that does not read is listed as a problem.
+            if name.hasPrefix(AddressRecord.prefix), AddressRecord.recognises(values) {
+                addressRecords.append((String(name.dropFirst(AddressRecord.prefix.count)), AddressRecord(values)))
+            } else if name.hasPrefix(SyncDaemonRecord.prefix), SyncDaemonRecord.recognises(values) {
+                syncRecords.append((String(name.dropFirst(SyncDaemonRecord.prefix.count)), SyncDaemonRecord(values)))
+            } else if name.hasPrefix(ServiceRecord.prefix), ServiceRecord.recognises(values) {
+                serviceRecords.append((String(name.dropFirst(ServiceRecord.prefix.count)), ServiceRecord(values)))
             }
         }
         if !addressRecords.isEmpty { collectAddresses(addressRecords) }
-        for (resource, values) in serviceRecords { collectService(resource: resource, values, checkers: checkers) }
-        for (resource, values) in syncRecords { collectSyncDaemons(resource: resource, values) }
+        for (resource, record) in serviceRecords { collectService(resource: resource, record, checkers: checkers) }
+        for (resource, record) in syncRecords { collectSyncDaemons(resource: resource, record) }
     }
 
     // MARK: Addresses
 
-    mutating func collectAddresses(_ records: [(String, [String: String])]) {
+    mutating func collectAddresses(_ records: [(String, AddressRecord?)]) {
         let held: [InterfaceAddress]
         do {
             held = try kernel.routes(in: nil).addresses()
@@ -70,22 +71,18 @@ public struct StatusCollector {
             status.problems.append("reading the addresses: \(error)")
             held = []
         }
-        for (resource, values) in records {
-            guard let address = values["address"].flatMap(IPAddress.init), let prefix = values["prefix"].flatMap(Int.init),
-                  let index = values["ifindex"].flatMap(Int32.init), let interface = values["interface"]
-            else {
-                status.problems.append("\(directory)/vip-\(resource): not a record this version reads")
+        for (resource, record) in records {
+            guard let record else {
+                status.problems.append("\(directory)/\(AddressRecord.prefix)\(resource): not a record this version reads")
                 continue
             }
-            let realServerInterface = values["realserver_interface"].flatMap { $0.isEmpty ? nil : $0 }
             // A real server's address sits on lo, and its network interface must not answer for it.
-            let realServer = realServerInterface != nil || interface == "lo"
-            let announcer = values["announcer"].flatMap(ProcessIdentity.init)
+            let realServer = record.realServerInterface != nil || record.interface == "lo"
             status.addresses.append(AddressStatus(
-                resource: resource, address: "\(address)/\(prefix)", interface: interface,
-                held: held.contains { $0.address == address && $0.interfaceIndex == index && $0.prefixLength == prefix },
-                announcedOn: realServer ? nil : interface, arpRestrictedOn: realServerInterface,
-                announcing: announcer?.isRunning == true))
+                resource: resource, address: "\(record.address)/\(record.prefixLength)", interface: record.interface,
+                held: held.contains(where: record.matches),
+                announcedOn: realServer ? nil : record.interface, arpRestrictedOn: record.realServerInterface?.rawValue,
+                announcing: record.announcer?.isRunning == true))
         }
     }
 
@@ -111,12 +108,13 @@ public struct StatusCollector {
         }
     }
 
-    mutating func collectService(resource: String, _ values: [String: String], checkers: [Checker]) {
-        guard let text = values["service"], let spec = try? ServiceSpec(parsing: text) else {
-            status.problems.append("\(directory)/ipvs-\(resource): not a record this version reads")
+    mutating func collectService(resource: String, _ record: ServiceRecord?, checkers: [Checker]) {
+        guard let record else {
+            status.problems.append("\(directory)/\(ServiceRecord.prefix)\(resource): not a record this version reads")
             return
         }
-        let netns = values["netns"].flatMap { $0.isEmpty ? nil : $0 }
+        let spec = ServiceSpec(identity: record.service)
+        let netns = record.namespace
         let store = HealthOverrides.Store(service: spec, namespace: netns, directory: directory)
         var desired: [IPVSDestination] = []
         var overrides = HealthOverrides()
@@ -184,19 +182,19 @@ public struct StatusCollector {
 
     // MARK: Sync daemons
 
-    mutating func collectSyncDaemons(resource: String, _ values: [String: String]) {
-        guard let interface = values["interface"], let syncID = values["syncid"].flatMap(UInt8.init) else {
-            status.problems.append("\(directory)/ipvs-sync-\(resource): not a record this version reads")
+    mutating func collectSyncDaemons(resource: String, _ record: SyncDaemonRecord?) {
+        guard let record else {
+            status.problems.append("\(directory)/\(SyncDaemonRecord.prefix)\(resource): not a record this version reads")
             return
         }
-        let netns = values["netns"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+        let netns = record.netns, interface = record.daemon.interface, syncID = record.daemon.syncID
         var role = "unknown"
         switch table(in: netns) {
         case .success(let table):
             do {
                 // The kernel runs one master and one backup per namespace; this resource's are
                 // those with its interface and sync ID.
-                let states = try table.daemons().filter { $0.interface == interface && $0.syncID == syncID }.map(\.state)
+                let states = try table.daemons().filter(record.owns).map(\.state)
                 role = switch (states.contains(.master), states.contains(.backup)) {
                 case (true, true): "master+backup"
                 case (true, false): "master"

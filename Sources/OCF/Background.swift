@@ -1,4 +1,5 @@
 import Glibc
+import POSIX
 
 /// Work that outlives the action: forked, detached, and recorded by its identity.
 public enum Background {
@@ -40,19 +41,7 @@ public enum Background {
     /// Waits until the child closes its end of the pipe (end of file), a second at most.
     static func awaitClosed(_ ends: [Int32]) {
         close(ends[1])
-        var poller = pollfd(fd: ends[0], events: Int16(POLLIN), revents: 0)
-        let deadline = ContinuousClock.now + .seconds(1)
-        while ContinuousClock.now < deadline {
-            let milliseconds = Int32(max(1, ContinuousClock.now.duration(to: deadline) / .milliseconds(1)))
-            let ready = poll(&poller, 1, milliseconds)
-            if ready < 0 && errno == EINTR { continue }
-            if ready > 0 {
-                var byte: UInt8 = 0
-                let count = read(ends[0], &byte, 1)
-                if count < 0 && errno == EINTR { continue }
-            }
-            break
-        }
+        _ = try? FileDescriptor(ends[0]).read(upTo: 1, until: .now + .seconds(1))
         close(ends[0])
     }
 

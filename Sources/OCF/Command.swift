@@ -1,4 +1,5 @@
 import Glibc
+import POSIX
 
 /// Runs another program with an argument array — never through a shell — and collects its
 /// output, within a deadline.
@@ -38,7 +39,7 @@ public struct Command: Sendable {
     public struct SpawnError: Error, Sendable, CustomStringConvertible {
         public let executable: String
         public let errno: Int32
-        public var description: String { "cannot run \(executable): \(String(cString: strerror(errno)))" }
+        public var description: String { "cannot run \(executable): \(Errno(errno))" }
     }
 
     /// Runs the command to completion or until `deadline`, when it is sent SIGTERM and, a
@@ -119,13 +120,7 @@ public struct Command: Sendable {
             // Small inputs (parameters on stdin) fit the pipe buffer; a child that exits early
             // makes the write fail with EPIPE, which is its business, not ours.
             let saved = signal(SIGPIPE, SIG_IGN)
-            var remaining = input[...]
-            while !remaining.isEmpty {
-                let written = remaining.withUnsafeBytes { write(stdinPipe[1], $0.baseAddress, $0.count) }
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { break }
-                remaining = remaining.dropFirst(written)
-            }
+            try? FileDescriptor(stdinPipe[1]).writeAll(input)
             close(stdinPipe[1])
             signal(SIGPIPE, saved)
         }
@@ -177,11 +172,11 @@ public final class RunningCommand {
             }
             if ready < 0 { continue }
             for index in 0..<2 where open[index] && pollers[index].revents != 0 {
-                let count = buffer.withUnsafeMutableBytes { read(descriptors[index], $0.baseAddress, $0.count) }
-                if count > 0 {
-                    outputs[index] += buffer[..<count]
-                } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
-                    open[index] = false
+                do {
+                    let count = try FileDescriptor(descriptors[index]).read(into: &buffer)
+                    if count > 0 { outputs[index] += buffer[..<count] } else { open[index] = false }
+                } catch {
+                    if error.code != EAGAIN { open[index] = false }
                 }
             }
         }
@@ -190,8 +185,8 @@ public final class RunningCommand {
         // process): it has until the deadline too.
         var pause = Duration.microseconds(100)
         while !reaped {
-            let answer = waitpid(pid, &status, WNOHANG)
-            if answer == pid || (answer < 0 && errno != EINTR) {
+            let answer = try? retryingInterrupts { waitpid(pid, &status, WNOHANG) }
+            if answer == pid || answer == nil {
                 reaped = answer == pid
                 break
             }
@@ -215,8 +210,7 @@ public final class RunningCommand {
             while true {
                 var poller = pollfd(fd: descriptors[index], events: Int16(POLLIN), revents: 0)
                 guard poll(&poller, 1, 0) > 0, poller.revents & Int16(POLLIN) != 0 else { break }
-                let count = buffer.withUnsafeMutableBytes { read(descriptors[index], $0.baseAddress, $0.count) }
-                guard count > 0 else { break }
+                guard let count = try? FileDescriptor(descriptors[index]).read(into: &buffer), count > 0 else { break }
                 outputs[index] += buffer[..<count]
             }
         }

@@ -1,4 +1,5 @@
 import Glibc
+import POSIX
 
 /// The agent's log, in the ocf-shellfuncs tradition.
 ///
@@ -112,21 +113,10 @@ public final class Log: @unchecked Sendable {
         }
     }
 
-    public static func writeStandardError(_ text: String) { writeAll(text, to: STDERR_FILENO) }
+    /// Writes all of `text`; an error (a closed pipe: nobody reads any more) drops it.
+    public static func writeStandardError(_ text: String) { try? FileDescriptor.standardError.writeAll(text) }
 
-    public static func writeStandardOutput(_ text: String) { writeAll(text, to: STDOUT_FILENO) }
-
-    /// Writes all of `text`, through short writes and interruptions; stops at an error (a
-    /// closed pipe: nobody reads any more).
-    static func writeAll(_ text: String, to descriptor: Int32) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
-            bytes = bytes.dropFirst(written)
-        }
-    }
+    public static func writeStandardOutput(_ text: String) { try? FileDescriptor.standardOutput.writeAll(text) }
 
     /// One line, printable: control characters become `?`.
     static func clean(_ text: String) -> String {
@@ -169,7 +159,7 @@ final class LogFile: @unchecked Sendable {
             // An unwritable log file is no reason to fail an action: stderr still has the line.
             failed = descriptor < 0
         }
-        if descriptor >= 0 { Log.writeAll(line, to: descriptor) }
+        if descriptor >= 0 { try? FileDescriptor(descriptor).writeAll(line) }
     }
 
     /// The local time as syslog and Pacemaker's detail log write it: `Nov 30 11:42:07`.

@@ -1,4 +1,5 @@
 import Glibc
+import POSIX
 
 /// The step-by-step account of one action that `crm resource trace RSC` asks for: what the
 /// agent read, each kernel request and its answer, every log line (debug included) and the
@@ -43,12 +44,12 @@ public final class Trace: @unchecked Sendable {
             let type = environment["OCF_RESOURCE_TYPE"].flatMap { $0.isEmpty ? nil : $0 } ?? agent
             let directory = base + "/" + type.replacingSlashes
             guard makeDirectories(directory) else {
-                return (nil, "cannot create the trace directory \(directory): \(String(cString: strerror(errno)))")
+                return (nil, "cannot create the trace directory \(directory): \(Errno.current)")
             }
             path = directory + "/" + environment.instance.replacingSlashes + "." + action.rawValue + "." + timestamp()
         }
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { return (nil, "cannot open the trace file \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { return (nil, "cannot open the trace file \(path): \(Errno.current)") }
         return (Trace(path: path, descriptor: fd, owns: true, started: started), nil)
     }
 
@@ -66,8 +67,7 @@ public final class Trace: @unchecked Sendable {
         let elapsed = started.duration(to: .now)
         let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         let stamp = "+\(microseconds / 1000).\(String(microseconds % 1000 + 1000).dropFirst()) ms "
-        let line = Array((stamp + Log.clean(text) + "\n").utf8)
-        _ = line.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        try? FileDescriptor(descriptor).writeAll(stamp + Log.clean(text) + "\n")
     }
 
     /// `mkdir -p`, mode 0755.

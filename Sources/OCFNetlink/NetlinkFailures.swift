@@ -18,11 +18,16 @@ extension NetlinkError {
 }
 
 /// Runs a netlink call, turning its error into an OCF error that says what was being done.
-public func netlink<T>(_ doing: String, _ body: () throws(NetlinkError) -> T) throws(OCFError) -> T {
+/// (The body throws `NetlinkError`; a plain closure spares every call site its annotation.)
+public func netlink<T>(_ doing: String, _ body: () throws -> T) throws(OCFError) -> T {
     do {
         return try body()
-    } catch {
+    } catch let error as NetlinkError {
         throw error.ocf(while: doing)
+    } catch let error as OCFError {
+        throw error
+    } catch {
+        throw OCFError.generic("\(doing): \(error)")
     }
 }
 

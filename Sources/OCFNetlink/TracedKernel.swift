@@ -17,13 +17,13 @@ struct TracedKernel: Kernel {
     let trace: Trace
 
     func routes(in namespace: String?) throws(NetlinkError) -> any AddressTable {
-        TracedAddressTable(base: try traced(trace, "open route socket in \(namespace ?? "own namespace")") { () throws(NetlinkError) in
+        TracedAddressTable(base: try traced(trace, "open route socket in \(namespace ?? "own namespace")") {
             try base.routes(in: namespace)
         }, trace: trace)
     }
 
     func ipvs(in namespace: String?) throws(NetlinkError) -> any IPVSTable {
-        TracedIPVSTable(base: try traced(trace, "open IPVS socket in \(namespace ?? "own namespace")") { () throws(NetlinkError) in
+        TracedIPVSTable(base: try traced(trace, "open IPVS socket in \(namespace ?? "own namespace")") {
             try base.ipvs(in: namespace)
         }, trace: trace)
     }
@@ -37,15 +37,17 @@ struct TracedKernel: Kernel {
 
 /// Writes `request`, runs it, writes the answer.
 func traced<T>(_ trace: Trace, _ request: String, answer: (T) -> String = { _ in "ok" },
-               _ body: () throws(NetlinkError) -> T) throws(NetlinkError) -> T {
+               _ body: () throws -> T) throws(NetlinkError) -> T {
     trace.write("kernel <- \(request)")
     do {
         let result = try body()
         trace.write("kernel -> \(answer(result))")
         return result
     } catch {
-        trace.write("kernel -> error \(error) (\(error.kind))")
-        throw error
+        // The body is a call of the traced kernel: its errors are NetlinkErrors.
+        let failure = error as? NetlinkError ?? NetlinkError(function: request, kind: .other(-1), message: "\(error)")
+        trace.write("kernel -> error \(failure) (\(failure.kind))")
+        throw failure
     }
 }
 
@@ -59,42 +61,42 @@ final class TracedAddressTable: AddressTable {
 
     func addresses() throws(NetlinkError) -> [InterfaceAddress] {
         try traced(trace, "RTM_GETADDR dump", answer: { "\($0.count) addresses: \($0.map(\.description).joined(separator: ", "))" }) {
-            () throws(NetlinkError) in try base.addresses()
+            try base.addresses()
         }
     }
 
     func add(_ request: AddressRequest) throws(NetlinkError) {
         try traced(trace, "RTM_NEWADDR \(request.address)/\(request.prefixLength) ifindex \(request.interfaceIndex)"
             + " flags \(request.flags.rawValue)" + (request.label.map { " label \($0.rawValue)" } ?? "")) {
-            () throws(NetlinkError) in try base.add(request)
+            try base.add(request)
         }
     }
 
     func deleteAddress(_ address: IPAddress, prefixLength: Int, interfaceIndex: Int32) throws(NetlinkError) {
-        try traced(trace, "RTM_DELADDR \(address)/\(prefixLength) ifindex \(interfaceIndex)") { () throws(NetlinkError) in
+        try traced(trace, "RTM_DELADDR \(address)/\(prefixLength) ifindex \(interfaceIndex)") {
             try base.deleteAddress(address, prefixLength: prefixLength, interfaceIndex: interfaceIndex)
         }
     }
 
     func link(named name: InterfaceName) throws(NetlinkError) -> Link? {
-        try traced(trace, "RTM_GETLINK \(name)", answer: describe) { () throws(NetlinkError) in try base.link(named: name) }
+        try traced(trace, "RTM_GETLINK \(name)", answer: describe) { try base.link(named: name) }
     }
 
     func link(index: Int32) throws(NetlinkError) -> Link? {
-        try traced(trace, "RTM_GETLINK ifindex \(index)", answer: describe) { () throws(NetlinkError) in try base.link(index: index) }
+        try traced(trace, "RTM_GETLINK ifindex \(index)", answer: describe) { try base.link(index: index) }
     }
 
     func route(to destination: IPAddress) throws(NetlinkError) -> Route? {
         try traced(trace, "RTM_GETROUTE fibmatch \(destination)", answer: { route in
             route.map { "\($0.destination)/\($0.prefixLength) ifindex \($0.interfaceIndex.map(String.init) ?? "none")"
                 + ($0.gateway.map { " via \($0)" } ?? "") } ?? "no route"
-        }) { () throws(NetlinkError) in try base.route(to: destination) }
+        }) { try base.route(to: destination) }
     }
 
     func waitForDuplicateAddressDetection(of address: IPAddress, interfaceIndex: Int32,
                                           deadline: ContinuousClock.Instant) throws(NetlinkError) -> DuplicateAddressDetection {
         try traced(trace, "wait for duplicate address detection of \(address) on ifindex \(interfaceIndex)",
-                   answer: { "\($0)" }) { () throws(NetlinkError) in
+                   answer: { "\($0)" }) {
             try base.waitForDuplicateAddressDetection(of: address, interfaceIndex: interfaceIndex, deadline: deadline)
         }
     }
@@ -114,27 +116,27 @@ final class TracedIPVSTable: IPVSTable {
 
     func services() throws(NetlinkError) -> [IPVSService] {
         try traced(trace, "IPVS_CMD_GET_SERVICE dump", answer: { "\($0.count) services: \($0.map { "\($0.identity)" }.joined(separator: ", "))" }) {
-            () throws(NetlinkError) in try base.services()
+            try base.services()
         }
     }
 
     func service(_ identity: IPVSService.Identity) throws(NetlinkError) -> IPVSService? {
         try traced(trace, "IPVS_CMD_GET_SERVICE \(identity)", answer: { service in
             service.map { "scheduler \($0.scheduler) flags \($0.flags.rawValue) timeout \($0.timeout)" } ?? "no such service"
-        }) { () throws(NetlinkError) in try base.service(identity) }
+        }) { try base.service(identity) }
     }
 
     func destinations(of identity: IPVSService.Identity) throws(NetlinkError) -> [IPVSDestination] {
         try traced(trace, "IPVS_CMD_GET_DEST dump of \(identity)", answer: { destinations in
             "\(destinations.count) real servers: "
                 + destinations.map { "\($0.key) \($0.forwarding) weight \($0.weight) active \($0.activeConnections)" }.joined(separator: ", ")
-        }) { () throws(NetlinkError) in try base.destinations(of: identity) }
+        }) { try base.destinations(of: identity) }
     }
 
     func daemons() throws(NetlinkError) -> [IPVSSyncDaemon] {
         try traced(trace, "IPVS_CMD_GET_DAEMON dump", answer: { daemons in
             "\(daemons.count) daemons: " + daemons.map { "\($0.state) on \($0.interface) sync ID \($0.syncID)" }.joined(separator: ", ")
-        }) { () throws(NetlinkError) in try base.daemons() }
+        }) { try base.daemons() }
     }
 
     func apply(_ operations: [IPVSOperation]) throws(NetlinkError) -> [NetlinkError?] {

@@ -27,6 +27,13 @@ public struct AgentRunner: Sendable {
         public let status: Int32
         public let output: String
         public let errorOutput: String
+
+        public init(status: Int32, output: String, errorOutput: String) {
+            self.status = status
+            self.output = output
+            self.errorOutput = errorOutput
+        }
+
         public var exitCode: ExitCode? { ExitCode(rawValue: status) }
         /// The last `ocf-exit-reason:` line, as Pacemaker reads it.
         public var exitReason: String? {
@@ -158,5 +165,18 @@ public struct AgentRunner: Sendable {
         // `swift test` runs <bin>/<Package>PackageTests.xctest; agents are in <bin>.
         if directory.last?.hasSuffix(".xctest") == true { directory = directory.dropLast() }
         return directory.joined(separator: "/") + "/" + agent
+    }
+}
+
+extension Command {
+    /// Starts the command inside a network namespace: it is spawned from this thread while the
+    /// thread is switched into the namespace, and a child keeps the namespace of its creator.
+    public func start(in namespace: NetworkNamespace) throws -> RunningCommand {
+        try namespace.perform { try start() }
+    }
+
+    /// Runs the command inside a network namespace until it exits or `deadline` passes.
+    public func run(in namespace: NetworkNamespace, deadline: ContinuousClock.Instant) throws -> Command.Result {
+        try start(in: namespace).wait(deadline: deadline)
     }
 }

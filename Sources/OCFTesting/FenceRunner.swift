@@ -1,5 +1,6 @@
 import Glibc
 import OCF
+import POSIX
 
 /// Runs a fence agent as pacemaker-fenced does (no arguments, `key=value` lines on stdin) or
 /// as a person does (command-line options), and times it.
@@ -44,7 +45,7 @@ public struct FenceRunner: Sendable {
 /// could leave behind.
 public func processes(withArgumentContaining text: String) -> [pid_t] {
     listDirectory("/proc").compactMap { Int32($0) }.filter { pid in
-        guard pid != getpid(), let data = readBinaryFile("/proc/\(pid)/cmdline") else { return false }
+        guard pid != getpid(), let data = try? readWholeFile("/proc/\(pid)/cmdline") else { return false }
         return data.split(separator: 0).contains { String(decoding: $0, as: UTF8.self).contains(text) }
     }
 }

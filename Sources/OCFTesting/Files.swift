@@ -1,28 +1,32 @@
 import Glibc
+import POSIX
 import StateFiles
+
+/// A test's set-up or tool failed (not the agent under test).
+public struct LabError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
 
 /// Writes a whole text file (tests and fixtures only).
 public func writeFile(_ path: String, _ text: String) throws {
-    guard let file = fopen(path, "w") else { throw LabError("cannot write \(path): \(String(cString: strerror(errno)))") }
-    defer { fclose(file) }
-    let bytes = Array(text.utf8)
-    guard bytes.withUnsafeBytes({ fwrite($0.baseAddress, 1, $0.count, file) }) == bytes.count else {
-        throw LabError("cannot write \(path)")
+    try writeBinaryFile(path, Array(text.utf8))
+}
+
+/// Writes a whole file, mode 0644 when it is created (tests and fixtures only).
+public func writeBinaryFile(_ path: String, _ bytes: [UInt8]) throws {
+    do {
+        let file = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        defer { file.close() }
+        try file.writeAll(bytes)
+    } catch {
+        throw LabError("cannot write \(path): \(error)")
     }
 }
 
-/// Reads a whole text file; `nil` when it does not exist.
+/// Reads a whole text file; `nil` when it does not exist or cannot be read.
 public func readFile(_ path: String) -> String? {
-    guard let file = fopen(path, "r") else { return nil }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let count = fread(&buffer, 1, buffer.count, file)
-        if count == 0 { break }
-        bytes += buffer[..<count]
-    }
-    return String(decoding: bytes, as: UTF8.self)
+    (try? readWholeFile(path)).map { String(decoding: $0, as: UTF8.self) }
 }
 
 /// The names in a directory, sorted; empty when it does not exist.

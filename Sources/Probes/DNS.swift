@@ -6,6 +6,7 @@ import HealthCheck
 import NIOConcurrencyHelpers
 import NIOCore
 import OCF
+import POSIX
 
 /// The dns check through c-ares: one channel per real server (each is its own DNS server),
 /// driven by one thread that polls every channel's sockets; queries arrive through a queue and
@@ -28,7 +29,7 @@ final class DNSResolver: @unchecked Sendable {
         self.timeout = timeout
         guard ares_library_init(ARES_LIB_INIT_ALL) == ARES_SUCCESS else { throw ProbeSetupError("c-ares cannot initialise") }
         wake = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
-        guard wake >= 0 else { throw ProbeSetupError("eventfd: \(String(cString: strerror(errno)))") }
+        guard wake >= 0 else { throw ProbeSetupError("eventfd: \(Errno.current)") }
         try ProbeThread.start("DNS") { self.serve() }
     }
 

@@ -5,6 +5,7 @@ import HealthCheck
 import NIOConcurrencyHelpers
 import NIOCore
 import OCF
+import POSIX
 
 /// ICMP echo for every ping check: one socket per address family, shared by all checks, and
 /// one thread reading the answers. An unprivileged ICMP datagram socket when
@@ -32,7 +33,7 @@ final class Pinger: @unchecked Sendable {
         if datagram >= 0 { return (datagram, false) }
         let raw = socket(family, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), proto)
         guard raw >= 0 else {
-            throw ProbeSetupError("cannot open an ICMP socket: \(String(cString: strerror(errno))) (needs root or net.ipv4.ping_group_range)")
+            throw ProbeSetupError("cannot open an ICMP socket: \(Errno.current) (needs root or net.ipv4.ping_group_range)")
         }
         return (raw, true)
     }
@@ -56,7 +57,7 @@ final class Pinger: @unchecked Sendable {
             packet.withUnsafeBytes { sendto(isV6 ? v6 : v4, $0.baseAddress, $0.count, 0, pointer, length) }
         }
         guard sent == packet.count else {
-            let reason = isV6 && v6 < 0 ? "no ICMPv6 socket" : String(cString: strerror(errno))
+            let reason = isV6 && v6 < 0 ? "no ICMPv6 socket" : Errno.current.message
             once.finish(.fail("ping: \(reason)"))
             return
         }

@@ -5,6 +5,7 @@ import HealthCheck
 import NIOConcurrencyHelpers
 import NIOCore
 import OCF
+import POSIX
 
 /// tcp, tcp-expect and plain http checks on non-blocking sockets and one epoll thread: a
 /// socket, a connect, one registration, a send, a read, a close. A health checker spends
@@ -69,7 +70,7 @@ final class SocketProber: @unchecked Sendable {
         timeoutText = "\(Interval(timeout))"
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         wake = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
-        guard epoll >= 0, wake >= 0 else { throw ProbeSetupError("epoll: \(String(cString: strerror(errno)))") }
+        guard epoll >= 0, wake >= 0 else { throw ProbeSetupError("epoll: \(Errno.current)") }
         var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: SocketProber.wakeToken))
         epoll_ctl(epoll, EPOLL_CTL_ADD, wake, &event)
         // The thread keeps the prober until it has been retired and every check has ended.
@@ -149,7 +150,7 @@ final class SocketProber: @unchecked Sendable {
         let family = target.address.family == .inet6 ? AF_INET6 : AF_INET
         let descriptor = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else {
-            done(.fail("socket: \(String(cString: strerror(errno)))"), .zero)
+            done(.fail("socket: \(Errno.current)"), .zero)
             return
         }
         // Once decided, the connection ends with a reset, as HAProxy's checks do: no FIN
@@ -158,7 +159,7 @@ final class SocketProber: @unchecked Sendable {
         setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
         let result = target.address.withSocketAddress(port: target.port) { Glibc.connect(descriptor, $0, $1) }
         if result != 0 && errno != EINPROGRESS {
-            let reason = "connect: \(String(cString: strerror(errno)))"
+            let reason = "connect: \(Errno.current)"
             close(descriptor)
             done(.fail(reason), .zero)
             return
@@ -186,7 +187,7 @@ final class SocketProber: @unchecked Sendable {
         var event = epoll_event(events: EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue,
                                 data: epoll_data_t(u64: UInt64(generation) << 32 | UInt64(UInt32(descriptor))))
         guard epoll_ctl(epoll, EPOLL_CTL_ADD, descriptor, &event) == 0 else {
-            let reason = "epoll: \(String(cString: strerror(errno)))"
+            let reason = "epoll: \(Errno.current)"
             close(descriptor)
             done(.fail(reason), .zero)
             return
@@ -205,7 +206,7 @@ final class SocketProber: @unchecked Sendable {
                 var error: Int32 = 0
                 var length = socklen_t(MemoryLayout<Int32>.size)
                 getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
-                finish(descriptor, connection, .fail("connect: \(String(cString: strerror(error == 0 ? ECONNRESET : error)))"))
+                finish(descriptor, connection, .fail("connect: \(Errno(error == 0 ? ECONNRESET : error))"))
                 return
             }
             guard events & EPOLLOUT.rawValue != 0 else { return }
@@ -222,7 +223,7 @@ final class SocketProber: @unchecked Sendable {
             if written > 0 {
                 connection.sent += written
             } else if written < 0 && errno != EAGAIN {
-                finish(descriptor, connection, .fail("send: \(String(cString: strerror(errno)))"))
+                finish(descriptor, connection, .fail("send: \(Errno.current)"))
                 return
             }
         }
@@ -242,7 +243,7 @@ final class SocketProber: @unchecked Sendable {
                 return
             } else {
                 if errno == EAGAIN || errno == EINTR { return }
-                finish(descriptor, connection, .fail("recv: \(String(cString: strerror(errno)))"))
+                finish(descriptor, connection, .fail("recv: \(Errno.current)"))
                 return
             }
         }

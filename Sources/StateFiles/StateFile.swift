@@ -1,4 +1,5 @@
 import Glibc
+import POSIX
 
 /// A failed file operation on agent state.
 public struct StateError: Error, Sendable, CustomStringConvertible {
@@ -17,7 +18,7 @@ public struct StateError: Error, Sendable, CustomStringConvertible {
     public var isLockHeld: Bool { operation == "flock" && errno == EWOULDBLOCK }
     public var description: String {
         if isLockHeld { return "\(path) stayed locked" + (holder.map { " by pid \($0)" } ?? "") }
-        return "\(operation) \(path): \(String(cString: strerror(errno)))"
+        return "\(operation) \(path): \(Errno(errno))"
     }
 }
 
@@ -34,23 +35,16 @@ public struct StateFile: Sendable {
     /// The recorded values, or `nil` when the file does not exist. Lines without `=` are skipped.
     /// - Throws: `StateError` naming `open` or `read`.
     public func read() throws(StateError) -> [String: String]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw StateError(operation: "open", path: path, errno: errno)
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(path, O_RDONLY | O_NOFOLLOW)
+        } catch {
+            if error.code == ENOENT { return nil }
+            throw StateError(operation: "open", path: path, errno: error.code)
         }
-        defer { close(fd) }
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw StateError(operation: "read", path: path, errno: errno)
-            }
-            if count == 0 { break }
-            data += chunk[..<count]
-        }
+        defer { file.close() }
+        let data: [UInt8]
+        do { data = try file.readToEnd() } catch { throw StateError(operation: "read", path: path, errno: error.code) }
         var values: [String: String] = [:]
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else { continue }
@@ -90,17 +84,12 @@ public struct StateFile: Sendable {
         guard fd >= 0 else { throw StateError(operation: "open", path: temporary, errno: errno) }
         var text = ""
         for (key, value) in values { text += "\(StateFile.clean(key))=\(StateFile.clean(value))\n" }
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else {
-                let code = errno
-                close(fd)
-                unlink(temporary)
-                throw StateError(operation: "write", path: temporary, errno: code)
-            }
-            bytes = bytes.dropFirst(written)
+        do {
+            try FileDescriptor(fd).writeAll(text)
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw StateError(operation: "write", path: temporary, errno: error.code)
         }
         close(fd)
         guard rename(temporary, path) == 0 else {

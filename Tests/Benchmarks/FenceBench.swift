@@ -1,4 +1,5 @@
 import Glibc
+import Labs
 import OCF
 import OCFTesting
 

@@ -1,5 +1,6 @@
+import Labs
 // tandem-bench: Tandem's agents side by side with what they replace, in one run, on the same
-// system state. `make bench` runs it; the README shows its tables.
+// system state. `make bench` runs it; docs/benchmarks.md shows its tables.
 //
 //   tandem-bench vip    vip against ocf:heartbeat:IPaddr2 in a veth namespace pair
 //   tandem-bench ipvs   ipvs against ipvsadm (needs a kernel with IPVS: make bench runs it in

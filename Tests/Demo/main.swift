@@ -4,6 +4,7 @@
 // Every step says what it waits for; a failure says what did not happen, and the lab's logs
 // stay in lab-logs/demo.
 import Glibc
+import Labs
 import OCFTesting
 
 let slow = PacemakerLab.slowness

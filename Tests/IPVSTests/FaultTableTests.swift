@@ -2,6 +2,7 @@ import Addresses
 import Glibc
 import HealthCheck
 import LVS
+import Labs
 import Netlink
 import OCF
 import OCFTesting

@@ -2,6 +2,7 @@ import Addresses
 import Glibc
 import HealthCheck
 import LVS
+import Labs
 import Netlink
 import OCF
 import OCFTesting
@@ -708,7 +709,7 @@ extension HealthCheckTests {
         try databases[1].sql("SET GLOBAL read_only = OFF")
         #expect(try verdicts(["mysql_role": "writer"]) == [db1: 0, db2: 3], "the writer moved: \(world.log)")
         let replicating = waitUntil(deadline: .now + .seconds(30)) {
-            databases.allSatisfy { $0.replicaStatus?.ioRunning == "Yes" && $0.replicaStatus?.sqlRunning == "Yes" }
+            databases.allSatisfy { $0.replicaStatus?.ioRunning == .running && $0.replicaStatus?.sqlRunning == .running }
         }
         #expect(replicating)
         #expect(try verdicts(["mysql_role": "reader"]) == [db1: 2, db2: 3], "a replica and the writer: \(world.log)")

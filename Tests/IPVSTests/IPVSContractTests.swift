@@ -1,6 +1,7 @@
 import Addresses
 import Glibc
 import LVS
+import Labs
 import Netlink
 import OCF
 import OCFTesting
@@ -148,7 +149,7 @@ struct IPVSContractTests {
             MalformedValue(["netns": "no-such-namespace"], [.invalidArguments], "namespace missing here"),
             MalformedValue(["netns": "/proc/999999999/ns/net"], [.invalidArguments], "namespace path missing here"),
         ]
-        #expect(cases.count >= 50, "the README says over 50: \(cases.count)")
+        #expect(cases.count >= 50, "docs/testing.md says over 50: \(cases.count)")
         #expect(MalformedInputHarness<Snapshot>.uncovered(by: cases, declarations: IPVSParameters.declarations).isEmpty)
         for failure in try harness.failures(cases) { Issue.record("\(failure)") }
     }
@@ -199,7 +200,7 @@ struct IPVSContractTests {
             MalformedValue(["netns": "/proc/999999999/ns/net"], [.invalidArguments], "namespace path missing here"),
             MalformedValue(["netns": "/etc/hostname"], [.invalidArguments], "a file that is not a namespace"),
         ]
-        #expect(cases.count >= 40, "the README says over 40: \(cases.count)")
+        #expect(cases.count >= 40, "docs/testing.md says over 40: \(cases.count)")
         #expect(MalformedInputHarness<Snapshot>.uncovered(by: cases, declarations: SyncParameters.declarations).isEmpty)
         for failure in try harness.failures(cases) { Issue.record("\(failure)") }
     }

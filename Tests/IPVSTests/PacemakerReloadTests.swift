@@ -1,5 +1,6 @@
 import Addresses
 import Glibc
+import Labs
 import Netlink
 import OCF
 import OCFTesting

@@ -1,6 +1,7 @@
 import Addresses
 import Glibc
 import LVS
+import Labs
 import Netlink
 import OCF
 import OCFTesting

@@ -1,5 +1,6 @@
 import Addresses
 import Glibc
+import Labs
 import Netlink
 import OCF
 import OCFTesting
@@ -7,7 +8,7 @@ import Testing
 
 /// What an administrator reads in `crm_mon` after a failure: every failure provoked here, run by
 /// Pacemaker itself, is listed under "Failed Resource Actions" with an exit reason that says
-/// what is wrong. The README's table of exit reasons comes from this test's output.
+/// what is wrong. The table of exit reasons in docs/operations.md comes from this test's output.
 @Suite(.serialized, .enabled(if: Facilities.ready))
 struct ExitReasonTests {
     /// Resource, what is provoked, the exit status crm_mon shows, and words the reason must have.
@@ -54,7 +55,7 @@ struct ExitReasonTests {
             #expect(failure.status == expected.status, "\(expected.resource): \(failure)")
             #expect(failure.reason.contains(expected.reason), "\(expected.resource): \(failure.reason)")
         }
-        // The text an administrator reads, with the same reasons: printed for the README's table.
+        // The text an administrator reads, with the same reasons: printed for the table in docs/operations.md.
         let text = try lab.exec("node1", ["crm_mon", "--one-shot", "--include=failures"]).output
         print("crm_mon --one-shot --include=failures:\n\(text)")
         for expected in Self.failures {

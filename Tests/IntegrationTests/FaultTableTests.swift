@@ -1,5 +1,6 @@
 import Addresses
 import Glibc
+import Labs
 import MySQLClient
 import MySQLReplication
 import Netlink

@@ -1,4 +1,5 @@
 import Glibc
+import Labs
 import MySQLClient
 import MySQLReplication
 import OCF
@@ -39,18 +40,18 @@ final class RealMySQLWorld: ExecutableWorld {
     func reset() throws {
         if pair.servers[1].pid == nil { try pair.servers[1].start() }
         for index in 0...1 { try pair.sql(index, "SET GLOBAL read_only = ON") }
-        if pair.replicaStatus(1)?.ioRunning != "Yes" { try pair.sql(1, "START SLAVE") }
+        if pair.replicaStatus(1)?.ioRunning != .running { try pair.sql(1, "START SLAVE") }
         try pair.waitUntilReplicating()
         StateDirectorySnapshot(directory + "/nothing").restore(to: directory)
     }
 
     func drift() throws { try pair.sql(1, "STOP SLAVE IO_THREAD") }
-    func isDrifted() throws -> Bool { pair.replicaStatus(1)?.ioRunning == "No" }
+    func isDrifted() throws -> Bool { pair.replicaStatus(1)?.ioRunning == .stopped }
     func holdByAnother() throws { try pair.sql(1, "SET GLOBAL read_only = OFF") }
     func removeFacility() throws { pair.servers[1].kill(signal: SIGTERM) }
     /// The reloadable parameters are read by every action (no running state holds them): what
     /// reload-agent does to the server is start's, stopped replication threads running again.
-    func reloadApplied() throws -> Bool { pair.replicaStatus(1)?.ioRunning == "Yes" && readFile(directory + "/mysql-mm-mm") != nil }
+    func reloadApplied() throws -> Bool { pair.replicaStatus(1)?.ioRunning == .running && readFile(directory + "/mysql-mm-mm") != nil }
     func settle() throws {}
 }
 
@@ -112,7 +113,7 @@ struct MySQLContractTests {
         let runner = pair.agent(1)
         struct Snapshot: Equatable {
             let readOnly: Bool?
-            let ioRunning: String?
+            let ioRunning: ThreadState?
             let files: StateDirectorySnapshot
         }
         let unreadable = pair.directory + "/unreadable.cnf"

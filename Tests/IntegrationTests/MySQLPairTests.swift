@@ -1,4 +1,5 @@
 import Glibc
+import Labs
 import MySQLClient
 import MySQLReplication
 import OCF

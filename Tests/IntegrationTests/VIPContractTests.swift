@@ -1,5 +1,6 @@
 import Addresses
 import Glibc
+import Labs
 import Netlink
 import OCF
 import OCFTesting
@@ -80,7 +81,7 @@ struct VIPContractTests {
             MalformedValue(["arp_mode": "REQUEST"], [.notConfigured], "wrong case"),
             MalformedValue(["broadcast": "198.18.0.255", "cidr_netmask": "31"], [.notConfigured], "broadcast on a /31"),
         ]
-        #expect(cases.count >= 60, "the README says over 60: \(cases.count)")
+        #expect(cases.count >= 60, "docs/testing.md says over 60: \(cases.count)")
         #expect(MalformedInputHarness<Snapshot>.uncovered(by: cases, declarations: declarations).isEmpty)
         for failure in try harness.failures(cases) { Issue.record("\(failure)") }
     }

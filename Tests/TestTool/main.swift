@@ -1,3 +1,5 @@
+import Labs
+import POSIX
 // tandem-testtool: small fixtures for tests, so no test needs a shell.
 //
 //   tandem-testtool attribute-update NAME VALUE   node attributes against a real attrd (run
@@ -82,7 +84,7 @@ do {
     case ("libvirtd-view", let count) where count >= 2:
         let newMountNamespace: Int32 = 0x0002_0000  // CLONE_NEWNS
         guard unshare(newMountNamespace) == 0, mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil) == 0 else {
-            throw LabError("unshare/mount: \(String(cString: strerror(errno)))")
+            throw LabError("unshare/mount: \(Errno.current)")
         }
         // A null device (1:3) nobody but root may open: libvirt finds it unusable for qemu's
         // user, and qemu's probe (as root) gets no KVM from it. Plain /dev/null would look usable
@@ -90,19 +92,19 @@ do {
         let noDevice = "/run/tandem-test-no-kvm"
         unlink(noDevice)
         guard mknod(noDevice, S_IFCHR, dev_t((1 << 8) | 3)) == 0, chmod(noDevice, 0) == 0 else {
-            throw LabError("mknod \(noDevice): \(String(cString: strerror(errno)))")
+            throw LabError("mknod \(noDevice): \(Errno.current)")
         }
         if access("/dev/kvm", F_OK) == 0, mount(noDevice, "/dev/kvm", nil, UInt(MS_BIND), nil) != 0 {
-            throw LabError("hiding /dev/kvm: \(String(cString: strerror(errno)))")
+            throw LabError("hiding /dev/kvm: \(Errno.current)")
         }
         // libvirt's LXC driver cannot set up a container's cgroups on this host's hybrid layout
         // ("Unable to create directory /sys/fs/cgroup/unified"); with the v1 controllers alone it can.
         if access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0, umount2("/sys/fs/cgroup/unified", Int32(MNT_DETACH)) != 0 {
-            throw LabError("unmounting /sys/fs/cgroup/unified: \(String(cString: strerror(errno)))")
+            throw LabError("unmounting /sys/fs/cgroup/unified: \(Errno.current)")
         }
         var argv = arguments.dropFirst().map { strdup($0) } + [nil]
         execv(arguments[1], &argv)
-        throw LabError("cannot run \(arguments[1]): \(String(cString: strerror(errno)))")
+        throw LabError("cannot run \(arguments[1]): \(Errno.current)")
     case ("external-check", 2):
         let address = getenv("TANDEM_RS_ADDRESS").map { String(cString: $0) } ?? ""
         guard getenv("TANDEM_RS_PORT") != nil, getenv("TANDEM_SERVICE") != nil else {
@@ -186,7 +188,7 @@ struct CloseFreezer {
         let server = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         unlink(listen)
         guard server >= 0, Self.withAddress(listen, { bind(server, $0, $1) }) == 0, Glibc.listen(server, 16) == 0 else {
-            throw LabError("cannot listen on \(listen): \(String(cString: strerror(errno)))")
+            throw LabError("cannot listen on \(listen): \(Errno.current)")
         }
         while true {
             let client = accept(server, nil, nil)

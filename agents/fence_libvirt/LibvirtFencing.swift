@@ -2,6 +2,7 @@ import Glibc
 import FenceAgent
 import Libvirt
 import OCF
+import POSIX
 
 /// fence_libvirt: powers libvirt domains off, on and through a reboot over libvirt's API, and
 /// verifies every change through it.
@@ -34,12 +35,12 @@ struct LibvirtFencing: FenceAgent {
         for uri in parameters.uri.all {
             for name in ["keyfile", "known_hosts"] {
                 if let file = uri.parameter(name), access(file, R_OK) != 0 {
-                    throw FenceFailure("uri: \(name) \(file) cannot be read (\(String(cString: strerror(errno))))")
+                    throw FenceFailure("uri: \(name) \(file) cannot be read (\(Errno.current))")
                 }
             }
         }
         if let file = parameters.knownHosts, access(file, R_OK) != 0 {
-            throw FenceFailure("known_hosts: \(file) cannot be read (\(String(cString: strerror(errno))))")
+            throw FenceFailure("known_hosts: \(file) cannot be read (\(Errno.current))")
         }
     }
 

@@ -1,5 +1,6 @@
 import FenceAgent
 import Glibc
+import POSIX
 
 /// The ssh side of a connection. libvirt runs OpenSSH for `+ssh` URIs with only the options its
 /// URI parameters map to, and OpenSSH waits for a banner forever by default. So for `+ssh`
@@ -52,16 +53,18 @@ struct SSHSession {
     func prepare() throws(FenceFailure) {
         guard wrapsSSH else { return }
         for path in ["/run/tandem", SSHSession.directory] where mkdir(path, 0o700) != 0 && errno != EEXIST {
-            throw FenceFailure("cannot create \(path): \(String(cString: strerror(errno)))")
+            throw FenceFailure("cannot create \(path): \(Errno.current)")
         }
         SSHSession.removeStaleFiles()
         let text = sshOptions.joined(separator: "\n") + "\n"
         let path = SSHSession.optionsFile(for: getpid())
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0, write(descriptor, text, text.utf8.count) == text.utf8.count else {
-            throw FenceFailure("cannot write \(path): \(String(cString: strerror(errno)))")
+        do {
+            let file = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
+            defer { file.close() }
+            try file.writeAll(text)
+        } catch {
+            throw FenceFailure("cannot write \(path): \(error)")
         }
-        close(descriptor)
     }
 
     /// Once connected, ssh runs on; its options are no longer needed.
@@ -107,7 +110,7 @@ struct SSHSession {
         let argv = [ssh] + options + arguments
         var cArguments = argv.map { strdup($0) } + [nil]
         execv(ssh, &cArguments)
-        let reason = String(cString: strerror(errno))
+        let reason = Errno.current.message
         let message = "fence_libvirt: cannot run \(ssh): \(reason)\n"
         _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
         _exit(255)

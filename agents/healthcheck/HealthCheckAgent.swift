@@ -4,6 +4,7 @@ import LVS
 import Netlink
 import OCF
 import OCFNetlink
+import POSIX
 
 /// What the agent works with on the node: the kernel's IPVS tables and the checker daemon.
 struct HealthCheckHost {
@@ -121,7 +122,7 @@ final class HealthCheckAgent: ResourceAgent {
         try record.save(to: recordFile)
 
         var pipeEnds: [Int32] = [-1, -1]
-        guard pipe(&pipeEnds) == 0 else { throw OCFError.generic("pipe: \(String(cString: strerror(errno)))") }
+        guard pipe(&pipeEnds) == 0 else { throw OCFError.generic("pipe: \(Errno.current)") }
         // The daemon keeps the write end (Background.launch closes every other descriptor).
         let writeEnd = pipeEnds[1]
         defer { close(pipeEnds[0]) }
@@ -130,7 +131,7 @@ final class HealthCheckAgent: ResourceAgent {
         let launched = Background.launch(host.daemon, [files.configuration.path, String(writeEnd)], output: logFile,
                                          keeping: [writeEnd])
         close(writeEnd)
-        guard let daemon = launched else { throw OCFError.generic("fork: \(String(cString: strerror(errno)))") }
+        guard let daemon = launched else { throw OCFError.generic("fork: \(Errno.current)") }
         record.daemon = daemon
         try record.save(to: recordFile)
         let answer = readLine(from: pipeEnds[0], deadline: context.deadline - .milliseconds(500))
@@ -149,19 +150,10 @@ final class HealthCheckAgent: ResourceAgent {
     /// One line from the daemon, or `nil` at end of file or when the deadline passes.
     private func readLine(from fd: Int32, deadline: ContinuousClock.Instant) -> String? {
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 512)
         while !bytes.contains(UInt8(ascii: "\n")) {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard remaining > .zero else { return nil }
-            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let milliseconds = Int32(min(remaining / .milliseconds(1), 60_000).rounded(.up))
-            let ready = poll(&descriptor, 1, milliseconds)
-            if ready < 0 && errno == EINTR { continue }
-            guard ready > 0 else { continue }
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            bytes += chunk[..<count]
+            guard let chunk = try? FileDescriptor(fd).read(upTo: 512, until: deadline) else { return nil }
+            guard !chunk.isEmpty else { break }
+            bytes += chunk
         }
         guard let end = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
         return String(decoding: bytes[..<end], as: UTF8.self)
@@ -257,8 +249,8 @@ final class HealthCheckAgent: ResourceAgent {
             case .absent: return
             }
             let identity = service.identity
-            guard try netlink("reading \(identity)", { () throws(NetlinkError) in try table.service(identity) }) != nil else { return }
-            let actual = try netlink("reading the real servers of \(identity)") { () throws(NetlinkError) in
+            guard try netlink("reading \(identity)", { try table.service(identity) }) != nil else { return }
+            let actual = try netlink("reading the real servers of \(identity)") {
                 try table.destinations(of: identity)
             }
             // Without the ipvs agent's configuration, the overridden servers are left to its next start.
@@ -269,7 +261,7 @@ final class HealthCheckAgent: ResourceAgent {
                     if case .deleteDestination = operation { return true }
                     return false
                 }
-            let outcomes = try netlink("restoring the weights of \(identity)") { () throws(NetlinkError) in
+            let outcomes = try netlink("restoring the weights of \(identity)") {
                 try table.apply(operations)
             }
             if let failure = outcomes.compactMap({ $0 }).first {
@@ -335,8 +327,8 @@ final class HealthCheckAgent: ResourceAgent {
             let (overrides, _) = try store.load()
             let table = try kernel.ipvsTable(in: parameters.netns)
             let identity = service.identity
-            guard try netlink("reading \(identity)", { () throws(NetlinkError) in try table.service(identity) }) != nil else { return }
-            let actual = try netlink("reading the real servers of \(identity)") { () throws(NetlinkError) in
+            guard try netlink("reading \(identity)", { try table.service(identity) }) != nil else { return }
+            let actual = try netlink("reading the real servers of \(identity)") {
                 try table.destinations(of: identity)
             }
             let differences = WeightSync.operations(service: identity, configured: configured, overrides: overrides,

@@ -1,4 +1,5 @@
 import Addresses
+import AgentRecords
 import Netlink
 import OCF
 import OCFNetlink
@@ -50,12 +51,12 @@ final class SyncDaemonAgent: ResourceAgent {
     func table() throws(OCFError) -> any IPVSTable { try kernel.ipvsTable(in: parameters.netns) }
 
     /// The configuration of the daemons this resource runs.
-    var configured: Record { Record(netns: parameters.netns?.path, daemon: parameters.daemon(.backup)) }
+    var configured: SyncDaemonRecord { SyncDaemonRecord(netns: parameters.netns?.path, daemon: parameters.daemon(.backup)) }
 
     /// Which daemons run: this resource's (on its interface with its sync ID, as configured or
     /// as a start recorded) and anybody else's.
-    func running(in table: any IPVSTable, record: Record?) throws -> (master: IPVSSyncDaemon?, backup: IPVSSyncDaemon?, foreign: [IPVSSyncDaemon]) {
-        let daemons = try netlink("reading the sync daemons") { () throws(NetlinkError) in try table.daemons() }
+    func running(in table: any IPVSTable, record: SyncDaemonRecord?) throws -> (master: IPVSSyncDaemon?, backup: IPVSSyncDaemon?, foreign: [IPVSSyncDaemon]) {
+        let daemons = try netlink("reading the sync daemons") { try table.daemons() }
         let ours = daemons.filter { configured.owns($0) || record?.owns($0) == true }
         return (ours.first { $0.state == .master }, ours.first { $0.state == .backup },
                 daemons.filter { daemon in !ours.contains(daemon) })
@@ -66,7 +67,7 @@ final class SyncDaemonAgent: ResourceAgent {
     func validate() throws {
         _ = try table()
         let routes = try kernel.routeTable(in: parameters.netns)
-        guard try netlink("looking up \(parameters.interface)", { () throws(NetlinkError) in
+        guard try netlink("looking up \(parameters.interface)", {
             try routes.link(named: parameters.interface)
         }) != nil else {
             throw OCFError.invalidArguments("interface: \(parameters.interface) does not exist on this node")
@@ -76,7 +77,7 @@ final class SyncDaemonAgent: ResourceAgent {
     /// Starts unpromoted: the backup daemon.
     func start() throws {
         let table = try table()
-        let record = try Record.load(from: recordFile)
+        let record = try SyncDaemonRecord.load(from: recordFile)
         let (master, backup, foreign) = try running(in: table, record: record)
         if let other = foreign.first(where: { $0.state == .backup }) {
             throw OCFError.generic("a backup sync daemon of another resource runs (\(other.interface), sync ID \(other.syncID)); not replacing it")
@@ -90,7 +91,7 @@ final class SyncDaemonAgent: ResourceAgent {
     }
 
     func stop() throws {
-        try Self.stopDaemons(of: [configured, try Record.load(from: recordFile)].compactMap { $0 }, context: context, kernel: kernel)
+        try Self.stopDaemons(of: [configured, try SyncDaemonRecord.load(from: recordFile)].compactMap { $0 }, context: context, kernel: kernel)
         context.forget(recordFile)
         removePromotionScore()
     }
@@ -98,7 +99,7 @@ final class SyncDaemonAgent: ResourceAgent {
     /// With a configuration that does not parse, the daemons a start recorded are stopped.
     static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: any Kernel) throws {
         let file = context.stateFile(agent: name)
-        guard let record = try Record.load(from: file) else {
+        guard let record = try SyncDaemonRecord.load(from: file) else {
             context.log.info("no sync daemon was recorded as started: nothing to stop")
             context.forget(file)
             return
@@ -109,13 +110,13 @@ final class SyncDaemonAgent: ResourceAgent {
 
     /// Stops every daemon that matches one of `records`; success when IPVS or the namespace
     /// is absent (nothing can run there).
-    static func stopDaemons(of records: [Record], context: AgentContext, kernel: any Kernel) throws {
+    static func stopDaemons(of records: [SyncDaemonRecord], context: AgentContext, kernel: any Kernel) throws {
         for netns in Set(records.map(\.netns)) {
             switch try IPVSPresence.check(kernel, in: netns.map { NamespaceReference(path: $0) }) {
             case .absent(let reason):
                 context.log.info("nothing to stop: \(reason)")
             case .present(let table):
-                let daemons = try netlink("reading the sync daemons") { () throws(NetlinkError) in try table.daemons() }
+                let daemons = try netlink("reading the sync daemons") { try table.daemons() }
                 for daemon in daemons where records.contains(where: { $0.netns == netns && $0.owns(daemon) }) {
                     try stopDaemon(daemon, in: table, log: context.log)
                 }
@@ -126,7 +127,7 @@ final class SyncDaemonAgent: ResourceAgent {
     /// The master daemon takes over; the backup daemon stops.
     func promote() throws {
         let table = try table()
-        let record = try Record.load(from: recordFile)
+        let record = try SyncDaemonRecord.load(from: recordFile)
         let (master, backup, foreign) = try running(in: table, record: record)
         guard record != nil || master != nil || backup != nil else {
             throw OCFError.generic("not started here: promote follows a start")
@@ -144,7 +145,7 @@ final class SyncDaemonAgent: ResourceAgent {
             log.info("no IPVS here: nothing is promoted")
             return
         }
-        let record = try Record.load(from: recordFile)
+        let record = try SyncDaemonRecord.load(from: recordFile)
         let (master, backup, _) = try running(in: table, record: record)
         guard record != nil || master != nil || backup != nil else {
             log.info("not started here: nothing to demote")
@@ -161,7 +162,7 @@ final class SyncDaemonAgent: ResourceAgent {
         guard let table = try IPVSPresence.tableForMonitor(kernel, in: parameters.netns, isProbe: context.isProbe) else {
             return .notRunning
         }
-        let record = try Record.load(from: recordFile)
+        let record = try SyncDaemonRecord.load(from: recordFile)
         let (master, backup, _) = try running(in: table, record: record)
         if let master {
             if !context.isProbe { setPromotionScore() }
@@ -199,7 +200,7 @@ final class SyncDaemonAgent: ResourceAgent {
     }
 
     private func startDaemon(_ state: IPVSSyncDaemon.State, in table: any IPVSTable) throws {
-        let outcome = try netlink("starting the \(state) sync daemon") { () throws(NetlinkError) in
+        let outcome = try netlink("starting the \(state) sync daemon") {
             try table.apply([.startDaemon(parameters.daemon(state))])
         }
         guard let failure = outcome.first ?? nil else {
@@ -217,9 +218,9 @@ final class SyncDaemonAgent: ResourceAgent {
 
     /// A virtual service with a real server of the other address family, if there is one.
     private func mixedFamilyService(in table: any IPVSTable) throws -> IPVSService.Identity? {
-        let services = try netlink("reading the services") { () throws(NetlinkError) in try table.services() }
+        let services = try netlink("reading the services") { try table.services() }
         for service in services {
-            let destinations = try netlink("reading the real servers of \(service.identity)") { () throws(NetlinkError) in
+            let destinations = try netlink("reading the real servers of \(service.identity)") {
                 try table.destinations(of: service.identity)
             }
             if destinations.contains(where: { $0.address.family != service.identity.family }) { return service.identity }
@@ -232,7 +233,7 @@ final class SyncDaemonAgent: ResourceAgent {
     }
 
     static func stopDaemon(_ daemon: IPVSSyncDaemon, in table: any IPVSTable, log: Log) throws {
-        let outcome = try netlink("stopping the \(daemon.state) sync daemon") { () throws(NetlinkError) in
+        let outcome = try netlink("stopping the \(daemon.state) sync daemon") {
             try table.apply([.stopDaemon(daemon.state)])
         }
         if let failure = outcome.first ?? nil, failure.kind != .notFound {
@@ -268,45 +269,3 @@ final class SyncDaemonAgent: ResourceAgent {
     }
 }
 
-/// What a start recorded in `$HA_RSCTMP/ipvs-sync-<instance>`: the namespace and the daemon
-/// settings, so a stop finds this resource's daemons whatever its parameters say by then.
-struct Record: Equatable {
-    var netns: String?
-    var daemon: IPVSSyncDaemon
-
-    /// Whether a running daemon (of either state) is this resource's: the kernel runs one
-    /// master and one backup per namespace, told apart from other directors' by the interface
-    /// and the sync ID.
-    func owns(_ running: IPVSSyncDaemon) -> Bool {
-        running.interface == daemon.interface && running.syncID == daemon.syncID
-    }
-
-    /// Whether a running daemon of this resource has exactly the recorded settings. The kernel
-    /// reports what it applied: zero settings stand for its defaults, which it reports filled in.
-    func matches(_ running: IPVSSyncDaemon) -> Bool {
-        running.interface == daemon.interface && running.syncID == daemon.syncID
-            && (daemon.maximumLength == 0 || running.maximumLength == daemon.maximumLength)
-            && (daemon.group == nil || running.group == daemon.group)
-            && (daemon.port == 0 || running.port == daemon.port)
-            && (running.ttl == 0 || running.ttl == daemon.ttl)
-    }
-
-    static func load(from file: StateFile) throws -> Record? {
-        guard let values = try file.read() else { return nil }
-        // Read back with the same checks as the parameters: a damaged record names nothing.
-        guard let interface = values["interface"].flatMap(InterfaceName.init), let syncID = values["syncid"].flatMap(UInt8.init),
-              let maximumLength = values["maxlen"].flatMap(UInt16.init), let port = values["port"].flatMap(UInt16.init),
-              let ttl = values["ttl"].flatMap(UInt8.init)
-        else { return nil }
-        let group = values["group"].flatMap(IPAddress.init)
-        let netns = values["netns"].flatMap { $0.hasPrefix("/") ? $0 : nil }
-        return Record(netns: netns, daemon: IPVSSyncDaemon(state: .backup, interface: interface.rawValue, syncID: syncID,
-                                                           maximumLength: maximumLength, group: group, port: port, ttl: ttl))
-    }
-
-    func save(to file: StateFile) throws {
-        try file.write([("netns", netns ?? ""), ("interface", daemon.interface), ("syncid", String(daemon.syncID)),
-                        ("maxlen", String(daemon.maximumLength)), ("group", daemon.group?.description ?? ""),
-                        ("port", String(daemon.port)), ("ttl", String(daemon.ttl))])
-    }
-}

@@ -1,4 +1,5 @@
 import Addresses
+import AgentRecords
 import LVS
 import Netlink
 import OCF
@@ -65,7 +66,7 @@ final class IPVSServiceAgent: ResourceAgent {
         let table = try openTable()
         try context.state.create()
         // Recorded first: a stop after a failed start (even with a broken configuration) finds it.
-        try Record(service: identity, namespace: parameters.netns?.path).save(to: recordFile)
+        try ServiceRecord(service: identity, namespace: parameters.netns?.path).save(to: recordFile)
         try overrides.withLock(deadline: context.deadline) {
             try releaseExpiredHold(table)
             let (actual, destinations) = try read(table)
@@ -82,7 +83,7 @@ final class IPVSServiceAgent: ResourceAgent {
     // MARK: stop
 
     func stop() throws {
-        let record = try Record.load(from: recordFile)
+        let record = try ServiceRecord.load(from: recordFile)
         let namespace = record?.namespace ?? parameters.netns?.path
         try Self.remove(identity, namespace: namespace, drainFor: parameters.drainTimeout, desired: desired,
                         context: context, kernel: kernel)
@@ -95,7 +96,7 @@ final class IPVSServiceAgent: ResourceAgent {
     /// With a configuration that does not parse, the recorded service is still removed.
     static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: any Kernel) throws {
         let file = context.stateFile(agent: name)
-        guard let record = try Record.load(from: file) else {
+        guard let record = try ServiceRecord.load(from: file) else {
             context.log.info("no service was recorded as started: nothing to stop")
             context.forget(file)
             return
@@ -122,7 +123,7 @@ final class IPVSServiceAgent: ResourceAgent {
             context.log.info("nothing to stop: \(reason)")
             return
         }
-        guard try netlink("reading \(identity)", { () throws(NetlinkError) in try table.service(identity) }) != nil else { return }
+        guard try netlink("reading \(identity)", { try table.service(identity) }) != nil else { return }
         if seconds > 0, let desired {
             drain(table, desired: desired, seconds: seconds, context: context)
         }
@@ -192,7 +193,7 @@ final class IPVSServiceAgent: ResourceAgent {
         }
         // A probe only reports: it reads without the lock and never repairs.
         guard !context.isProbe else {
-            return try netlink("reading \(identity)", { () throws(NetlinkError) in try table.service(identity) }) == nil
+            return try netlink("reading \(identity)", { try table.service(identity) }) == nil
                 ? .notRunning : .running
         }
         // The health checker holds the lock for a sync (milliseconds); one that holds it for
@@ -202,8 +203,8 @@ final class IPVSServiceAgent: ResourceAgent {
         do {
             return try overrides.withLock(deadline: lockDeadline) { try monitorUnderLock(table) }
         } catch let error as StateError where error.isLockHeld {
-            guard try netlink("reading \(identity)", { () throws(NetlinkError) in try table.service(identity) }) != nil else {
-                if try Record.load(from: recordFile) != nil { throw OCFError.generic("\(identity) disappeared from the IPVS table") }
+            guard try netlink("reading \(identity)", { try table.service(identity) }) != nil else {
+                if try ServiceRecord.load(from: recordFile) != nil { throw OCFError.generic("\(identity) disappeared from the IPVS table") }
                 return .notRunning
             }
             return .degraded("drift not checked: \(error) (the health checker's lock of \(identity))")
@@ -218,7 +219,7 @@ final class IPVSServiceAgent: ResourceAgent {
         let (actual, destinations) = try read(table)
         guard actual != nil else {
             // Started here and gone without a stop is a failure, not a clean stop.
-            if try Record.load(from: recordFile) != nil {
+            if try ServiceRecord.load(from: recordFile) != nil {
                 throw OCFError.generic("\(identity) disappeared from the IPVS table")
             }
             return .notRunning
@@ -265,10 +266,10 @@ final class IPVSServiceAgent: ResourceAgent {
 
     /// The service and its real servers as the kernel has them.
     private func read(_ table: any IPVSTable) throws -> (IPVSService?, [IPVSDestination]) {
-        guard let actual = try netlink("reading \(identity)", { () throws(NetlinkError) in try table.service(identity) }) else {
+        guard let actual = try netlink("reading \(identity)", { try table.service(identity) }) else {
             return (nil, [])
         }
-        let destinations = try netlink("reading the real servers of \(identity)") { () throws(NetlinkError) in
+        let destinations = try netlink("reading the real servers of \(identity)") {
             try table.destinations(of: identity)
         }
         return (actual, destinations)
@@ -276,7 +277,7 @@ final class IPVSServiceAgent: ResourceAgent {
 
     /// Applies a plan; every refused request is logged and the first is the exit reason.
     private func apply(_ operations: [IPVSOperation], to table: any IPVSTable) throws {
-        let outcomes = try netlink("changing \(identity)") { () throws(NetlinkError) in try table.apply(operations) }
+        let outcomes = try netlink("changing \(identity)") { try table.apply(operations) }
         if let failure = failure(of: outcomes) { throw OCFError.generic(failure) }
     }
 
@@ -307,7 +308,7 @@ final class IPVSServiceAgent: ResourceAgent {
     private func undo(before: IPVSService?, destinations beforeDestinations: [IPVSDestination]) throws -> String {
         let table = try openTable()
         guard let before else {
-            let outcome = try netlink("deleting \(identity)") { () throws(NetlinkError) in try table.apply([.deleteService(identity)]) }
+            let outcome = try netlink("deleting \(identity)") { try table.apply([.deleteService(identity)]) }
             if let failure = outcome.first ?? nil, failure.kind != .notFound { throw failure.ocf(while: "deleting \(identity)") }
             return "was removed again"
         }
@@ -337,8 +338,8 @@ final class IPVSServiceAgent: ResourceAgent {
     private func releaseExpiredHold(_ table: any IPVSTable) throws {
         let (held, _) = try overrides.load()
         guard held.holdExpired() else { return }
-        if try netlink("reading \(identity)", { () throws(NetlinkError) in try table.service(identity) }) != nil {
-            let destinations = try netlink("reading the real servers of \(identity)") { () throws(NetlinkError) in
+        if try netlink("reading \(identity)", { try table.service(identity) }) != nil {
+            let destinations = try netlink("reading the real servers of \(identity)") {
                 try table.destinations(of: identity)
             }
             let operations = WeightSync.operations(service: identity, configured: desired.destinations, overrides: HealthOverrides(),
@@ -350,20 +351,3 @@ final class IPVSServiceAgent: ResourceAgent {
     }
 }
 
-/// What a start recorded: the service and namespace a stop must clean up.
-struct Record: Equatable {
-    var service: IPVSService.Identity
-    var namespace: String?
-
-    /// The record, read back with the checks the parameters get: a damaged record names nothing.
-    static func load(from file: StateFile) throws -> Record? {
-        guard let values = try file.read(), let text = values["service"],
-              let spec = try? ServiceSpec(parsing: text) else { return nil }
-        let namespace = values["netns"].flatMap { $0.isEmpty ? nil : try? NamespaceReference(ocfValue: $0) }
-        return Record(service: spec.identity, namespace: namespace?.path)
-    }
-
-    func save(to file: StateFile) throws {
-        try file.write([("service", ServiceSpec(identity: service).description), ("netns", namespace ?? "")])
-    }
-}

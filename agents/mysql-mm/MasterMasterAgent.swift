@@ -92,16 +92,16 @@ final class MasterMasterAgent: ResourceAgent {
     /// READ_ONLY ADMIN (or SUPER, which included it before MariaDB 10.11) write through it. Warns
     /// about every such account but the agent's own and replication's.
     private func checkBarrier() throws {
-        let connection = try sql("connecting") { () throws(MySQLError) in try database.connect(parameters.endpoint, login: login) }
-        let state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
+        let connection = try sql("connecting") { try database.connect(parameters.endpoint, login: login) }
+        let state = try sql("reading the server's state") { try ServerState.read(connection) }
         guard state.flavor == .mariaDB else {
             log.info("MySQL: super_read_only stops every account but replication; nothing to check")
             return
         }
-        let own = try sql("reading the agent's account") { () throws(MySQLError) in
+        let own = try sql("reading the agent's account") {
             try connection.query("SELECT CURRENT_USER() AS me").first?["me"].text ?? ""
         }
-        let grantees = try sql("listing privileges") { () throws(MySQLError) in
+        let grantees = try sql("listing privileges") {
             try connection.query("SELECT DISTINCT GRANTEE FROM information_schema.USER_PRIVILEGES").compactMap { $0["GRANTEE"].text }
         }
         let at = own.lastIndex(of: "@") ?? own.endIndex
@@ -111,7 +111,7 @@ final class MasterMasterAgent: ResourceAgent {
             return
         }
         let replication = state.replica.map { "'\($0.masterUser)'@" } ?? "\u{0}"
-        let rows = try sql("listing privileges") { () throws(MySQLError) in
+        let rows = try sql("listing privileges") {
             try connection.query("SELECT DISTINCT GRANTEE FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('READ_ONLY ADMIN', 'SUPER')")
         }
         let writers = rows.compactMap { $0["GRANTEE"].text }.filter { $0 != mine && !$0.hasPrefix(replication) && !$0.hasPrefix("'mariadb.sys'@") }
@@ -128,12 +128,12 @@ final class MasterMasterAgent: ResourceAgent {
         try context.state.create()
         var record = configured
         if let old = try Record.load(from: recordFile) { record.promoted = old.promoted && old.endpoint == record.endpoint }
-        record.note(try sql("reading where the server lives") { () throws(MySQLError) in try ServerPlacement.read(connection) })
+        record.note(try sql("reading where the server lives") { try ServerPlacement.read(connection) })
         try record.save(to: recordFile)
-        let state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
+        let state = try sql("reading the server's state") { try ServerState.read(connection) }
         if !state.readOnly {
-            try sql("setting read_only ON") { () throws(MySQLError) in
-                try server.makeReadOnly(connection, flavor: state.flavor) { () throws(MySQLError) in try database.connect(parameters.endpoint, login: login) }
+            try sql("setting read_only ON") {
+                try server.makeReadOnly(connection, flavor: state.flavor, reconnecting: parameters.endpoint, login: login)
             }
             log.info("read_only was OFF: now ON (an instance starts unpromoted)")
             if parameters.killConnectionsOnDemote { try closeClients(connection) }
@@ -148,20 +148,20 @@ final class MasterMasterAgent: ResourceAgent {
 
     /// Starts replication threads that are stopped (START REPLICA starts only those).
     private func ensureReplication(_ connection: MySQLConnection) throws {
-        let state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
+        let state = try sql("reading the server's state") { try ServerState.read(connection) }
         guard let replica = state.replica else {
             log.warning("\(parameters.endpoint) is not a replica: it cannot catch up with a writer and will not be promotable")
             return
         }
-        guard replica.ioRunning == "No" || replica.sqlRunning == "No" else { return }
-        try sql("starting the replication threads") { () throws(MySQLError) in try startReplica(connection) }
+        guard replica.ioRunning == .stopped || replica.sqlRunning == .stopped else { return }
+        try sql("starting the replication threads") { try startReplica(connection) }
         log.info("started the replication threads (they were IO \(replica.ioRunning), SQL \(replica.sqlRunning))")
         // The IO thread connects after START returns: wait for it a little (not for a master
         // that is down: then it stays Connecting, and the monitor says so).
         let deadline = min(context.deadline, .now + parameters.connectTimeout.duration)
         while ContinuousClock.now < deadline {
-            let now = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
-            guard let replica = now.replica, replica.ioRunning != "Yes", replica.lastIOErrno == 0, replica.sqlRunning == "Yes" else { return }
+            let now = try sql("reading the server's state") { try ServerState.read(connection) }
+            guard let replica = now.replica, replica.ioRunning != .running, replica.lastIOErrno == 0, replica.sqlRunning == .running else { return }
             sleep(for: .milliseconds(10))
         }
     }
@@ -213,9 +213,7 @@ final class MasterMasterAgent: ResourceAgent {
             let endpoint = otherwise ?? record.endpoint
             do throws(MySQLError) {
                 let state = try ServerState.read(connection)
-                try server.makeReadOnly(connection, flavor: state.flavor) { () throws(MySQLError) in
-                    try database.connect(endpoint, login: login)
-                }
+                try server.makeReadOnly(connection, flavor: state.flavor, reconnecting: endpoint, login: login)
                 context.log.info("read_only is ON on \(endpoint)")
                 publisher.publishFinal(try ServerState.read(connection).binlog)
             } catch {
@@ -288,8 +286,8 @@ final class MasterMasterAgent: ResourceAgent {
     func promote() throws {
         guard var record = try Record.load(from: recordFile) else { throw OCFError.generic("not started here: promote follows a start") }
         let began = ContinuousClock.now
-        let connection = try sql("connecting") { () throws(MySQLError) in try database.connect(parameters.endpoint, login: login) }
-        var state = try sql("reading the server's state") { () throws(MySQLError) in
+        let connection = try sql("connecting") { try database.connect(parameters.endpoint, login: login) }
+        var state = try sql("reading the server's state") {
             try ServerState.read(connection, heartbeatTable: heartbeatTable)
         }
         let publisher = Publisher(context: context)
@@ -306,7 +304,7 @@ final class MasterMasterAgent: ResourceAgent {
             }
             let peer = try checkPeer(state)
             state = try catchUp(connection, state: state, peer: peer, finals: finals)
-            try sql("setting read_only OFF") { () throws(MySQLError) in try server.makeWritable(connection) }
+            try sql("setting read_only OFF") { try server.makeWritable(connection) }
             let took = began.duration(to: .now)
             log.info("promoted: read_only OFF after \(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000) ms, every received transaction applied (\(state.current?.description ?? "no GTID")), peer \(peer.description)"
                      + (finals.isEmpty ? "" : ", final position of \(finals.keys.sorted().joined(separator: ", ")) applied"))
@@ -342,17 +340,17 @@ final class MasterMasterAgent: ResourceAgent {
         } catch {
             throw OCFError.generic("cannot make it read-only: \(error) (\(record.endpoint))")
         }
-        let state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
+        let state = try sql("reading the server's state") { try ServerState.read(connection) }
         if !state.readOnly {
-            try sql("setting read_only ON") { () throws(MySQLError) in
-                try server.makeReadOnly(connection, flavor: state.flavor) { () throws(MySQLError) in try database.connect(endpoint, login: login) }
+            try sql("setting read_only ON") {
+                try server.makeReadOnly(connection, flavor: state.flavor, reconnecting: endpoint, login: login)
             }
             log.info("read_only ON")
         }
         // Also when a demote is retried (read_only ON already, its clients maybe not killed).
         if parameters.killConnectionsOnDemote && (!state.readOnly || record.promoted) { try closeClients(connection) }
         // Nothing writes any more: how far it got is final, for the peer's promote.
-        let final = try sql("reading the final position") { () throws(MySQLError) in try ServerState.read(connection).binlog }
+        let final = try sql("reading the final position") { try ServerState.read(connection).binlog }
         Publisher(context: context).publishFinal(final)
         guard recorded != nil else { return }
         if record.promoted {
@@ -367,7 +365,7 @@ final class MasterMasterAgent: ResourceAgent {
     /// replication threads that are stopped.
     func reloadAgent() throws {
         guard let record = try Record.load(from: recordFile) else { return }
-        let connection = try sql("connecting") { () throws(MySQLError) in try database.connect(parameters.endpoint, login: login) }
+        let connection = try sql("connecting") { try database.connect(parameters.endpoint, login: login) }
         try ensureReplication(connection)
         try look(connection, record: record)
     }
@@ -382,7 +380,7 @@ final class MasterMasterAgent: ResourceAgent {
     /// Reads the state, judges it and publishes the attributes (not in probes).
     @discardableResult
     private func look(_ connection: MySQLConnection, record: Record) throws -> (verdict: Verdict, state: ServerState) {
-        let state = try sql("reading the server's state") { () throws(MySQLError) in
+        let state = try sql("reading the server's state") {
             try ServerState.read(connection, heartbeatTable: heartbeatTable)
         }
         let verdict = try judge(state, record: record)
@@ -492,7 +490,7 @@ final class MasterMasterAgent: ResourceAgent {
                 throw OCFError.generic("not caught up within \(parameters.catchupTimeout): \(missing.values.reduce(0, +)) transaction(s) received but not applied (domains \(missing.keys.sorted()))")
             }
             sleep(for: .milliseconds(5))
-            state = try sql("reading the server's state") { () throws(MySQLError) in try ServerState.read(connection) }
+            state = try sql("reading the server's state") { try ServerState.read(connection) }
         }
     }
 
@@ -529,19 +527,19 @@ final class MasterMasterAgent: ResourceAgent {
     }
 
     private func closeClients(_ connection: MySQLConnection) throws {
-        let killed = try sql("killing client connections") { () throws(MySQLError) in try LocalServer.killClients(connection) }
+        let killed = try sql("killing client connections") { try LocalServer.killClients(connection) }
         log.info("killed \(killed.count) client connection(s)")
     }
 
     /// A statement's failure as the action's error.
     @discardableResult
-    private func sql<T>(_ what: String, _ body: () throws(MySQLError) -> T) throws(OCFError) -> T {
+    /// (The body throws `MySQLError`; a plain closure spares every call site its annotation.)
+    private func sql<T>(_ what: String, _ body: () throws -> T) throws(OCFError) -> T {
         do {
             return try body()
+        } catch let error as MySQLError where error.isLoginRefused || error.isPrivilegeMissing {
+            throw OCFError.permissionDenied("\(what): \(error) (\(parameters.endpoint))")
         } catch {
-            if error.isLoginRefused || error.isPrivilegeMissing {
-                throw OCFError.permissionDenied("\(what): \(error) (\(parameters.endpoint))")
-            }
             throw OCFError.generic("\(what): \(error) (\(parameters.endpoint))")
         }
     }

@@ -2,6 +2,9 @@ import MySQLClient
 import MySQLReplication
 import OCF
 
+/// lag_source's values.
+extension LagSource: OCFEnumeration {}
+
 /// The parameters of `ocf:tandem:mysql-mm`, each declared once.
 struct MasterMasterParameters: ParameterSet {
     @Parameter("socket", short: "Server socket",

@@ -2,6 +2,7 @@ import Glibc
 import MySQLClient
 import MySQLReplication
 import OCF
+import POSIX
 
 /// The local server: reaching it, proving it down, and switching it read-only. A stop or
 /// demote that calls a writable server "down" makes a second writer as soon as the peer is
@@ -54,13 +55,14 @@ struct LocalServer {
         for other in others {
             switch connect(other, login: login) {
             case .success(let connection):
-                switch Result(catching: { () throws(MySQLError) in try ServerPlacement.read(connection) }) {
-                case .success(let placement) where placement.dataDirectory == directory:
-                    log.warning("\(endpoint) does not answer; reached the server over \(other)")
-                    return .answered(connection, otherwise: other)
-                case .success(let placement):
+                do {
+                    let placement = try ServerPlacement.read(connection)
+                    if placement.dataDirectory == directory {
+                        log.warning("\(endpoint) does not answer; reached the server over \(other)")
+                        return .answered(connection, otherwise: other)
+                    }
                     log.info("\(other) is another server (data in \(placement.dataDirectory))")
-                case .failure(let error):
+                } catch {
                     alive.append("\(other): \(error)")
                 }
             case .failure(let error) where error.isNotListening:
@@ -77,7 +79,7 @@ struct LocalServer {
     }
 
     private func connect(_ endpoint: MySQLEndpoint, login: MySQLLogin) -> Result<MySQLConnection, MySQLError> {
-        Result(catching: { () throws(MySQLError) in try database.connect(endpoint, login: login) })
+        do { return .success(try database.connect(endpoint, login: login)) } catch { return .failure(error) }
     }
 
     // MARK: read_only
@@ -87,9 +89,9 @@ struct LocalServer {
     /// writes; the session's lock_wait_timeout bounds each wait (the server's default is a day),
     /// and the sessions holding it back are killed from a second connection before the next try
     /// (as MHA does): a backup's LOCK TABLES must not get a demote to fail and the node fenced.
-    /// - Parameter open: a new connection to the same server, for the killing.
+    /// - Parameters: `endpoint` and `login` open a second connection to the same server, for the killing.
     func makeReadOnly(_ connection: MySQLConnection, flavor: ServerState.Flavor,
-                      open: () throws(MySQLError) -> MySQLConnection) throws(MySQLError) {
+                      reconnecting endpoint: MySQLEndpoint, login: MySQLLogin) throws(MySQLError) {
         let statement = Self.readOnlyStatement(flavor)
         var current = connection
         // Below the client's read timeout (at least 1 s), so the server answers "lock wait timeout" first.
@@ -103,7 +105,7 @@ struct LocalServer {
                 guard ContinuousClock.now + .seconds(wait) < context.deadline else { throw error }
                 // No answer: the client gave up first; the statement may still wait at the server.
                 let lost = error.isNoAnswer
-                let killer = try open()
+                let killer = try database.connect(endpoint, login: login)
                 let own = lost ? nil : try current.query("SELECT CONNECTION_ID() AS id").first?["id"].integer
                 let killed = try Self.killClients(killer, sparing: own.map { [$0] } ?? [])
                 log.warning("read_only waited for a lock (\(error)): killed \(killed.count) client session(s) \(killed) and trying again")
@@ -190,16 +192,5 @@ enum MySQLProcesses {
 
 /// A small file of /proc, whole; `nil` when it cannot be read.
 func readText(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 16384)
-    while true {
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if count < 0 && errno == EINTR { continue }
-        guard count > 0 else { break }
-        bytes += buffer[..<count]
-    }
-    return String(decoding: bytes, as: UTF8.self)
+    (try? readWholeFile(path)).map { String(decoding: $0, as: UTF8.self) }
 }

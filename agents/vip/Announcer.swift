@@ -3,6 +3,7 @@ import Glibc
 import LinkLayer
 import Netlink
 import OCF
+import POSIX
 
 /// Telling the link that an address moved here, and the background process that repeats it:
 /// the seam where tests watch announcements instead of sending them.
@@ -63,7 +64,7 @@ struct LinkAnnouncements: Announcements {
         // died, or cancelled) means exit.
         var gate: [Int32] = [-1, -1]
         guard pipe(&gate) == 0 else {
-            log.warning("cannot create the announcer's pipe (\(String(cString: strerror(errno)))): only the first announcement was sent")
+            log.warning("cannot create the announcer's pipe (\(Errno.current)): only the first announcement was sent")
             return nil
         }
         _ = fcntl(gate[1], F_SETFD, FD_CLOEXEC)
@@ -81,7 +82,7 @@ struct LinkAnnouncements: Announcements {
         close(reader)
         guard let announcer else {
             close(writer)
-            log.warning("cannot fork the announcer (\(String(cString: strerror(errno)))): only the first announcement was sent")
+            log.warning("cannot fork the announcer (\(Errno.current)): only the first announcement was sent")
             return nil
         }
         return PendingAnnouncer(identity: announcer, release: {

@@ -1,4 +1,5 @@
 import Addresses
+import AgentRecords
 import Netlink
 import OCF
 import OCFNetlink
@@ -43,9 +44,6 @@ final class VirtualIP: ResourceAgent {
     let context: AgentContext
     let host: VIPHost
     private let routes: any AddressTable
-    private var resolved: Placement?
-    /// The route lookup, made once (the interface and the prefix may both come from it).
-    private var connectedRouteLookup: Route??
 
     init(parameters: VIPParameters, context: AgentContext, host: VIPHost) throws {
         self.parameters = parameters
@@ -61,144 +59,35 @@ final class VirtualIP: ResourceAgent {
         RealServerSysctls(state: context.state, store: context.traced(host.sysctls), deadline: context.deadline)
     }
 
-    /// The addresses that may be this resource's: an address on lo is the VIP only for an
-    /// LVS-DR real server (otherwise it is a real-server address of another resource, or the
-    /// admin's, and not ours to report or remove).
-    private func holders(in addresses: [InterfaceAddress]) -> [InterfaceAddress] {
-        addresses.filter { $0.address == ip && (parameters.lvsDRRealServer || $0.interfaceIndex != Link.loopbackIndex) }
-    }
+    private func holders(in addresses: [InterfaceAddress]) -> [InterfaceAddress] { Placement.holders(of: parameters, in: addresses) }
 
     // MARK: validate-all
 
     func validate() throws {
-        let placement = try placement(addresses: try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() })
+        let placement = try Placement.resolve(parameters, in: try PlacementSnapshot.read(for: parameters, from: routes))
         if parameters.lvsDRRealServer, ip.family == .inet, let network = placement.networkLink,
            !host.sysctls.exists(Sysctl("net/ipv4/conf/\(network.name)/arp_ignore")) {
             throw OCFError.notInstalled("lvs_dr_realserver: /proc/sys/net/ipv4/conf/\(network.name) is missing")
         }
     }
 
-    /// Resolves interface, prefix and label, once per action.
-    func placement(addresses: [InterfaceAddress]) throws -> Placement {
-        if let resolved { return resolved }
-        let result = try parameters.lvsDRRealServer ? realServerPlacement() : networkPlacement(addresses)
-        resolved = result
-        return result
-    }
-
-    /// The node's own subnets that contain the address: an address of another interface
-    /// whose prefix covers it (what the connected route says, read from the address dump
-    /// already in hand — and right even when the address itself is already local somewhere,
-    /// where the kernel's route lookup answers with the local table instead).
-    private func coveringSubnets(_ addresses: [InterfaceAddress]) -> [InterfaceAddress] {
-        addresses.filter { held in
-            held.address != ip && held.address.family == ip.family && held.interfaceIndex != Link.loopbackIndex
-                && held.prefixLength > 0 && held.prefixLength < ip.maximumPrefixLength
-                && held.address.covers(ip, prefixLength: held.prefixLength)
-        }.sorted { $0.prefixLength > $1.prefixLength }
-    }
-
-    private func networkPlacement(_ addresses: [InterfaceAddress]) throws -> Placement {
-        let holders = holders(in: addresses)
-        let subnets = coveringSubnets(addresses)
-        let link: Link
-        if let nic = parameters.nic {
-            link = try requireLink(nic)
-        } else if let held = holders.first, let holder = try lookUpLink(held.interfaceIndex) {
-            link = holder
-        } else if let subnet = subnets.first, let owner = try lookUpLink(subnet.interfaceIndex) {
-            link = owner
-        } else if let route = try connectedRoute(), let routed = try lookUpLink(route.interfaceIndex) {
-            link = routed
-        } else {
-            throw OCFError.invalidArguments("nic: no interface on this node has a connected route to \(ip); set nic and cidr_netmask")
-        }
-
-        let prefix: Int
-        if let configured = parameters.cidrNetmask {
-            prefix = configured.length
-        } else if let held = holders.first(where: { $0.interfaceIndex == link.index }) {
-            prefix = held.prefixLength
-        } else if let subnet = subnets.first(where: { $0.interfaceIndex == link.index }) {
-            prefix = subnet.prefixLength
-        } else if let route = try connectedRoute(), route.interfaceIndex == link.index {
-            // A device route without a prefix (`default dev eth0`) says nothing about the subnet:
-            // a /0 address would claim every address there is.
-            guard route.prefixLength > 0 else {
-                throw OCFError.invalidArguments("cidr_netmask: the route to \(ip) on \(link.name) is a default route (prefix 0); set cidr_netmask")
-            }
-            prefix = route.prefixLength
-        } else {
-            throw OCFError.invalidArguments("cidr_netmask: no connected route to \(ip) on \(link.name) to take the prefix from; set cidr_netmask")
-        }
-        if case .v4(let v4) = ip, prefix <= 30, let broadcast = v4.broadcast(prefixLength: prefix) {
-            let network = IPv4Address(broadcast.value & IPv4Address.netmask(prefixLength: prefix).value)
-            if v4 == network || v4 == broadcast {
-                throw OCFError.invalidArguments("ip: \(ip) is the network or broadcast address of its /\(prefix) on \(link.name)")
-            }
-        }
-        return Placement(link: link, prefixLength: prefix, label: try label(on: link), networkLink: link)
-    }
-
-    private func realServerPlacement() throws -> Placement {
-        guard let loopback = try lookUpLink(Link.loopbackIndex) else {
-            throw OCFError.notInstalled("lvs_dr_realserver: this node has no lo interface")
-        }
-        var network: Link?
-        if let nic = parameters.nic {
-            network = try requireLink(nic)
-        } else if let route = try connectedRoute() {
-            network = try lookUpLink(route.interfaceIndex)
-        }
-        // IPv4 needs the interface for its ARP sysctls; IPv6 needs none.
-        if network == nil && ip.family == .inet {
-            throw OCFError.invalidArguments("nic: no interface on this node has a connected route to \(ip); set nic to the interface LVS-DR traffic arrives on")
-        }
-        return Placement(link: loopback, prefixLength: ip.maximumPrefixLength, label: try label(on: loopback),
-                         networkLink: network)
-    }
-
-    private func label(on link: Link) throws -> AddressLabel? {
-        guard let suffix = parameters.iflabel, let interface = InterfaceName(link.name) else { return nil }
-        guard let label = AddressLabel(interface: interface, suffix: suffix) else {
-            throw OCFError(parameters.nic == nil ? .invalidArguments : .notConfigured,
-                           "iflabel: \(link.name):\(suffix) is longer than 15 characters")
-        }
-        return label
-    }
-
-    private func requireLink(_ name: InterfaceName) throws -> Link {
-        guard let link = try netlink("looking up \(name)", { () throws(NetlinkError) in try routes.link(named: name) }) else {
-            throw OCFError.invalidArguments("nic: interface \(name) does not exist on this node")
-        }
-        return link
-    }
-
     private func lookUpLink(_ index: Int32?) throws -> Link? {
         guard let index else { return nil }
-        return try netlink("looking up interface \(index)") { () throws(NetlinkError) in try routes.link(index: index) }
-    }
-
-    /// The directly connected route the kernel would use for the address, if it has one.
-    private func connectedRoute() throws -> Route? {
-        if let connectedRouteLookup { return connectedRouteLookup }
-        let route = try netlink("looking up the route to \(ip)") { () throws(NetlinkError) in try routes.route(to: ip) }
-        let connected = route?.isDirectlyConnected == true ? route : nil
-        connectedRouteLookup = .some(connected)
-        return connected
+        return try netlink("looking up interface \(index)") { try routes.link(index: index) }
     }
 
     // MARK: start
 
     func start() throws {
-        let addresses = try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() }
-        let placement = try placement(addresses: addresses)
+        let kernel = try PlacementSnapshot.read(for: parameters, from: routes)
+        let placement = try Placement.resolve(parameters, in: kernel)
         if parameters.checkLink, let network = placement.networkLink, !network.isOperational {
             throw OCFError.generic("\(network.name) is \(network.flags.contains(.up) ? "without carrier" : "down"); not starting \(ip) (check_link)")
         }
-        let mine = holders(in: addresses)
+        let mine = holders(in: kernel.addresses)
         if let elsewhere = mine.first(where: { $0.interfaceIndex != placement.link.index }) {
-            let name = (try? lookUpLink(elsewhere.interfaceIndex))??.name ?? "interface \(elsewhere.interfaceIndex)"
+            let name = kernel.link(elsewhere.interfaceIndex)?.name ?? (try? lookUpLink(elsewhere.interfaceIndex))??.name
+                ?? "interface \(elsewhere.interfaceIndex)"
             throw OCFError.generic("\(ip) is already on \(name); it must be removed there first")
         }
         let existing = mine.first { $0.interfaceIndex == placement.link.index }
@@ -208,8 +97,8 @@ final class VirtualIP: ResourceAgent {
 
         // Record the intent before changing anything, so a stop after a failed start undoes it;
         // an announcer a previous start left running stays recorded until it is stopped.
-        var record = Record(address: ip, placement: placement, realServer: parameters.lvsDRRealServer)
-        let previous = try Record.load(from: stateFile)
+        var record = AddressRecord(address: ip, placement: placement, realServer: parameters.lvsDRRealServer)
+        let previous = try AddressRecord.load(from: stateFile)
         record.announcer = previous?.announcer
         try context.state.create()
         try record.save(to: stateFile)
@@ -223,7 +112,7 @@ final class VirtualIP: ResourceAgent {
         } else {
             log.info("\(ip)/\(placement.prefixLength) is already on \(placement.link.name)")
         }
-        if case .v6 = ip { try awaitDuplicateAddressDetection(on: placement.link, addedHere: existing == nil) }
+        if case .v6 = ip { try awaitDuplicateAddressDetection(on: placement, addedHere: existing == nil) }
 
         // Started already (the address and its record are there): announced already.
         if let existing, previous?.matches(existing) == true { return }
@@ -277,8 +166,9 @@ final class VirtualIP: ResourceAgent {
     /// Waits, on address events, until the kernel has checked the IPv6 address is not in use.
     /// - Parameter addedHere: this start added the address; an address that was there before
     ///   is never removed, whatever detection says.
-    private func awaitDuplicateAddressDetection(on link: Link, addedHere: Bool) throws {
-        let outcome = try netlink("waiting for duplicate address detection") { () throws(NetlinkError) in
+    private func awaitDuplicateAddressDetection(on placement: Placement, addedHere: Bool) throws {
+        let link = placement.link
+        let outcome = try netlink("waiting for duplicate address detection") {
             try routes.waitForDuplicateAddressDetection(of: ip, interfaceIndex: link.index, deadline: context.deadline)
         }
         switch outcome {
@@ -289,7 +179,7 @@ final class VirtualIP: ResourceAgent {
             log.warning("\(link.name) is down: duplicate address detection of \(ip) finishes when it comes up")
         case .failed:
             if addedHere {
-                try? routes.deleteAddress(ip, prefixLength: resolved?.prefixLength ?? ip.maximumPrefixLength, interfaceIndex: link.index)
+                try? routes.deleteAddress(ip, prefixLength: placement.prefixLength, interfaceIndex: link.index)
             }
             throw OCFError.generic("duplicate address detection failed: another node on \(link.name) holds \(ip)")
         case .removed:
@@ -302,12 +192,12 @@ final class VirtualIP: ResourceAgent {
     // MARK: stop
 
     func stop() throws {
-        if let record = try Record.load(from: stateFile) {
+        if let record = try AddressRecord.load(from: stateFile) {
             try VirtualIP.undo(record, routes: routes, context: context, host: host)
             return
         }
         // No record (state lost): remove what monitor would call this resource.
-        let addresses = try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() }
+        let addresses = try netlink("listing addresses") { try routes.addresses() }
         let expected = try expectedInterfaceIndex()
         for held in holders(in: addresses) where (expected == nil || held.interfaceIndex == expected)
             && (parameters.cidrNetmask == nil || held.prefixLength == parameters.cidrNetmask?.length) {
@@ -320,7 +210,7 @@ final class VirtualIP: ResourceAgent {
 
     /// With a configuration that does not parse, a recorded start is still undone.
     static func stop(unparsableConfiguration problems: ParameterProblems, context: AgentContext, host: VIPHost) throws {
-        guard let record = try Record.load(from: context.stateFile(agent: name)) else {
+        guard let record = try AddressRecord.load(from: context.stateFile(agent: name)) else {
             context.log.info("no address was recorded as started: nothing to stop")
             context.forget(context.stateFile(agent: name))
             return
@@ -329,12 +219,12 @@ final class VirtualIP: ResourceAgent {
     }
 
     /// Removes exactly what a start recorded: the announcer, the address, the sysctls, the record.
-    static func undo(_ record: Record, routes: any AddressTable, context: AgentContext, host: VIPHost) throws {
+    static func undo(_ record: AddressRecord, routes: any AddressTable, context: AgentContext, host: VIPHost) throws {
         // Silence first: once stop returns, no announcement of this address may leave this node.
         if let announcer = record.announcer, !host.announcements.terminate(announcer, by: context.deadline) {
             throw OCFError.generic("the announcer of \(record.address) (pid \(announcer.pid)) does not stop")
         }
-        let addresses = try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() }
+        let addresses = try netlink("listing addresses") { try routes.addresses() }
         if addresses.contains(where: record.matches) {
             do {
                 try routes.deleteAddress(record.address, prefixLength: record.prefixLength, interfaceIndex: record.interfaceIndex)
@@ -372,9 +262,9 @@ final class VirtualIP: ResourceAgent {
     // MARK: monitor
 
     func monitor() throws -> MonitorResult {
-        let addresses = try netlink("listing addresses") { () throws(NetlinkError) in try routes.addresses() }
+        let addresses = try netlink("listing addresses") { try routes.addresses() }
         let holders = holders(in: addresses)
-        let record = try Record.load(from: stateFile)
+        let record = try AddressRecord.load(from: stateFile)
         guard !holders.isEmpty else {
             // Started here and gone without a stop is a failure, not a clean stop.
             if let record, !context.isProbe {
@@ -409,7 +299,7 @@ final class VirtualIP: ResourceAgent {
         if parameters.checkLink || parameters.arpRefreshOnMonitor {
             let network: Link?
             if let realServerNIC {
-                guard let link = try netlink("looking up \(realServerNIC)", { () throws(NetlinkError) in try routes.link(named: realServerNIC) })
+                guard let link = try netlink("looking up \(realServerNIC)", { try routes.link(named: realServerNIC) })
                 else { throw OCFError.generic("\(realServerNIC) has disappeared") }
                 network = link
             } else {
@@ -436,7 +326,7 @@ final class VirtualIP: ResourceAgent {
         if parameters.lvsDRRealServer { return Link.loopbackIndex }
         guard let nic = parameters.nic else { return nil }
         // A configured interface missing here holds nothing: report whatever holds the address as misplaced.
-        return try netlink("looking up \(nic)") { () throws(NetlinkError) in try routes.link(named: nic) }?.index ?? -1
+        return try netlink("looking up \(nic)") { try routes.link(named: nic) }?.index ?? -1
     }
 
     private func interfaceName(_ index: Int32) throws -> String {

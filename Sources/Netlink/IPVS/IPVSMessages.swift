@@ -28,11 +28,15 @@ final class Message {
 
     deinit { nlmsg_free(handle) }
 
-    func nest(_ type: Int, _ body: () throws(NetlinkError) -> Void) throws(NetlinkError) {
+    /// Opens a nested attribute; the attributes put until `endNest` go inside it.
+    func beginNest(_ type: Int) throws(NetlinkError) -> UnsafeMutablePointer<nlattr> {
         guard let start = nla_nest_start(handle, Int32(type)) else {
             throw NetlinkError(function: "nla_nest_start", libnlCode: -NLE_NOMEM)
         }
-        try body()
+        return start
+    }
+
+    func endNest(_ start: UnsafeMutablePointer<nlattr>) throws(NetlinkError) {
         try check("nla_nest_end", nla_nest_end(handle, start))
     }
 
@@ -71,17 +75,19 @@ final class Message {
             try self.destination(destination, serviceFamily: identity.family)
         case .deleteDestination(let identity, let key):
             try service(identity)
-            try nest(IPVS_CMD_ATTR_DEST) { () throws(NetlinkError) in
-                try put(IPVS_DEST_ATTR_ADDR, address: key.address)
-                try put16(IPVS_DEST_ATTR_PORT, key.port.bigEndian)
-                if key.address.family != identity.family {
-                    try put16(IPVS_DEST_ATTR_ADDR_FAMILY, UInt16(key.address.family.rawValue))
-                }
+            let nested = try beginNest(IPVS_CMD_ATTR_DEST)
+            try put(IPVS_DEST_ATTR_ADDR, address: key.address)
+            try put16(IPVS_DEST_ATTR_PORT, key.port.bigEndian)
+            if key.address.family != identity.family {
+                try put16(IPVS_DEST_ATTR_ADDR_FAMILY, UInt16(key.address.family.rawValue))
             }
+            try endNest(nested)
         case .startDaemon(let daemon):
             try self.daemon(daemon)
         case .stopDaemon(let state):
-            try nest(IPVS_CMD_ATTR_DAEMON) { () throws(NetlinkError) in try put32(IPVS_DAEMON_ATTR_STATE, state.rawValue) }
+            let nested = try beginNest(IPVS_CMD_ATTR_DAEMON)
+            try put32(IPVS_DAEMON_ATTR_STATE, state.rawValue)
+            try endNest(nested)
         case .setTimeouts(let timeouts):
             try put32(IPVS_CMD_ATTR_TIMEOUT_TCP, timeouts.tcp)
             try put32(IPVS_CMD_ATTR_TIMEOUT_TCP_FIN, timeouts.tcpFin)
@@ -91,7 +97,9 @@ final class Message {
 
     /// The nested service attribute with the identity only (get, delete, destination requests).
     func service(_ identity: IPVSService.Identity) throws(NetlinkError) {
-        try nest(IPVS_CMD_ATTR_SERVICE) { () throws(NetlinkError) in try putIdentity(identity) }
+        let nested = try beginNest(IPVS_CMD_ATTR_SERVICE)
+        try putIdentity(identity)
+        try endNest(nested)
     }
 
     private func putIdentity(_ identity: IPVSService.Identity) throws(NetlinkError) {
@@ -109,55 +117,55 @@ final class Message {
     /// The nested service attribute with everything new/set requires: scheduler, flags (with
     /// a mask covering every settable flag, so the set replaces them), timeout, netmask.
     func service(full service: IPVSService) throws(NetlinkError) {
-        try nest(IPVS_CMD_ATTR_SERVICE) { () throws(NetlinkError) in
-            try putIdentity(service.identity)
-            try put(IPVS_SVC_ATTR_SCHED_NAME, service.scheduler)
-            // struct ip_vs_flags { flags, mask }
-            var flags = (service.flags.intersection(.settable).rawValue, IPVSService.Flags.settable.rawValue)
-            try check("nla_put", withUnsafeBytes(of: &flags) { nla_put(handle, Int32(IPVS_SVC_ATTR_FLAGS), 8, $0.baseAddress) })
-            try put32(IPVS_SVC_ATTR_TIMEOUT, service.timeout)
-            switch service.netmask {
-            case .mask(let mask): try put32(IPVS_SVC_ATTR_NETMASK, mask.value.bigEndian)
-            case .prefixLength(let length): try put32(IPVS_SVC_ATTR_NETMASK, length)
-            }
-            if let engine = service.persistenceEngine { try put(IPVS_SVC_ATTR_PE_NAME, engine) }
+        let nested = try beginNest(IPVS_CMD_ATTR_SERVICE)
+        try putIdentity(service.identity)
+        try put(IPVS_SVC_ATTR_SCHED_NAME, service.scheduler)
+        // struct ip_vs_flags { flags, mask }
+        var flags = (service.flags.intersection(.settable).rawValue, IPVSService.Flags.settable.rawValue)
+        try check("nla_put", withUnsafeBytes(of: &flags) { nla_put(handle, Int32(IPVS_SVC_ATTR_FLAGS), 8, $0.baseAddress) })
+        try put32(IPVS_SVC_ATTR_TIMEOUT, service.timeout)
+        switch service.netmask {
+        case .mask(let mask): try put32(IPVS_SVC_ATTR_NETMASK, mask.value.bigEndian)
+        case .prefixLength(let length): try put32(IPVS_SVC_ATTR_NETMASK, length)
         }
+        if let engine = service.persistenceEngine { try put(IPVS_SVC_ATTR_PE_NAME, engine) }
+        try endNest(nested)
     }
 
     func destination(_ destination: IPVSDestination, serviceFamily: AddressFamily) throws(NetlinkError) {
-        try nest(IPVS_CMD_ATTR_DEST) { () throws(NetlinkError) in
-            try put(IPVS_DEST_ATTR_ADDR, address: destination.address)
-            try put16(IPVS_DEST_ATTR_PORT, destination.port.bigEndian)
-            try put32(IPVS_DEST_ATTR_FWD_METHOD, destination.forwarding.rawValue)
-            try put32(IPVS_DEST_ATTR_WEIGHT, UInt32(bitPattern: destination.weight))
-            try put32(IPVS_DEST_ATTR_U_THRESH, destination.upperThreshold)
-            try put32(IPVS_DEST_ATTR_L_THRESH, destination.lowerThreshold)
-            // Only for a mixed-family (tunnelled) destination: older kernels reject the attribute.
-            if destination.address.family != serviceFamily {
-                try put16(IPVS_DEST_ATTR_ADDR_FAMILY, UInt16(destination.address.family.rawValue))
-            }
-            if let tunnel = destination.tunnel, destination.forwarding == .tunnel {
-                try put8(IPVS_DEST_ATTR_TUN_TYPE, tunnel.kind.rawValue)
-                if tunnel.kind == .gue { try put16(IPVS_DEST_ATTR_TUN_PORT, tunnel.port.bigEndian) }
-                if tunnel.flags != 0 { try put16(IPVS_DEST_ATTR_TUN_FLAGS, tunnel.flags) }
-            }
+        let nested = try beginNest(IPVS_CMD_ATTR_DEST)
+        try put(IPVS_DEST_ATTR_ADDR, address: destination.address)
+        try put16(IPVS_DEST_ATTR_PORT, destination.port.bigEndian)
+        try put32(IPVS_DEST_ATTR_FWD_METHOD, destination.forwarding.rawValue)
+        try put32(IPVS_DEST_ATTR_WEIGHT, UInt32(bitPattern: destination.weight))
+        try put32(IPVS_DEST_ATTR_U_THRESH, destination.upperThreshold)
+        try put32(IPVS_DEST_ATTR_L_THRESH, destination.lowerThreshold)
+        // Only for a mixed-family (tunnelled) destination: older kernels reject the attribute.
+        if destination.address.family != serviceFamily {
+            try put16(IPVS_DEST_ATTR_ADDR_FAMILY, UInt16(destination.address.family.rawValue))
         }
+        if let tunnel = destination.tunnel, destination.forwarding == .tunnel {
+            try put8(IPVS_DEST_ATTR_TUN_TYPE, tunnel.kind.rawValue)
+            if tunnel.kind == .gue { try put16(IPVS_DEST_ATTR_TUN_PORT, tunnel.port.bigEndian) }
+            if tunnel.flags != 0 { try put16(IPVS_DEST_ATTR_TUN_FLAGS, tunnel.flags) }
+        }
+        try endNest(nested)
     }
 
     func daemon(_ daemon: IPVSSyncDaemon) throws(NetlinkError) {
-        try nest(IPVS_CMD_ATTR_DAEMON) { () throws(NetlinkError) in
-            try put32(IPVS_DAEMON_ATTR_STATE, daemon.state.rawValue)
-            try put(IPVS_DAEMON_ATTR_MCAST_IFN, daemon.interface)
-            try put32(IPVS_DAEMON_ATTR_SYNC_ID, UInt32(daemon.syncID))
-            if daemon.maximumLength != 0 { try put16(IPVS_DAEMON_ATTR_SYNC_MAXLEN, daemon.maximumLength) }
-            switch daemon.group {
-            case .v4(let group)?: try put(IPVS_DAEMON_ATTR_MCAST_GROUP, bytes: group.bytes)
-            case .v6(let group)?: try put(IPVS_DAEMON_ATTR_MCAST_GROUP6, bytes: group.bytes)
-            case nil: break
-            }
-            if daemon.port != 0 { try put16(IPVS_DAEMON_ATTR_MCAST_PORT, daemon.port) }
-            if daemon.ttl != 0 { try put8(IPVS_DAEMON_ATTR_MCAST_TTL, daemon.ttl) }
+        let nested = try beginNest(IPVS_CMD_ATTR_DAEMON)
+        try put32(IPVS_DAEMON_ATTR_STATE, daemon.state.rawValue)
+        try put(IPVS_DAEMON_ATTR_MCAST_IFN, daemon.interface)
+        try put32(IPVS_DAEMON_ATTR_SYNC_ID, UInt32(daemon.syncID))
+        if daemon.maximumLength != 0 { try put16(IPVS_DAEMON_ATTR_SYNC_MAXLEN, daemon.maximumLength) }
+        switch daemon.group {
+        case .v4(let group)?: try put(IPVS_DAEMON_ATTR_MCAST_GROUP, bytes: group.bytes)
+        case .v6(let group)?: try put(IPVS_DAEMON_ATTR_MCAST_GROUP6, bytes: group.bytes)
+        case nil: break
         }
+        if daemon.port != 0 { try put16(IPVS_DAEMON_ATTR_MCAST_PORT, daemon.port) }
+        if daemon.ttl != 0 { try put8(IPVS_DAEMON_ATTR_MCAST_TTL, daemon.ttl) }
+        try endNest(nested)
     }
 }
 

@@ -42,7 +42,7 @@ public final class IPVSSocket {
     /// The IPVS version (0x010201 is 1.2.1) and connection table size: IPVS_CMD_GET_INFO.
     public func info() throws(NetlinkError) -> (version: UInt32, connectionTableSize: UInt32) {
         var result: (UInt32, UInt32) = (0, 0)
-        try request(IPVS_CMD_GET_INFO) { (_: Message) throws(NetlinkError) in } reply: { attributes in
+        try request(IPVS_CMD_GET_INFO) { attributes in
             result = (attributes.u32(IPVS_INFO_ATTR_VERSION) ?? 0, attributes.u32(IPVS_INFO_ATTR_CONN_TAB_SIZE) ?? 0)
         }
         return result
@@ -51,7 +51,7 @@ public final class IPVSSocket {
     /// Every virtual service: one IPVS_CMD_GET_SERVICE dump.
     public func services() throws(NetlinkError) -> [IPVSService] {
         var services: [IPVSService] = []
-        try request(IPVS_CMD_GET_SERVICE, dump: true) { (_: Message) throws(NetlinkError) in } reply: { attributes in
+        try request(IPVS_CMD_GET_SERVICE, dump: true) { attributes in
             if let nested = attributes.nested(IPVS_CMD_ATTR_SERVICE, maximum: IPVS_SVC_ATTR_MAX),
                let service = IPVSService(attributes: nested) {
                 services.append(service)
@@ -64,9 +64,7 @@ public final class IPVSSocket {
     public func service(_ identity: IPVSService.Identity) throws(NetlinkError) -> IPVSService? {
         var found: IPVSService?
         do throws(NetlinkError) {
-            try request(IPVS_CMD_GET_SERVICE) { (message: Message) throws(NetlinkError) in
-                try message.service(identity)
-            } reply: { attributes in
+            try request(IPVS_CMD_GET_SERVICE, of: identity) { attributes in
                 found = attributes.nested(IPVS_CMD_ATTR_SERVICE, maximum: IPVS_SVC_ATTR_MAX).flatMap(IPVSService.init)
             }
         } catch where error.kind == .notFound {
@@ -79,9 +77,7 @@ public final class IPVSSocket {
     /// Empty when the service does not exist.
     public func destinations(of identity: IPVSService.Identity) throws(NetlinkError) -> [IPVSDestination] {
         var destinations: [IPVSDestination] = []
-        try request(IPVS_CMD_GET_DEST, dump: true) { (message: Message) throws(NetlinkError) in
-            try message.service(identity)
-        } reply: { attributes in
+        try request(IPVS_CMD_GET_DEST, dump: true, of: identity) { attributes in
             if let nested = attributes.nested(IPVS_CMD_ATTR_DEST, maximum: IPVS_DEST_ATTR_MAX),
                let destination = IPVSDestination(attributes: nested, serviceFamily: identity.family) {
                 destinations.append(destination)
@@ -93,7 +89,7 @@ public final class IPVSSocket {
     /// The running sync daemons (at most a master and a backup): one IPVS_CMD_GET_DAEMON dump.
     public func daemons() throws(NetlinkError) -> [IPVSSyncDaemon] {
         var daemons: [IPVSSyncDaemon] = []
-        try request(IPVS_CMD_GET_DAEMON, dump: true) { (_: Message) throws(NetlinkError) in } reply: { attributes in
+        try request(IPVS_CMD_GET_DAEMON, dump: true) { attributes in
             if let nested = attributes.nested(IPVS_CMD_ATTR_DAEMON, maximum: IPVS_DAEMON_ATTR_MAX),
                let daemon = IPVSSyncDaemon(attributes: nested) {
                 daemons.append(daemon)
@@ -105,7 +101,7 @@ public final class IPVSSocket {
     /// The connection timeouts (seconds): IPVS_CMD_GET_CONFIG.
     public func timeouts() throws(NetlinkError) -> IPVSTimeouts {
         var result = IPVSTimeouts(tcp: 0, tcpFin: 0, udp: 0)
-        try request(IPVS_CMD_GET_CONFIG) { (_: Message) throws(NetlinkError) in } reply: { attributes in
+        try request(IPVS_CMD_GET_CONFIG) { attributes in
             result = IPVSTimeouts(tcp: attributes.u32(IPVS_CMD_ATTR_TIMEOUT_TCP) ?? 0,
                                   tcpFin: attributes.u32(IPVS_CMD_ATTR_TIMEOUT_TCP_FIN) ?? 0,
                                   udp: attributes.u32(IPVS_CMD_ATTR_TIMEOUT_UDP) ?? 0)
@@ -176,10 +172,10 @@ public final class IPVSSocket {
     // MARK: Requests
 
     /// Sends one request and hands every reply's top-level attributes to `reply`.
-    private func request(_ command: Int, dump: Bool = false, _ fill: (Message) throws(NetlinkError) -> Void,
+    private func request(_ command: Int, dump: Bool = false, of service: IPVSService.Identity? = nil,
                          reply: (Attributes) -> Void) throws(NetlinkError) {
         let message = try Message(family: family, command: UInt8(command), flags: dump ? NLM_F_DUMP : 0)
-        try fill(message)
+        if let service { try message.service(service) }
         try check("nl_send_auto", nl_send_auto(socket, message.handle))
         let outcome = connection.receive { received in
             guard let header = nlmsg_hdr(received) else { return }

@@ -1,6 +1,7 @@
 internal import CNetlink
 import Addresses
 import Glibc
+import POSIX
 
 /// How IPv6 duplicate address detection ended for one address.
 public enum DuplicateAddressDetection: Sendable, Equatable {
@@ -45,10 +46,10 @@ extension RouteSocket {
             let remaining = ContinuousClock.now.duration(to: deadline)
             guard remaining > .zero else { return .timedOut }
             let wait = min(remaining, .seconds(1))
-            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let milliseconds = Int32(clamping: wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000 + 1)
-            if poll(&poller, 1, milliseconds) < 0 && errno != EINTR {
-                throw NetlinkError(function: "poll", errno: errno)
+            do {
+                _ = try FileDescriptor(descriptor).awaitReadable(until: .now + wait)
+            } catch {
+                throw NetlinkError(function: "poll", errno: error.code)
             }
             events.discardPending()
         }

@@ -9,7 +9,7 @@ import Glibc
 /// it was created in.
 public final class RouteSocket {
     let connection: NetlinkConnection
-    package var socket: OpaquePointer { connection.socket }
+    var socket: OpaquePointer { connection.socket }
     /// Kept so that sockets derived from this one (event subscriptions) join the same namespace.
     var namespace: NetworkNamespace? { connection.namespace }
 
@@ -141,10 +141,10 @@ public final class RouteSocket {
 }
 
 /// An owned libnl `nl_addr`.
-package final class NLAddress {
-    package let handle: OpaquePointer
+final class NLAddress {
+    let handle: OpaquePointer
 
-    package init(_ address: IPAddress, prefixLength: Int) throws(NetlinkError) {
+    init(_ address: IPAddress, prefixLength: Int) throws(NetlinkError) {
         let bytes = address.bytes
         guard let handle = nl_addr_build(address.family.rawValue, bytes, bytes.count) else {
             throw NetlinkError(function: "nl_addr_build", libnlCode: -NLE_NOMEM)

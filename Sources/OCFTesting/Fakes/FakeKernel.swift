@@ -174,9 +174,9 @@ public final class FakeKernel: Kernel, @unchecked Sendable {
     }
 
     /// Makes one counted change to a namespace.
-    func change<T>(_ namespace: String?, _ body: (inout Namespace, inout State) throws(NetlinkError) -> T) throws(NetlinkError) -> T {
-        try steps.change { () throws(NetlinkError) -> T in
-            try state.withLock { (state: inout State) throws(NetlinkError) -> T in
+    func change<T>(_ namespace: String?, _ body: (inout Namespace, inout State) throws -> T) throws(NetlinkError) -> T {
+        try steps.change {
+            try state.withLock { (state: inout State) throws -> T in
                 var space = state.namespaces[namespace] ?? Namespace()
                 let result = try body(&space, &state)
                 state.namespaces[namespace] = space
@@ -199,7 +199,7 @@ final class FakeAddressTable: AddressTable {
     func addresses() throws(NetlinkError) -> [InterfaceAddress] { try kernel.read(namespace) { $0.addresses } }
 
     func add(_ request: AddressRequest) throws(NetlinkError) {
-        try kernel.change(namespace) { (space: inout FakeKernel.Namespace, state: inout FakeKernel.State) throws(NetlinkError) in
+        try kernel.change(namespace) { space, state in
             guard space.links.contains(where: { $0.index == request.interfaceIndex }) else {
                 throw NetlinkError(function: "rtnl_addr_add", errno: ENODEV)
             }
@@ -219,7 +219,7 @@ final class FakeAddressTable: AddressTable {
     }
 
     func deleteAddress(_ address: IPAddress, prefixLength: Int, interfaceIndex: Int32) throws(NetlinkError) {
-        try kernel.change(namespace) { (space: inout FakeKernel.Namespace, _: inout FakeKernel.State) throws(NetlinkError) in
+        try kernel.change(namespace) { space, _ in
             guard let position = space.addresses.firstIndex(where: {
                 $0.address == address && $0.prefixLength == prefixLength && $0.interfaceIndex == interfaceIndex
             }) else { throw NetlinkError(function: "rtnl_addr_delete", errno: EADDRNOTAVAIL) }
@@ -303,7 +303,7 @@ final class FakeIPVSTable: IPVSTable {
 
     /// One counted change for the whole call, as one `sendmsg` of a batch is for the kernel.
     func apply(_ operations: [IPVSOperation]) throws(NetlinkError) -> [NetlinkError?] {
-        try kernel.change(namespace) { (space: inout FakeKernel.Namespace, state: inout FakeKernel.State) throws(NetlinkError) in
+        try kernel.change(namespace) { space, state in
             var table = space.ipvs ?? FakeKernel.IPVSTableState()
             defer { space.ipvs = table }
             var outcomes: [NetlinkError?] = []

@@ -27,7 +27,7 @@ public final class FakeSysctls: SysctlStore, @unchecked Sendable {
 
     public func write(_ value: Int, to sysctl: Sysctl) throws(StateError) {
         do {
-            try steps.change { () throws(NetlinkError) in
+            try steps.change {
                 guard values.withLock({ $0[sysctl] }) != nil else { throw NetlinkError(function: "open", errno: ENOENT) }
                 values.withLock { $0[sysctl] = value }
             }

@@ -42,11 +42,19 @@ public final class StepCounter: @unchecked Sendable {
     }
 
     /// Runs one change, killing the process just before or just after it when armed there.
-    public func change<T>(_ body: () throws(NetlinkError) -> T) throws(NetlinkError) -> T {
+    /// (The body throws `NetlinkError`; a plain closure spares every fake its annotation.)
+    public func change<T>(_ body: () throws -> T) throws(NetlinkError) -> T {
         try alive()
         let index = state.withLock { $0.changes }
         try kill(at: 2 * index)
-        let result = try body()
+        let result: T
+        do {
+            result = try body()
+        } catch let error as NetlinkError {
+            throw error
+        } catch {
+            throw NetlinkError(function: "fake change", kind: .other(-1), message: "\(error)")
+        }
         state.withLock { $0.changes += 1 }
         try kill(at: 2 * index + 1)
         return result

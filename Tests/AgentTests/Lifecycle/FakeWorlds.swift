@@ -190,7 +190,7 @@ final class FakeAnnouncements: Announcements, @unchecked Sendable {
     func reset() { state.withLock { $0 = (0, [], 4_000_000) } }
 
     func announce(_ address: IPAddress, on link: Link, mode: ARPMode) throws {
-        try steps.change { () throws(NetlinkError) in state.withLock { $0.rounds += 1 } }
+        try steps.change { state.withLock { $0.rounds += 1 } }
     }
 
     func start(_ address: IPAddress, on link: Link, mode: ARPMode, rounds: Int, interval: Duration, log: Log) throws -> PendingAnnouncer? {
@@ -206,7 +206,7 @@ final class FakeAnnouncements: Announcements, @unchecked Sendable {
         }
         guard let identity else { return nil }
         return PendingAnnouncer(identity: identity, release: { [self] in
-            _ = try? steps.change { () throws(NetlinkError) in set(identity, .sending, from: .waiting) }
+            _ = try? steps.change { set(identity, .sending, from: .waiting) }
         }, cancel: { [self] in set(identity, .done, from: .waiting) })
     }
 

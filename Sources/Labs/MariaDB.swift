@@ -4,6 +4,7 @@ import MySQLReplication
 import Glibc
 import Netlink
 import OCF
+import OCFTesting
 
 /// A real MariaDB server for tests, in a network namespace: Debian's mariadbd, its own data
 /// directory (copied from a template made once per process), TCP on port 3306 of every address
@@ -235,7 +236,7 @@ public final class MariaDBPair {
         let running = waitUntil(deadline: .now + timeout) {
             (0...1).allSatisfy { index in
                 guard let status = self.replicaStatus(index) else { return false }
-                return status.ioRunning == "Yes" && status.sqlRunning == "Yes"
+                return status.ioRunning == .running && status.sqlRunning == .running
             }
         }
         guard running else { throw LabError("the pair does not replicate: \(diagnostics())") }

@@ -1,12 +1,13 @@
 import Glibc
 import OCF
+import OCFTesting
 
 /// The fault table: for each agent, the faults an operator meets (a frozen or killed helper, a
 /// backend that accepts and never answers, a full or read-only state directory, a low
 /// descriptor limit, a clock step, an interface or namespace gone, IPVS unloaded), what must
 /// happen (no false success, no spurious stop failure, a clear exit reason, nothing left
 /// behind) and what did. Tests record each cell; the rows of a run go to
-/// `lab-logs/faults/<agent>.md` (the README's reliability table is made from them).
+/// `lab-logs/faults/<agent>.md` (the fault table of docs/reliability.md is made from them).
 public enum FaultTable {
     public struct Row: Sendable {
         public let agent: String

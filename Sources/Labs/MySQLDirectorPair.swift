@@ -1,10 +1,10 @@
 import Addresses
-import Dispatch
 import Glibc
 import MySQLClient
 import MySQLReplication
 import Netlink
 import OCF
+import OCFTesting
 
 /// Seed 004 for real: `crm-examples/mysql-lvs-dr.crm` in a four-node lab. node1 and node2 are
 /// the directors; node3 and node4 the two masters, each with a real mariadbd (a
@@ -131,44 +131,20 @@ public final class WriteStream: @unchecked Sendable {
         public let server: Int?
     }
 
-    private var outcomes: [Outcome] = []
-    private var mutex = pthread_mutex_t()
-    private let stopped = Flag()
-    private let finished = DispatchSemaphore(value: 0)
+    private let sampler: Sampler<(note: String, server: Int?)>
 
     public init(lab: MySQLDirectorPair, interval: Duration = .milliseconds(50)) {
-        pthread_mutex_init(&mutex, nil)
-        nonisolated(unsafe) let lab = lab
         let prefix = "w-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-"
-        DispatchQueue.global().async { [self] in
-            var count = 0
-            while !stopped.isSet {
-                let started = ContinuousClock.now
-                count += 1
-                let note = prefix + String(count)
-                let server = lab.write(note: note)
-                pthread_mutex_lock(&mutex)
-                outcomes.append(Outcome(time: started, note: note, server: server))
-                pthread_mutex_unlock(&mutex)
-                let next = started + interval
-                if next > .now { sleep(for: ContinuousClock.now.duration(to: next)) }
-            }
-            finished.signal()
+        sampler = Sampler(interval: interval) { count in
+            let note = prefix + String(count)
+            return (note, lab.write(note: note))
         }
     }
 
-    deinit { stop() }
-
-    public func stop() {
-        guard !stopped.isSet else { return }
-        stopped.set()
-        finished.wait()
-    }
+    public func stop() { sampler.stop() }
 
     public func outcomes(from start: ContinuousClock.Instant) -> [Outcome] {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return outcomes.filter { $0.time >= start }
+        sampler.samples(from: start).map { Outcome(time: $0.time, note: $0.value.note, server: $0.value.server) }
     }
 
     /// Every note a server acknowledged.
@@ -176,63 +152,37 @@ public final class WriteStream: @unchecked Sendable {
 
     /// Waits until a write started at or after `start` is committed by `server`.
     public func waitForWrite(after start: ContinuousClock.Instant, by server: Int, timeout: Duration) -> Outcome? {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let outcome = outcomes(from: start).first(where: { $0.server == server }) { return outcome }
-            sleep(for: .milliseconds(20))
-        }
-        return nil
+        sampler.waitFor(after: start, timeout: timeout) { $0.server == server }
+            .map { Outcome(time: $0.time, note: $0.value.note, server: $0.value.server) }
     }
 }
 
 /// Polls both servers' read_only (root over their sockets) on a thread of its own, and notes
 /// every moment both were writable: A, then B, then A again, all three OFF.
 public final class ReadOnlyWatch: @unchecked Sendable {
-    private let stopped = Flag()
-    private let finished = DispatchSemaphore(value: 0)
-    private var mutex = pthread_mutex_t()
-    private var samples = 0
-    private var bothWritable: [ContinuousClock.Instant] = []
+    private let sampler: Sampler<Bool>
 
     public init(pair: MariaDBPair, interval: Duration = .milliseconds(20)) {
-        pthread_mutex_init(&mutex, nil)
         let sockets = pair.servers.map(\.socket)
-        DispatchQueue.global().async { [self] in
-            let login = MySQLLogin(defaultsFile: nil, connectTimeout: .seconds(1), readTimeout: .seconds(1))
-            var connections: [MySQLConnection?] = [nil, nil]
-            func writable(_ index: Int) -> Bool {
-                if connections[index] == nil { connections[index] = try? MySQLConnection(.socket(sockets[index]), login: login) }
-                guard let value = (try? connections[index]?.query("SELECT @@global.read_only AS ro"))??.first?["ro"].integer else {
-                    connections[index] = nil
-                    return false
-                }
-                return value == 0
+        let login = MySQLLogin(defaultsFile: nil, connectTimeout: .seconds(1), readTimeout: .seconds(1))
+        // The sampler's thread alone uses them.
+        var connections: [MySQLConnection?] = [nil, nil]
+        func writable(_ index: Int) -> Bool {
+            if connections[index] == nil { connections[index] = try? MySQLConnection(.socket(sockets[index]), login: login) }
+            guard let value = (try? connections[index]?.query("SELECT @@global.read_only AS ro"))??.first?["ro"].integer else {
+                connections[index] = nil
+                return false
             }
-            while !stopped.isSet {
-                let time = ContinuousClock.now
-                let both = writable(0) && writable(1) && writable(0)
-                pthread_mutex_lock(&mutex)
-                samples += 1
-                if both { bothWritable.append(time) }
-                pthread_mutex_unlock(&mutex)
-                sleep(for: interval)
-            }
-            finished.signal()
+            return value == 0
         }
+        sampler = Sampler(interval: interval) { _ in writable(0) && writable(1) && writable(0) }
     }
 
-    deinit { stop() }
-
-    public func stop() {
-        guard !stopped.isSet else { return }
-        stopped.set()
-        finished.wait()
-    }
+    public func stop() { sampler.stop() }
 
     /// How many samples were taken, and when both servers were writable.
     public var result: (samples: Int, bothWritable: [ContinuousClock.Instant]) {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return (samples, bothWritable)
+        let samples = sampler.samples()
+        return (samples.count, samples.filter(\.value).map(\.time))
     }
 }

@@ -1,8 +1,8 @@
 import Addresses
-import Dispatch
 import Glibc
 import Netlink
 import OCF
+import OCFTesting
 
 /// A director pair of the seeds, for real: two Pacemaker nodes of the lab as directors, two
 /// plain hosts as real servers (nginx serving seed 002's `ldirector.html` "Test Page" and its
@@ -440,43 +440,22 @@ public final class RequestStream: @unchecked Sendable {
         public var description: String { "\(seconds(duration)) s without an answer (\(failedRequests) requests failed)" }
     }
 
-    private var outcomes: [Outcome] = []
-    private var mutex = pthread_mutex_t()
-    private let stopped = Flag()
-    private let finished = DispatchSemaphore(value: 0)
+    private let sampler: Sampler<(secondsOfDay: Double, server: String?)>
 
     public init(pair: DirectorPair, interval: Duration = .milliseconds(20)) {
-        pthread_mutex_init(&mutex, nil)
         let namespace = pair.client, vip = pair.vip
-        DispatchQueue.global().async { [self] in
-            while !stopped.isSet {
-                let started = ContinuousClock.now
-                let secondsOfDay = DirectorPair.nowSecondsOfDay()
-                let server = HTTPProbe.get(from: namespace, address: vip, connectTimeout: .milliseconds(150),
-                                           timeout: .seconds(1))
-                pthread_mutex_lock(&mutex)
-                outcomes.append(Outcome(time: started, secondsOfDay: secondsOfDay, server: server))
-                pthread_mutex_unlock(&mutex)
-                let next = started + interval
-                if next > .now { sleep(for: ContinuousClock.now.duration(to: next)) }
-            }
-            finished.signal()
+        sampler = Sampler(interval: interval) { _ in
+            let secondsOfDay = DirectorPair.nowSecondsOfDay()
+            let server = HTTPProbe.get(from: namespace, address: vip, connectTimeout: .milliseconds(150), timeout: .seconds(1))
+            return (secondsOfDay, server)
         }
     }
 
-    deinit { stop() }
-
-    public func stop() {
-        guard !stopped.isSet else { return }
-        stopped.set()
-        finished.wait()
-    }
+    public func stop() { sampler.stop() }
 
     /// The outcomes of requests started at or after `start` (and before `end`).
     public func outcomes(from start: ContinuousClock.Instant, to end: ContinuousClock.Instant = .now) -> [Outcome] {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return outcomes.filter { $0.time >= start && $0.time < end }
+        sampler.samples(from: start, to: end).map { Outcome(time: $0.time, secondsOfDay: $0.value.secondsOfDay, server: $0.value.server) }
     }
 
     /// The first request started at or after `start` answered (by `server`, if given).
@@ -486,12 +465,8 @@ public final class RequestStream: @unchecked Sendable {
 
     /// Waits until a request started at or after `start` is answered (by `server`, if given).
     public func waitForAnswer(after start: ContinuousClock.Instant, timeout: Duration, from server: String? = nil) -> Outcome? {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let answer = firstAnswer(after: start, from: server) { return answer }
-            sleep(for: .milliseconds(20))
-        }
-        return nil
+        sampler.waitFor(after: start, timeout: timeout) { $0.server != nil && (server == nil || $0.server == server) }
+            .map { Outcome(time: $0.time, secondsOfDay: $0.value.secondsOfDay, server: $0.value.server) }
     }
 
     /// Waits for the first failed request started at or after `start` and for the answers to

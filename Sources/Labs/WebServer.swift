@@ -2,6 +2,7 @@ import Addresses
 import Glibc
 import Netlink
 import OCF
+import OCFTesting
 
 /// A real web server for health-check tests: nginx from Debian, one process (no master), in a
 /// network namespace, serving `www/` over HTTP and, with a certificate, HTTPS. Its access log

@@ -3,6 +3,8 @@ import Dispatch
 import Glibc
 import Netlink
 import OCF
+import OCFTesting
+import POSIX
 
 /// A TCP service in a namespace, for reachability and data-path tests: every connection is
 /// greeted with the responder's name and a newline, then whatever the client sends comes
@@ -18,13 +20,13 @@ public final class TCPResponder: @unchecked Sendable {
         self.name = name
         descriptor = try namespace.perform { () throws -> Int32 in
             let fd = socket(address.family == .inet ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else { throw LabError("socket: \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw LabError("socket: \(Errno.current)") }
             var on: Int32 = 1
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
             setsockopt(fd, Int32(IPPROTO_IP), IP_FREEBIND, &on, socklen_t(MemoryLayout<Int32>.size))
             let bound = address.withSocketAddress(port: port) { bind(fd, $0, $1) }
             guard bound == 0, listen(fd, 64) == 0 else {
-                let message = String(cString: strerror(errno))
+                let message = Errno.current.message
                 close(fd)
                 throw LabError("bind/listen \(address):\(port): \(message)")
             }
@@ -88,7 +90,7 @@ public final class TCPConnection {
                 socket(address.family == .inet ? AF_INET : AF_INET6,
                        Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
             }
-            guard fd >= 0 else { throw LabError("socket: \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw LabError("socket: \(Errno.current)") }
             _ = address.withSocketAddress(port: port) { connect(fd, $0, $1) }
             var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
             var error: Int32 = 0
@@ -115,7 +117,7 @@ public final class TCPConnection {
                     _ = poll(&poller, 1, 1000)
                     continue
                 }
-                throw LabError("send: \(String(cString: strerror(errno)))")
+                throw LabError("send: \(Errno.current)")
             }
             sent += count
         }

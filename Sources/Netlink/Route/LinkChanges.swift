@@ -1,9 +1,8 @@
 internal import CNetlink
 import Addresses
 import Glibc
-import Netlink
 
-// Building test networks: veth pairs, bridges, link state and routes. Test support only; the
+// Building test networks: veth pairs, bridges, link state and routes. For the labs only: the
 // agents never create interfaces or routes.
 extension RouteSocket {
     /// Creates a veth pair: `name` in this socket's namespace and `peer` in `peerNamespace`

@@ -1,4 +1,5 @@
 import Glibc
+import OCFTesting
 
 /// CPU time (user + system) of the child processes reaped while `body` ran — a command and
 /// every process it waited for, as time(1) counts them (`getrusage(RUSAGE_CHILDREN)`). Only

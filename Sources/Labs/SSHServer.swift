@@ -1,6 +1,7 @@
 import Glibc
 import Netlink
 import OCF
+import OCFTesting
 
 /// A private OpenSSH server on 127.0.0.1 for tests (shared/notes/libvirt-fencing.md §6): its
 /// own host key, one client key allowed to log in as root, and a known_hosts file holding its

@@ -1,5 +1,6 @@
 import Glibc
 import OCF
+import OCFTesting
 
 /// pacemaker-fenced in stand-alone mode (no corosync, no CIB), driven with stonith_admin
 /// (shared/notes/libvirt-fencing.md §2). Its log stays in `directory`.

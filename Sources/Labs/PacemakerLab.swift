@@ -1,6 +1,7 @@
 import Glibc
 import Netlink
 import OCF
+import OCFTesting
 
 /// The project's Pacemaker lab (`.ci/lab/lab`) from Swift: real corosync + Pacemaker nodes in
 /// namespaces, with Tandem's built agents as OCF provider `tandem` and its daemons in

@@ -1,6 +1,7 @@
 import Addresses
 import LinkLayer
 import Netlink
+import OCFTesting
 
 /// Announcements seen on the wire by a packet socket in the peer namespace, decoded here
 /// byte by byte (independently of the code that builds them).

@@ -1,6 +1,7 @@
 import Addresses
 import Netlink
 import OCF
+import OCFTesting
 
 /// The LVS data-path topology of the IPVS tests, in throw-away namespaces built over netlink:
 ///

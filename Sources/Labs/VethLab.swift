@@ -2,6 +2,7 @@ import Addresses
 import Glibc
 import Netlink
 import OCF
+import OCFTesting
 
 /// Two throw-away network namespaces joined by a veth pair, built over netlink with Tandem's
 /// own Netlink module: the agent acts in `local`, the test watches and reaches it from `peer`.
@@ -89,20 +90,3 @@ extension RunningCommand {
     }
 }
 
-extension Command {
-    /// Starts the command inside a network namespace: it is spawned from this thread while the
-    /// thread is switched into the namespace, and a child keeps the namespace of its creator.
-    public func start(in namespace: NetworkNamespace) throws -> RunningCommand {
-        try namespace.perform { try start() }
-    }
-
-    /// Runs the command inside a network namespace until it exits or `deadline` passes.
-    public func run(in namespace: NetworkNamespace, deadline: ContinuousClock.Instant) throws -> Command.Result {
-        try start(in: namespace).wait(deadline: deadline)
-    }
-}
-
-public struct LabError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

@@ -1,5 +1,7 @@
 import Glibc
 import OCF
+import OCFTesting
+import POSIX
 
 /// A real libvirtd for tests, without systemd (recipe: shared/notes/libvirt-fencing.md §3–4):
 /// virtlogd and libvirtd with their own configuration and logs, on libvirt's standard socket
@@ -233,7 +235,7 @@ public enum GuestImage {
             let cache = repositoryRoot + "/.build/libvirt-guest"
             let kernel = try cloudKernel(cache: cache)
             let initrd = cache + "/initrd-\(getpid()).cpio"
-            guard let busybox = readBinaryFile("/bin/busybox") else { return .failure(LabError("cannot read /bin/busybox (busybox-static)")) }
+            guard let busybox = try? readWholeFile("/bin/busybox") else { return .failure(LabError("cannot read /bin/busybox (busybox-static)")) }
             let script = """
                 #!/bin/busybox sh
                 /bin/busybox mount -t proc proc /proc
@@ -309,30 +311,3 @@ struct CPIOArchive {
     }
 }
 
-func readBinaryFile(_ path: String) -> [UInt8]? {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { return nil }
-    defer { close(descriptor) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        if count < 0 && errno == EINTR { continue }
-        guard count > 0 else { break }
-        bytes += buffer[..<count]
-    }
-    return bytes
-}
-
-func writeBinaryFile(_ path: String, _ bytes: [UInt8]) throws {
-    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard descriptor >= 0 else { throw LabError("cannot write \(path)") }
-    defer { close(descriptor) }
-    var rest = bytes[...]
-    while !rest.isEmpty {
-        let written = rest.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        if written < 0 && errno == EINTR { continue }
-        guard written > 0 else { throw LabError("cannot write \(path)") }
-        rest = rest.dropFirst(written)
-    }
-}

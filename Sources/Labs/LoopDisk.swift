@@ -1,5 +1,6 @@
 import Glibc
 import OCF
+import OCFTesting
 
 /// A disk every lab node sees, as a SAN disk would be: an ext4 image file on a loop device.
 /// Detached in `deinit` (or `detach()`).
