@@ -12,7 +12,8 @@
 //    5. the OCF contract (parameters, actions, exit codes, meta-data, logs, traces, state): OCF
 //    6. the OCF contract for netlink failures and for fence agents: OCFNetlink, FenceAgent
 //    7. health checking (parameters, the rise/fall engine, the files shared with the daemon), the
-//       records the kernel agents keep in $HA_RSCTMP: HealthCheck, AgentRecords
+//       records the kernel agents keep in $HA_RSCTMP, fencing's power sequence: HealthCheck,
+//       AgentRecords, PowerFencing
 //    8. the checks on a SwiftNIO event loop (the daemon only), the node's view: Probes, NodeStatus
 //    9. the agents, the checker's daemon, the administrator's command: vip, ipvs, ipvs-sync,
 //       healthcheck, mysql-mm, fence_libvirt, healthcheckd, tandem
@@ -92,13 +93,16 @@ let package = Package(
         // The records vip, ipvs and ipvs-sync keep in $HA_RSCTMP, one typed codec each: the agents
         // write them and `tandem status` reads them.
         .target(name: "AgentRecords", dependencies: ["OCF", "OCFNetlink", "Netlink", "LVS", "Addresses"]),
+        // Fencing by power: the hypervisor and domain protocols, and the sequence that owns
+        // off/verify/on/reboot over them within the device's deadlines (libvirt is one switch).
+        .target(name: "PowerFencing", dependencies: ["FenceAgent", "OCF"]),
         // What Tandem runs on the node, read from the state directory and the kernel (`tandem status`).
         .target(name: "NodeStatus", dependencies: ["AgentRecords", "OCF", "Netlink", "LVS", "HealthCheck", "Addresses"]),
         // OCF exit codes for netlink failures, namespace parameters, traced kernel requests.
         .target(name: "OCFNetlink", dependencies: ["OCF", "Netlink", "Addresses"]),
         // Health checking: parameters, check specifications, the rise/fall engine, the files the
         // agent and its daemon share, weight synchronisation.
-        .target(name: "HealthCheck", dependencies: ["OCF", "OCFNetlink", "LVS", "Netlink", "Addresses", "MySQLReplication"]),
+        .target(name: "HealthCheck", dependencies: ["OCF", "OCFNetlink", "LVS", "Netlink", "Addresses", "MySQLReplication", "POSIX"]),
         // The checks themselves, on a SwiftNIO event loop (TCP, TLS, HTTP/1.1, ICMP, MySQL, DNS, programs).
         .target(
             name: "Probes",
@@ -111,7 +115,7 @@ let package = Package(
         // Test doubles: running agents and fence agents, fake kernels and sysctls, recorded node
         // attributes, the lifecycle matrix, the parameter fuzzer, the malformed-input harness,
         // schema checks. No root, no lab.
-        .target(name: "OCFTesting", dependencies: ["OCF", "Addresses", "Netlink", "StateFiles", "POSIX"]),
+        .target(name: "OCFTesting", dependencies: ["OCF", "Addresses", "Netlink", "StateFiles", "POSIX", "PowerFencing"]),
         // Labs, with real parts and as root: network namespaces and veth test networks, web
         // servers, MariaDB servers and pairs, libvirtd with LXC guests, sshd, corosync + Pacemaker
         // clusters, director pairs, the fault table. For the root and guest suites, the benchmarks
@@ -137,12 +141,12 @@ let package = Package(
             name: "mysql-mm", dependencies: ["OCF", "MySQLClient", "MySQLReplication", "POSIX"], path: "agents/mysql-mm",
             linkerSettings: staticExecutable),
         .executableTarget(
-            name: "fence_libvirt", dependencies: ["FenceAgent", "Libvirt", "OCF", "POSIX"], path: "agents/fence_libvirt",
+            name: "fence_libvirt", dependencies: ["FenceAgent", "PowerFencing", "Libvirt", "OCF", "POSIX"], path: "agents/fence_libvirt",
             linkerSettings: staticSwiftRuntime),
         // The health checker's daemon, installed in /usr/libexec/tandem.
         .executableTarget(
             name: "healthcheckd",
-            dependencies: ["OCF", "Netlink", "LVS", "HealthCheck", "Probes", "Addresses", "StateFiles",
+            dependencies: ["OCF", "Netlink", "LVS", "HealthCheck", "Probes", "Addresses", "StateFiles", "POSIX",
                            .product(name: "NIOPosix", package: "swift-nio")],
             path: "agents/healthcheckd", linkerSettings: staticExecutable),
 
@@ -179,7 +183,7 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: ["OCFTesting", "OCF", "OCFNetlink", "Netlink", "LVS", "HealthCheck", "MySQLReplication", "MySQLClient", "Addresses", "vip", "ipvs", "ipvs-sync", "healthcheck", "mysql-mm",
-                           "FenceAgent", "fence_libvirt", "tandem"],
+                           "FenceAgent", "PowerFencing", "fence_libvirt", "tandem"],
             exclude: ["Snapshots"]),
         // In a kernel with IPVS (the qemu guest of .ci/vm): ipvs and ipvs-sync for real.
         .testTarget(

@@ -1,5 +1,6 @@
 import Glibc
 import OCF
+import POSIX
 import Synchronization
 
 /// A deadline around calls that can block without limit (connecting to a host that accepts
@@ -29,7 +30,8 @@ public enum Watchdog {
     }
 
     static let state = Mutex(State())
-    static let thread = Mutex<pthread_t?>(nil)
+    /// Whether the watching thread runs (it is started once, on first use).
+    static let started = Mutex(false)
 
     /// Runs `body`; if it has not returned within `limit`, the process exits as described, with
     /// `exitCode` and `output` on stdout (a reboot whose off is done has fenced its node even
@@ -60,12 +62,9 @@ public enum Watchdog {
     }
 
     static func startThread() {
-        thread.withLock { thread in
-            guard thread == nil else { return }
-            var created = pthread_t()
-            guard pthread_create(&created, nil, { _ in Watchdog.watch() }, nil) == 0 else { return }
-            pthread_detach(created)
-            thread = created
+        started.withLock { started in
+            guard !started else { return }
+            started = (try? Threads.detach { Watchdog.watch() }) != nil
         }
     }
 

@@ -1,5 +1,6 @@
 import Glibc
 import OCF
+import POSIX
 
 /// Keeps one node attribute at the latest value the checker wants, from a thread of its own: a
 /// slow or absent attrd never holds up the checks, the verdicts or the heartbeat, and a failed
@@ -7,8 +8,7 @@ import OCF
 public final class AttributePublisher: @unchecked Sendable {
     public typealias Update = @Sendable (_ value: String) throws -> Void
 
-    private var mutex = pthread_mutex_t()
-    private var condition = pthread_cond_t()
+    private let lock = ConditionLock()
     /// The value to publish; `nil` once it is published.
     private var wanted: String?
     private var failing = false
@@ -28,59 +28,43 @@ public final class AttributePublisher: @unchecked Sendable {
         self.firstRetry = firstRetry
         self.lastRetry = lastRetry
         self.update = update ?? { value in try NodeAttributes(deadline: .now + .seconds(5)).update(name, to: value) }
-        pthread_mutex_init(&mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(&condition, &attributes)
-        pthread_condattr_destroy(&attributes)
-        let box = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        if pthread_create(&thread, nil, { argument in
-            Unmanaged<AttributePublisher>.fromOpaque(argument!).takeRetainedValue().run()
-            return nil
-        }, box) == 0 {
-            pthread_detach(thread)
-        } else {
-            Unmanaged<AttributePublisher>.fromOpaque(box).release()
-            log.error("node attribute \(name): cannot start its thread; it will not be published")
+        do {
+            try Threads.detach { self.run() }
+        } catch {
+            log.error("node attribute \(name): cannot start its thread (\(error)); it will not be published")
         }
     }
 
     /// Asks for `value` to be published (a newer call replaces a value not yet published).
     public func publish(_ value: String) {
-        pthread_mutex_lock(&mutex)
-        wanted = value
-        pthread_cond_signal(&condition)
-        pthread_mutex_unlock(&mutex)
+        lock.withLock {
+            wanted = value
+            lock.signal()
+        }
     }
 
     /// Ends the thread (a reload named another attribute): nothing more is published.
     public func retire() {
-        pthread_mutex_lock(&mutex)
-        retired = true
-        pthread_cond_signal(&condition)
-        pthread_mutex_unlock(&mutex)
+        lock.withLock {
+            retired = true
+            lock.signal()
+        }
     }
 
     /// Whether every value asked for has been published.
-    public var isPublished: Bool {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return wanted == nil
-    }
+    public var isPublished: Bool { lock.withLock { wanted == nil } }
 
     private func run() {
         var pause = firstRetry
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
+        lock.lock()
+        defer { lock.unlock() }
         while true {
-            while wanted == nil && !retired { pthread_cond_wait(&condition, &mutex) }
+            while wanted == nil && !retired { lock.wait() }
             guard !retired, let value = wanted else { return }
-            pthread_mutex_unlock(&mutex)
+            lock.unlock()
             var failure: (any Error)?
             do { try update(value) } catch { failure = error }
-            pthread_mutex_lock(&mutex)
+            lock.lock()
             if failure == nil {
                 if wanted == value { wanted = nil }
                 if failing { log.info("node attribute \(name) is \(value) again (attrd answers)") }
@@ -94,12 +78,8 @@ public final class AttributePublisher: @unchecked Sendable {
             }
             failing = true
             // Waits out the pause, unless a newer value comes first (tried at once).
-            var until = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &until)
-            let nanoseconds = Int(until.tv_nsec) + Int(pause.components.attoseconds / 1_000_000_000)
-            until.tv_sec += Int(pause.components.seconds) + nanoseconds / 1_000_000_000
-            until.tv_nsec = nanoseconds % 1_000_000_000
-            while wanted == value, !retired, pthread_cond_timedwait(&condition, &mutex, &until) != ETIMEDOUT {}
+            let until = ContinuousClock.now + pause
+            while wanted == value, !retired, lock.wait(until: until) {}
             pause = min(pause * 2, lastRetry)
         }
     }

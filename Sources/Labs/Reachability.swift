@@ -5,6 +5,7 @@ import Netlink
 import OCF
 import OCFTesting
 import POSIX
+import Synchronization
 
 /// A TCP service in a namespace, for reachability and data-path tests: every connection is
 /// greeted with the responder's name and a newline, then whatever the client sends comes
@@ -155,19 +156,10 @@ public final class TCPConnection {
 }
 
 /// A flag set once, read from any thread.
-final class Flag: @unchecked Sendable {
-    private var value = false
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    var isSet: Bool {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return value
-    }
-    func set() {
-        pthread_mutex_lock(&mutex)
-        value = true
-        pthread_mutex_unlock(&mutex)
-    }
+public final class Flag: @unchecked Sendable {
+    private let value = Mutex(false)
+    public init() {}
+    public var isSet: Bool { value.withLock { $0 } }
+    public func set() { value.withLock { $0 = true } }
 }
 

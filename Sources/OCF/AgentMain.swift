@@ -26,14 +26,17 @@ public enum AgentMain {
     /// - Parameters:
     ///   - arguments: the arguments after the program name; the first is the action.
     ///   - log: where log lines go; by default the process's stderr.
+    ///   - attributes: where node attributes go (the cluster's attrd by default).
     public static func run<Agent: ResourceAgent>(_ agent: Agent.Type, arguments: [String], environment: Environment,
-                                                 log: Log? = nil, host: Agent.Host) -> Outcome {
-        run(agent, arguments: arguments, environment: environment, log: log) { _ in host }
+                                                 log: Log? = nil, attributes: (any NodeAttributeStore)? = nil,
+                                                 host: Agent.Host) -> Outcome {
+        run(agent, arguments: arguments, environment: environment, log: log, attributes: attributes) { _ in host }
     }
 
     /// Runs one action in-process with a host built for its context.
     public static func run<Agent: ResourceAgent>(_ agent: Agent.Type, arguments: [String], environment: Environment,
-                                                 log: Log? = nil, host: (AgentContext) -> Agent.Host) -> Outcome {
+                                                 log: Log? = nil, attributes: (any NodeAttributeStore)? = nil,
+                                                 host: (AgentContext) -> Agent.Host) -> Outcome {
         let log = log ?? Log(agent: Agent.name, environment: environment)
         let argument = arguments.first ?? ""
         guard let action = Action(argument: argument), dispatchable(agent).contains(action) else {
@@ -46,7 +49,9 @@ public enum AgentMain {
         case .manPage: return Outcome(exitCode: .success, output: Metadata.manPage(agent))
         default: break
         }
-        let context = AgentContext(action: action, environment: environment, log: log)
+        var store: (@Sendable (ContinuousClock.Instant) -> any NodeAttributeStore)?
+        if let attributes { store = { _ in attributes } }
+        let context = AgentContext(action: action, environment: environment, log: log, attributes: store)
         let (trace, problem) = Trace.open(environment: environment, agent: Agent.name, action: action, started: context.started)
         log.trace = trace
         if let problem { log.warning("tracing: \(problem)") }

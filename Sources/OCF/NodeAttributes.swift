@@ -1,11 +1,28 @@
-/// Node attributes, the way agents tell Pacemaker's placement rules about this node
-/// (`location … rule -inf: not_defined rs_ok or rs_ok ne 1`).
-///
-/// Through the official tools, run with argument arrays: `attrd_updater` for transient
+/// Where agents keep node attributes, the way they tell Pacemaker's placement rules about this
+/// node (`location … rule -inf: not_defined rs_ok or rs_ok ne 1`) and its promotion scores: the
+/// cluster's attrd (`NodeAttributes`), or a store in memory for agents run in-process by tests.
+public protocol NodeAttributeStore: Sendable {
+    /// Sets a transient attribute of this node.
+    /// - Parameter dampen: how long attrd waits for further changes before writing.
+    func update(_ name: String, to value: String, dampen: Duration?) throws(OCFError)
+    /// Removes a transient attribute of this node.
+    func delete(_ name: String) throws(OCFError)
+    /// A transient attribute's value on every node that has one (node name → value).
+    func values(of name: String) throws(OCFError) -> [String: String]
+    /// Sets this node's promotion score for the resource running the agent.
+    func setPromotionScore(_ score: Int) throws(OCFError)
+    func removePromotionScore() throws(OCFError)
+}
+
+extension NodeAttributeStore {
+    public func update(_ name: String, to value: String) throws(OCFError) { try update(name, to: value, dampen: nil) }
+}
+
+/// Node attributes in the cluster, through the official tools, run with argument arrays: `attrd_updater` for transient
 /// attributes (kept by pacemaker-attrd, gone at reboot), `crm_attribute --promotion` for
 /// promotion scores. Attribute names and values are checked first, so nothing odd reaches
 /// another program.
-public struct NodeAttributes: Sendable {
+public struct NodeAttributes: NodeAttributeStore {
     let deadline: ContinuousClock.Instant
     let attrdUpdater: String
     let crmAttribute: String
@@ -22,7 +39,7 @@ public struct NodeAttributes: Sendable {
 
     /// Sets a transient attribute of this node: `attrd_updater -n NAME -U VALUE [-d DAMPEN]`.
     /// - Parameter dampen: how long attrd waits for further changes before writing.
-    public func update(_ name: String, to value: String, dampen: Duration? = nil) throws(OCFError) {
+    public func update(_ name: String, to value: String, dampen: Duration?) throws(OCFError) {
         try checkName(name)
         try checkValue(value)
         var arguments = ["-n", name, "-U", value]
@@ -139,5 +156,5 @@ extension AgentContext {
 
     /// Node attributes within `attributeBudget` from now (and the action's deadline): every call
     /// made through one value shares that budget.
-    public var nodeAttributes: NodeAttributes { NodeAttributes(deadline: min(deadline, .now + Self.attributeBudget)) }
+    public var nodeAttributes: any NodeAttributeStore { attributeStore(min(deadline, .now + Self.attributeBudget)) }
 }

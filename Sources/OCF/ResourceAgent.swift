@@ -120,8 +120,13 @@ public struct AgentContext: Sendable {
     public let checkLevel: Int
     /// The step-by-step trace `crm resource trace` asks for; `nil` when not tracing.
     public var trace: Trace? { log.trace }
+    /// Where node attributes go, for calls that must end by the deadline given: the cluster's
+    /// attrd, or what a test put in its place.
+    public let attributeStore: @Sendable (_ deadline: ContinuousClock.Instant) -> any NodeAttributeStore
 
-    public init(action: Action, environment: Environment, log: Log, started: ContinuousClock.Instant = .now) {
+    public init(action: Action, environment: Environment, log: Log, started: ContinuousClock.Instant = .now,
+                attributes: (@Sendable (_ deadline: ContinuousClock.Instant) -> any NodeAttributeStore)? = nil) {
+        self.attributeStore = attributes ?? { NodeAttributes(deadline: $0) }
         self.action = action
         self.environment = environment
         self.instance = environment.instance

@@ -9,6 +9,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import OCF
+import POSIX
 
 /// Runs checks concurrently, each with its own deadline; a check never blocks another. tcp,
 /// tcp-expect and plain http go to the plain-socket prober; https goes through SwiftNIO and
@@ -276,22 +277,12 @@ public struct ProbeSetupError: Error, CustomStringConvertible {
 /// The probers' own threads (socket loop, ICMP reader, DNS): detached, each holding what its
 /// body captures until the body returns.
 enum ProbeThread {
-    final class Body {
-        let run: () -> Void
-        init(_ run: @escaping () -> Void) { self.run = run }
-    }
-
-    static func start(_ name: String, _ run: @escaping () -> Void) throws {
-        let body = Unmanaged.passRetained(Body(run)).toOpaque()
-        var thread = pthread_t()
-        guard pthread_create(&thread, nil, { argument in
-            Unmanaged<Body>.fromOpaque(argument!).takeRetainedValue().run()
-            return nil
-        }, body) == 0 else {
-            Unmanaged<Body>.fromOpaque(body).release()
-            throw ProbeSetupError("cannot start the \(name) thread")
+    static func start(_ name: String, _ run: @escaping () -> Void) throws(ProbeSetupError) {
+        do {
+            try Threads.detach(run)
+        } catch {
+            throw ProbeSetupError("cannot start the \(name) thread: \(error)")
         }
-        pthread_detach(thread)
     }
 }
 

@@ -86,47 +86,23 @@ struct HealthCheckTests {
 
     /// Every weight each real server had in the kernel while it watched (read every 5 ms on a
     /// thread of its own).
-    final class WeightWatcher: @unchecked Sendable {
-        private var mutex = pthread_mutex_t()
-        private var seen: [IPVSDestination.Key: [Int32]] = [:]
-        private var running = true
-        private var thread = pthread_t()
+    final class WeightWatcher {
+        private let sampler: Sampler<[IPVSDestination]>
 
         init(world: World, identity: IPVSService.Identity) throws {
-            pthread_mutex_init(&mutex, nil)
             let table = try IPVSSocket(in: world.lab.director)
-            let box = Unmanaged.passRetained(Body {
-                while self.isRunning {
-                    for destination in (try? table.destinations(of: identity)) ?? [] { self.note(destination.key, destination.weight) }
-                    sleep(for: .milliseconds(5))
-                }
-            })
-            pthread_create(&thread, nil, { Unmanaged<Body>.fromOpaque($0!).takeRetainedValue().run(); return nil }, box.toOpaque())
-        }
-
-        final class Body {
-            let run: () -> Void
-            init(_ run: @escaping () -> Void) { self.run = run }
-        }
-
-        private var isRunning: Bool {
-            pthread_mutex_lock(&mutex)
-            defer { pthread_mutex_unlock(&mutex) }
-            return running
-        }
-
-        private func note(_ key: IPVSDestination.Key, _ weight: Int32) {
-            pthread_mutex_lock(&mutex)
-            if seen[key]?.contains(weight) != true { seen[key, default: []].append(weight) }
-            pthread_mutex_unlock(&mutex)
+            sampler = Sampler(interval: .milliseconds(5)) { _ in (try? table.destinations(of: identity)) ?? [] }
         }
 
         /// Stops watching; the weights seen, each once, in the order first seen.
         func finish() -> [IPVSDestination.Key: [Int32]] {
-            pthread_mutex_lock(&mutex)
-            running = false
-            pthread_mutex_unlock(&mutex)
-            pthread_join(thread, nil)
+            sampler.stop()
+            var seen: [IPVSDestination.Key: [Int32]] = [:]
+            for sample in sampler.samples() {
+                for destination in sample.value where seen[destination.key]?.contains(destination.weight) != true {
+                    seen[destination.key, default: []].append(destination.weight)
+                }
+            }
             return seen
         }
     }

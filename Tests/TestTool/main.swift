@@ -1,5 +1,3 @@
-import Labs
-import POSIX
 // tandem-testtool: small fixtures for tests, so no test needs a shell.
 //
 //   tandem-testtool attribute-update NAME VALUE   node attributes against a real attrd (run
@@ -44,12 +42,14 @@ import Addresses
 import CNetlink
 import Glibc
 import HealthCheck
+import Labs
 import NIOPosix
 import Probes
 import LVS
 import Netlink
 import OCF
 import OCFTesting
+import POSIX
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 if let program = CommandLine.arguments.first?.split(separator: "/").last, program == "attrd_updater" || program == "crm_attribute" {
@@ -199,33 +199,16 @@ struct CloseFreezer {
                 close(upstream)
                 continue
             }
-            let frozen = FrozenFlag()
+            let frozen = Flag()
             Self.pump(from: upstream, to: client, frozen: frozen, watch: false)
             Self.pump(from: client, to: upstream, frozen: frozen, watch: true)
         }
     }
 
-    final class FrozenFlag: @unchecked Sendable {
-        private var mutex = pthread_mutex_t()
-        private var value = false
-        init() { pthread_mutex_init(&mutex, nil) }
-        var isSet: Bool {
-            pthread_mutex_lock(&mutex)
-            defer { pthread_mutex_unlock(&mutex) }
-            return value
-        }
-        func set() {
-            pthread_mutex_lock(&mutex)
-            value = true
-            pthread_mutex_unlock(&mutex)
-        }
-    }
-
     /// Copies bytes on a thread; the client's side is read message by message (4-byte length,
     /// then program, version, procedure) to spot the close.
-    static func pump(from source: Int32, to destination: Int32, frozen: FrozenFlag, watch: Bool) {
-        final class Body { let run: () -> Void; init(_ run: @escaping () -> Void) { self.run = run } }
-        let body = Body {
+    static func pump(from source: Int32, to destination: Int32, frozen: Flag, watch: Bool) {
+        try? Threads.detach {
             var pending: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 65536)
             while true {
@@ -252,10 +235,6 @@ struct CloseFreezer {
                 }
             }
         }
-        var thread = pthread_t()
-        pthread_create(&thread, nil, { Unmanaged<Body>.fromOpaque($0!).takeRetainedValue().run(); return nil },
-                       Unmanaged.passRetained(body).toOpaque())
-        pthread_detach(thread)
     }
 
     static func withAddress(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {

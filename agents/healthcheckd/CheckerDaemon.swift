@@ -5,6 +5,7 @@ import LVS
 import NIOPosix
 import Netlink
 import OCF
+import POSIX
 import Probes
 import StateFiles
 
@@ -157,7 +158,13 @@ final class CheckerDaemon {
     // MARK: The control loop
 
     func run() -> Int32 {
-        Signals.forward(to: mailbox)
+        do {
+            try Signals.forward(to: mailbox)
+        } catch {
+            // Then SIGTERM ends it with the default action: a stop still works, without a last round.
+            Signals.unblock()
+            log.warning("cannot start the signal thread (\(error)): a signal ends the daemon at once")
+        }
         log.info("checking the real servers of \(parameters.services.ocfValue) (\(parameters.check.rawValue) every \(parameters.interval), rise \(parameters.rise), fall \(parameters.fall))")
         if case .http(let http) = try? parameters.checkSpec(), let tls = http.tls, !tls.verify {
             log.warning("TLS certificates are not verified (tls_verify=false)")

@@ -1,5 +1,6 @@
 import Glibc
 import HealthCheck
+import POSIX
 
 /// What wakes the daemon's control loop.
 enum Event: Sendable {
@@ -9,40 +10,21 @@ enum Event: Sendable {
 
 /// A queue the event loop and the signal thread post to and the control loop waits on.
 final class Mailbox: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var condition = pthread_cond_t()
+    private let lock = ConditionLock()
     private var events: [Event] = []
 
-    init() {
-        pthread_mutex_init(&mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(&condition, &attributes)
-        pthread_condattr_destroy(&attributes)
-    }
-
     func post(_ event: Event) {
-        pthread_mutex_lock(&mutex)
-        events.append(event)
-        pthread_cond_signal(&condition)
-        pthread_mutex_unlock(&mutex)
+        lock.withLock {
+            events.append(event)
+            lock.signal()
+        }
     }
 
     /// Everything posted, waiting until `deadline` when nothing is.
     func take(waitingUntil deadline: ContinuousClock.Instant) -> [Event] {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        while events.isEmpty {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard remaining > .zero else { break }
-            var time = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &time)
-            let total = Int64(time.tv_nsec) + remaining.components.attoseconds / 1_000_000_000
-            time.tv_sec += Int(remaining.components.seconds) + Int(total / 1_000_000_000)
-            time.tv_nsec = Int(total % 1_000_000_000)
-            _ = pthread_cond_timedwait(&condition, &mutex, &time)
-        }
+        lock.lock()
+        defer { lock.unlock() }
+        while events.isEmpty && lock.wait(until: deadline) {}
         let taken = events
         events = []
         return taken
@@ -62,11 +44,17 @@ enum Signals {
         pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 
-    static func forward(to mailbox: Mailbox) {
-        let box = Unmanaged.passRetained(mailbox)
-        var thread = pthread_t()
-        pthread_create(&thread, nil, { argument in
-            let mailbox = Unmanaged<Mailbox>.fromOpaque(argument!).takeUnretainedValue()
+    /// Lets the signals through again (their default action: the process ends).
+    static func unblock() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in handled { sigaddset(&set, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
+    /// - Throws: `Errno` when the thread cannot be started.
+    static func forward(to mailbox: Mailbox) throws(Errno) {
+        try Threads.detach {
             var set = sigset_t()
             sigemptyset(&set)
             for signal in Signals.handled { sigaddset(&set, signal) }
@@ -74,6 +62,6 @@ enum Signals {
                 var received: Int32 = 0
                 if sigwait(&set, &received) == 0 { mailbox.post(.signal(received)) }
             }
-        }, box.toOpaque())
+        }
     }
 }

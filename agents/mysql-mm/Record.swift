@@ -90,7 +90,7 @@ struct Publisher {
 
     /// Every call of one publisher shares one budget (`AgentContext.attributeBudget`): a frozen
     /// attrd costs a monitor seconds, not its timeout.
-    private let attributes: NodeAttributes
+    private let attributes: any NodeAttributeStore
 
     init(context: AgentContext) {
         self.context = context

@@ -1,5 +1,6 @@
 import Glibc
 import OCF
+import POSIX
 
 /// Runs an agent in-process on fakes, with the environment Pacemaker would give its executable.
 public struct InProcessRunner<Agent: ResourceAgent> {
@@ -13,15 +14,22 @@ public struct InProcessRunner<Agent: ResourceAgent> {
 
     /// Runs one action.
     /// - Parameter probe: a monitor without an interval; other monitors recur every 10 s.
+    /// - Parameter attributes: where node attributes go; the agent runs as a clone instance of a
+    ///   promotable clone when given (agents publish only there).
     public func run(_ action: Action, parameters: [String: String], probe: Bool = false, host: Agent.Host,
-                    timeout: Duration = .seconds(20)) -> ActionResult {
+                    attributes: MemoryAttributes? = nil, timeout: Duration = .seconds(20)) -> ActionResult {
         var variables = ["OCF_ROOT": "/usr/lib/ocf", "OCF_RESOURCE_INSTANCE": instance, "HA_RSCTMP": stateDirectory,
                          "OCF_RESKEY_CRM_meta_timeout": String(Int(timeout.components.seconds) * 1000)]
         if action == .monitor && !probe { variables["OCF_RESKEY_CRM_meta_interval"] = "10000" }
         for (name, value) in parameters { variables["OCF_RESKEY_" + name] = value }
+        if let attributes {
+            variables.merge(["OCF_RESKEY_CRM_meta_promoted_max": "1", "OCF_RESKEY_CRM_meta_clone_max": "2",
+                             "OCF_RESKEY_CRM_meta_promotable": "true", "OCF_RESKEY_CRM_meta_on_node": attributes.node]) { $1 }
+        }
         let environment = Environment(variables)
         let log = Log(agent: Agent.name, environment: environment, sink: .memory)
-        let outcome = AgentMain.run(Agent.self, arguments: [action.rawValue], environment: environment, log: log, host: host)
+        let outcome = AgentMain.run(Agent.self, arguments: [action.rawValue], environment: environment, log: log,
+                                    attributes: attributes, host: host)
         let reason = log.lines.last { $0.hasPrefix("ocf-exit-reason:") }.map { String($0.dropFirst("ocf-exit-reason:".count)) }
         return ActionResult(status: outcome.exitCode.rawValue, reason: reason, log: log.lines.joined(separator: "\n"))
     }
@@ -68,37 +76,29 @@ public func simulateKill<Snapshot>(at point: Int, steps: StepCounter, capture: @
 
 /// Runs two bodies at the same time on two threads and returns both results.
 public func runConcurrently<T>(_ first: @escaping () -> T, _ second: @escaping () -> T) -> (T, T) {
-    let jobs = [Job(first), Job(second)]
-    var threads: [pthread_t] = []
-    for job in jobs {
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(job as Runnable).toOpaque()
-        let created = pthread_create(&thread, nil, { argument in
-            Unmanaged<Runnable>.fromOpaque(argument!).takeRetainedValue().execute()
-            return nil
-        }, context)
-        precondition(created == 0, "pthread_create failed: \(created)")
-        threads.append(thread)
+    let results = Box<[T?]>([nil, nil])
+    let finished = ConditionLock()
+    for (index, body) in [first, second].enumerated() {
+        do {
+            try Threads.detach {
+                let result = body()
+                finished.withLock {
+                    results.value[index] = result
+                    finished.broadcast()
+                }
+            }
+        } catch {
+            preconditionFailure("cannot start a thread: \(error)")
+        }
     }
-    for thread in threads { pthread_join(thread, nil) }
-    guard let a = jobs[0].result, let b = jobs[1].result else { preconditionFailure("a concurrent job did not finish") }
-    return (a, b)
+    return finished.withLock {
+        while results.value.contains(where: { $0 == nil }) { finished.wait() }
+        return (results.value[0]!, results.value[1]!)
+    }
 }
 
 /// A value shared with a closure that runs elsewhere.
 final class Box<Value>: @unchecked Sendable {
     var value: Value
     init(_ value: Value) { self.value = value }
-}
-
-/// Work for a thread.
-class Runnable: @unchecked Sendable {
-    func execute() {}
-}
-
-final class Job<T>: Runnable, @unchecked Sendable {
-    let body: () -> T
-    var result: T?
-    init(_ body: @escaping () -> T) { self.body = body }
-    override func execute() { result = body() }
 }
