@@ -3,6 +3,7 @@ import OCF
 import OCFTesting
 import PowerFencing
 import Testing
+@testable import fence_libvirt
 
 /// fence_libvirt's decisions, in-process on fake hypervisors: every action in every state a
 /// domain can be in (on, off, missing, defined on two hypervisors, transient, a refused
@@ -135,4 +136,50 @@ import Testing
         #expect(hypervisors.allSatisfy { $0.calls.contains("domain n1") }, "\(hypervisors.map(\.calls))")
         #expect(hypervisors[0].domainList[0].powerCalls.isEmpty && hypervisors[1].domainList[0].powerCalls == ["destroy"])
     }
+}
+
+/// fence_libvirt's parameters as the fencer sends them (key=value lines on stdin), 200 generated
+/// sets through validate-all in-process: every answer is 0 or 1, never a crash, and a refusal
+/// says which parameter is wrong. validate-all connects nowhere.
+@Suite struct FenceParameterFuzzTests {
+    static let values: [String: [String]] = [
+        "uri": ["test:///default", "qemu:///system", "qemu+ssh://root@kvm1/system", "qemu:///system qemu+ssh://kvm2/system",
+                "qemu+libssh2://root@kvm1/system?known_hosts=/dev/null"],
+        "connect_timeout": ["1", "10", "60"], "power_timeout": ["5", "20", "120"], "power_wait": ["0", "3"], "delay": ["0", "15"],
+        "reboot_method": ["onoff", "reset"], "missing_as_off": ["0", "1", "true", "false"], "known_hosts": ["/dev/null"],
+        "ssh_persist": ["0", "120"],
+    ]
+
+    @Test func generatedParameterSetsGetAClearAnswer() {
+        #expect(Set(Self.values.keys) == Set(FenceParameters.declarations.map(\.name)), "every declared parameter has values to mix")
+        var generator = ParameterFuzzer(seed: 0xFE_4CE, base: ["uri": "test:///default"], valid: Self.values)
+        var refused = 0
+        var problems: [String] = []
+        let names = Set(FenceParameters.declarations.map(\.name))
+        for index in 0..<200 {
+            let set = generator.next()
+            // The fencer's lines cannot hold a newline: one in a value would be another line.
+            let lines = (["action=validate-all", "port=test"] + set.map { "\($0.key)=\($0.value.replacingNewlines)" }).joined(separator: "\n") + "\n"
+            let log = Log(agent: "fence_libvirt", environment: Environment([:]), sink: .memory)
+            let outcome = FenceMain.run(LibvirtFencing.self, request: .standardInput(lines), fromCommandLine: false, process: Environment([:]), log: log)
+            let label = "set \(index) \(ParameterFuzzer.describe(set))"
+            guard outcome.exitCode != 0 else { continue }
+            refused += 1
+            guard outcome.exitCode == 1 else {
+                problems.append("\(label): exit \(outcome.exitCode)")
+                continue
+            }
+            let errors = log.lines.filter { $0.contains("ERROR") }
+            if !errors.contains(where: { line in names.contains { line.contains($0 + ":") } }) {
+                problems.append("\(label): the refusal names no parameter: \(log.lines)")
+            }
+        }
+        print("fence_libvirt: 200 generated parameter sets, \(refused) refused by validate-all (seed 0xFE4CE)")
+        #expect(refused >= 40 && refused <= 190, "a mix of accepted and refused sets: \(refused) of 200 refused")
+        for problem in problems.prefix(20) { Issue.record("\(problem)") }
+    }
+}
+
+extension String {
+    fileprivate var replacingNewlines: String { String(map { $0 == "\n" || $0 == "\r" ? " " : $0 }) }
 }
