@@ -97,7 +97,7 @@ let package = Package(
         // off/verify/on/reboot over them within the device's deadlines (libvirt is one switch).
         .target(name: "PowerFencing", dependencies: ["FenceAgent", "OCF"]),
         // What Tandem runs on the node, read from the state directory and the kernel (`tandem status`).
-        .target(name: "NodeStatus", dependencies: ["AgentRecords", "OCF", "Netlink", "LVS", "HealthCheck", "Addresses"]),
+        .target(name: "NodeStatus", dependencies: ["AgentRecords", "OCF", "Netlink", "LVS", "HealthCheck", "Addresses", "POSIX"]),
         // OCF exit codes for netlink failures, namespace parameters, traced kernel requests.
         .target(name: "OCFNetlink", dependencies: ["OCF", "Netlink", "Addresses"]),
         // Health checking: parameters, check specifications, the rise/fall engine, the files the

@@ -98,10 +98,7 @@ public enum Watchdog {
     /// wait for a banner forever).
     static func killChildren() {
         let me = getpid()
-        guard let directory = opendir("/proc") else { return }
-        defer { closedir(directory) }
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        for name in directoryNames("/proc") {
             guard let pid = Int32(name), let parent = parentOf(pid), parent == me else { continue }
             kill(pid, SIGKILL)
         }

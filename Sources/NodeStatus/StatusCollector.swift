@@ -5,6 +5,7 @@ import HealthCheck
 import LVS
 import Netlink
 import OCF
+import POSIX
 
 /// Reads the state directory and the kernel, and changes nothing: no lock is taken, no file
 /// written, so it is safe beside any action.
@@ -245,14 +246,9 @@ public struct StatusCollector {
 
     /// The directory's file names, sorted (so the view lists resources in a stable order).
     static func fileNames(in path: String) throws(StateError) -> [String] {
-        guard let stream = opendir(path) else { throw StateError(operation: "opendir", path: path, errno: errno) }
-        defer { closedir(stream) }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            // Files only; a file system that does not say (DT_UNKNOWN) gets the benefit of the doubt.
-            if entry.pointee.d_type == DT_REG || entry.pointee.d_type == DT_UNKNOWN { names.append(name) }
-        }
-        return names.sorted()
+        let entries: [(name: String, type: UInt8)]
+        do { entries = try directoryEntries(path) } catch { throw StateError(operation: "opendir", path: path, errno: error.code) }
+        // Files only; a file system that does not say (DT_UNKNOWN) gets the benefit of the doubt.
+        return entries.filter { $0.type == DT_REG || $0.type == DT_UNKNOWN }.map(\.name).sorted()
     }
 }

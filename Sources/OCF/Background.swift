@@ -47,15 +47,10 @@ public enum Background {
 
     /// The descriptors this process has open, from /proc/self/fd.
     static func openDescriptors() -> [Int32] {
-        guard let directory = opendir("/proc/self/fd") else { return Array(3..<1024) }
-        defer { closedir(directory) }
-        let own = dirfd(directory)
-        var descriptors: [Int32] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if let descriptor = Int32(name), descriptor != own { descriptors.append(descriptor) }
-        }
-        return descriptors
+        // The listing's own descriptor is among them, closed by the time they are used: closing
+        // it again does nothing.
+        guard let entries = try? directoryEntries("/proc/self/fd") else { return Array(3..<1024) }
+        return entries.compactMap { Int32($0.name) }
     }
 }
 
@@ -111,12 +106,9 @@ extension Background {
     /// agent started is found again even when its identity was never recorded (the agent was
     /// killed between the fork and the record).
     public static func processes(running executable: String, withArgument argument: String) -> [ProcessIdentity] {
-        guard let directory = opendir("/proc") else { return [] }
-        defer { closedir(directory) }
         var found: [ProcessIdentity] = []
         let wanted = Array(executable.utf8) + [0] + Array(argument.utf8) + [0]
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        for name in directoryNames("/proc") {
             guard let pid = pid_t(name), pid != getpid() else { continue }
             let fd = open("/proc/\(pid)/cmdline", O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { continue }

@@ -1,6 +1,7 @@
 import Glibc
 import Netlink
 import OCF
+import POSIX
 
 /// Runs an agent executable the way Pacemaker does: one action in argv[1], parameters as
 /// `OCF_RESKEY_*`, a clean environment, optionally inside a network namespace.
@@ -131,11 +132,7 @@ public struct AgentRunner: Sendable {
         } ?? executable
         var found: [pid_t] = []
         for name in listDirectory("/proc") {
-            guard let pid = pid_t(name), pid != getpid() else { continue }
-            var buffer = [CChar](repeating: 0, count: 4096)
-            let count = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
-            guard count > 0 else { continue }
-            let path = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard let pid = pid_t(name), pid != getpid(), let path = readLink("/proc/\(pid)/exe") else { continue }
             if path == executable && inode(of: "/proc/\(pid)/ns/net") == target { found.append(pid) }
         }
         return found.sorted()
@@ -158,9 +155,7 @@ public struct AgentRunner: Sendable {
         if let directory = getenv("TANDEM_AGENT_DIR").map({ String(cString: $0) }), !directory.isEmpty {
             return directory + "/" + agent
         }
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let executable = count > 0 ? String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        let executable = readLink("/proc/self/exe") ?? ""
         var directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast()
         // `swift test` runs <bin>/<Package>PackageTests.xctest; agents are in <bin>.
         if directory.last?.hasSuffix(".xctest") == true { directory = directory.dropLast() }

@@ -25,21 +25,10 @@ public func writeBinaryFile(_ path: String, _ bytes: [UInt8]) throws {
 }
 
 /// Reads a whole text file; `nil` when it does not exist or cannot be read.
-public func readFile(_ path: String) -> String? {
-    (try? readWholeFile(path)).map { String(decoding: $0, as: UTF8.self) }
-}
+public func readFile(_ path: String) -> String? { readTextFile(path) }
 
 /// The names in a directory, sorted; empty when it does not exist.
-public func listDirectory(_ path: String) -> [String] {
-    guard let directory = opendir(path) else { return [] }
-    defer { closedir(directory) }
-    var names: [String] = []
-    while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names.sorted()
-}
+public func listDirectory(_ path: String) -> [String] { directoryNames(path).sorted() }
 
 /// The repository this test build comes from (test sources find fixtures and scripts from it).
 public let repositoryRoot = #filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")

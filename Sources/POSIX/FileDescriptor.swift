@@ -93,3 +93,8 @@ public func readWholeFile(_ path: String, followLinks: Bool = true) throws(Errno
     defer { file.close() }
     return try file.readToEnd()
 }
+
+/// A whole text file; `nil` when it does not exist or cannot be read.
+public func readTextFile(_ path: String) -> String? {
+    (try? readWholeFile(path)).map { String(decoding: $0, as: UTF8.self) }
+}

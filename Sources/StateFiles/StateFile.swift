@@ -187,16 +187,11 @@ extension FileLock {
     /// The process with a descriptor on the same file that holds a lock on it (its fdinfo has a
     /// `lock:` line), found through /proc/<pid>/fd: slower, for when /proc/locks does not name it.
     fileprivate static func descriptorHolder(of fd: Int32) -> pid_t? {
-        let path = link("/proc/self/fd/\(fd)")
-        guard let path, let processes = opendir("/proc") else { return nil }
-        defer { closedir(processes) }
-        while let entry = readdir(processes) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let pid = pid_t(name), pid != getpid(), let descriptors = opendir("/proc/\(pid)/fd") else { continue }
-            defer { closedir(descriptors) }
-            while let descriptor = readdir(descriptors) {
-                let number = withUnsafeBytes(of: descriptor.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                guard Int32(number) != nil, link("/proc/\(pid)/fd/\(number)") == path,
+        guard let path = readLink("/proc/self/fd/\(fd)") else { return nil }
+        for name in directoryNames("/proc") {
+            guard let pid = pid_t(name), pid != getpid() else { continue }
+            for number in directoryNames("/proc/\(pid)/fd") {
+                guard Int32(number) != nil, readLink("/proc/\(pid)/fd/\(number)") == path,
                       let info = fopen("/proc/\(pid)/fdinfo/\(number)", "r") else { continue }
                 defer { fclose(info) }
                 var line: UnsafeMutablePointer<CChar>?
@@ -208,13 +203,6 @@ extension FileLock {
             }
         }
         return nil
-    }
-
-    private static func link(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink(path, &buffer, buffer.count - 1)
-        guard count > 0 else { return nil }
-        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

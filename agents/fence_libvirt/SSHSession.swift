@@ -73,10 +73,7 @@ struct SSHSession {
     }
 
     static func removeStaleFiles() {
-        guard let directory = opendir(directory) else { return }
-        defer { closedir(directory) }
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        for name in directoryNames(directory) {
             guard name.hasPrefix("ssh-"), let pid = Int32(name.dropFirst(4)), kill(pid, 0) != 0, errno == ESRCH else { continue }
             unlink(optionsFile(for: pid))
         }
@@ -97,12 +94,7 @@ struct SSHSession {
     }
 
     /// This executable, for libvirt to run as its ssh program.
-    static var ownPath: String? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { return nil }
-        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    }
+    static var ownPath: String? { readLink("/proc/self/exe") }
 
     /// The wrapped run: libvirt started this executable as its ssh program. Executes ssh with
     /// the options, then libvirt's arguments; never returns.

@@ -386,7 +386,7 @@ final class HealthCheckAgent: ResourceAgent {
     func otherChecker() throws -> (String, String)? {
         let ours = Set(parameters.services.services.map(\.description))
         let netns = parameters.netns?.path ?? ""
-        for name in directoryEntries(context.state.path) where name.hasPrefix("healthcheck-") && name.hasSuffix(".status") {
+        for name in directoryNames(context.state.path) where name.hasPrefix("healthcheck-") && name.hasSuffix(".status") {
             let path = context.state.path + "/" + name
             guard path != files.status.path, let status = try DaemonStatus.load(from: StateFile(path: path)),
                   status.netns == netns, ProcessIdentity(status.daemon)?.isRunning == true,
@@ -394,16 +394,6 @@ final class HealthCheckAgent: ResourceAgent {
             return (shared, name)
         }
         return nil
-    }
-
-    private func directoryEntries(_ path: String) -> [String] {
-        guard let stream = opendir(path) else { return [] }
-        defer { closedir(stream) }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            names.append(withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
-        }
-        return names
     }
 
     func store(_ service: ServiceSpec) -> HealthOverrides.Store {

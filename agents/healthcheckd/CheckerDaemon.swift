@@ -294,13 +294,7 @@ final class CheckerDaemon {
     /// The targets named by files in the maintenance directory: `ADDR` names every port of a
     /// real server, `ADDR:PORT` one.
     func maintenanceTargets(in directory: String) -> Set<Target> {
-        guard let stream = opendir(directory) else { return [] }
-        defer { closedir(stream) }
-        var names = Set<String>()
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if !name.hasPrefix(".") { names.insert(name) }
-        }
+        let names = Set(directoryNames(directory).filter { !$0.hasPrefix(".") })
         guard !names.isEmpty else { return [] }
         var result = Set<Target>()
         for target in engine.targets.keys {

@@ -155,7 +155,7 @@ struct LocalServer {
 enum UnixSockets {
     /// Whether a socket bound to `path` listens (__SO_ACCEPTCON in its flags).
     static func isListening(at path: String) -> Bool {
-        guard let text = readText("/proc/net/unix") else { return false }
+        guard let text = readTextFile("/proc/net/unix") else { return false }
         for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             // Num RefCount Protocol Flags Type St Inode Path
@@ -173,24 +173,12 @@ enum MySQLProcesses {
     static let names: Set<String> = ["mysqld", "mariadbd"]
 
     static func working(in directory: String) -> [pid_t] {
-        guard let stream = opendir("/proc") else { return [] }
-        defer { closedir(stream) }
         var found: [pid_t] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let pid = pid_t(name), let command = readText("/proc/\(pid)/comm"),
-                  names.contains(String(command.prefix { $0 != "\n" })) else { continue }
-            var buffer = [CChar](repeating: 0, count: 4096)
-            let count = readlink("/proc/\(pid)/cwd", &buffer, buffer.count - 1)
-            guard count > 0 else { continue }
-            let cwd = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        for name in directoryNames("/proc") {
+            guard let pid = pid_t(name), let command = readTextFile("/proc/\(pid)/comm"),
+                  names.contains(String(command.prefix { $0 != "\n" })), let cwd = readLink("/proc/\(pid)/cwd") else { continue }
             if cwd == directory { found.append(pid) }
         }
         return found.sorted()
     }
-}
-
-/// A small file of /proc, whole; `nil` when it cannot be read.
-func readText(_ path: String) -> String? {
-    (try? readWholeFile(path)).map { String(decoding: $0, as: UTF8.self) }
 }
